@@ -1,0 +1,145 @@
+"""The registry of paper claims and the record each check returns.
+
+A check is a function ``fn(ctx: Context) -> Outcome`` registered with :func:`claim`. Its id starts with
+the paper's label (``lemma-A.1/...``, ``theorem-3.1/...``, ``remark-2.4/...``). Each claim is tested
+exactly as the paper states it; the registration says what we *expect* the outcome to be:
+
+* ``holds``   — the statement was verified (symbolically, in high precision, numerically or as a property);
+* ``refuted`` — the statement as written is false and the check found a concrete counterexample,
+  printed in ``detail``; a refuted claim is registered next to a check of its corrected statement.
+
+A check whose outcome differs from its expectation (or that raises) makes ``python -m proofs_check`` exit
+non-zero. Checks hold no mathematics of their own beyond the statement of the claim: the computations
+live in ``theory``, ``dag_nets`` and ``experiments``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+Status = Literal["holds", "refuted", "failed", "error"]
+Method = Literal["symbolic", "high-precision", "numeric", "property"]
+METHODS: tuple[str, ...] = ("symbolic", "high-precision", "numeric", "property")
+EXPECTABLE: tuple[str, ...] = ("holds", "refuted")
+_ID_PATTERN = re.compile(r"^(lemma|theorem|remark|definition|corollary|observation|appendix)-[A-Z0-9.]+/[\w.\-/]+$")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check may depend on: the effort level and a seed, nothing else."""
+
+    thorough: bool = False
+    seed: int = 0
+
+
+@dataclass
+class Outcome:
+    """What a check found.
+
+    ``status`` is ``holds`` when the claim as stated was confirmed and ``refuted`` when a counterexample
+    was found (``failed`` means the check's own expectation did not materialise: use ``holds``/``refuted``
+    for the claim and let the runner compare with the expectation). ``margin`` is the slack of an
+    inequality (its smallest observed value of lhs − rhs), or a residual for an identity; ``detail`` says
+    where the margin is attained, or prints the counterexample.
+    """
+
+    status: Status
+    margin: float | None = None
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+CheckFn = Callable[[Context], Outcome]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    claim: str
+    method: str
+    expected: str
+    fn: CheckFn
+    thorough_only: bool = False
+
+
+@dataclass
+class Result:
+    check: Check
+    outcome: Outcome
+    seconds: float
+
+    @property
+    def as_expected(self) -> bool:
+        return self.outcome.status == self.check.expected
+
+    def to_json(self) -> dict[str, Any]:
+        margin = self.outcome.margin
+        return {
+            "id": self.check.id,
+            "claim": self.check.claim,
+            "method": self.check.method,
+            "status": self.outcome.status,
+            "expected": self.check.expected,
+            "as_expected": self.as_expected,
+            "margin": None if margin is None else float(margin),
+            "detail": self.outcome.detail,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def claim(
+    id: str, claim: str, method: str, expected: str = "holds", thorough_only: bool = False
+) -> Callable[[CheckFn], CheckFn]:
+    """Register ``fn`` as the check of one paper claim (see the module docstring)."""
+    if not _ID_PATTERN.match(id):
+        raise ValueError(f"check id {id!r} must look like 'lemma-A.1/what' (paper label, slash, name)")
+    if method not in METHODS:
+        raise ValueError(f"method {method!r} of {id!r} must be one of {', '.join(METHODS)}")
+    if expected not in EXPECTABLE:
+        raise ValueError(f"expected {expected!r} of {id!r} must be one of {', '.join(EXPECTABLE)}")
+
+    def register(fn: CheckFn) -> CheckFn:
+        if id in _REGISTRY:
+            raise ValueError(f"check id {id!r} is registered twice")
+        _REGISTRY[id] = Check(id, claim, method, expected, fn, thorough_only)
+        return fn
+
+    return register
+
+
+def all_checks() -> list[Check]:
+    from proofs_check import load_all  # noqa: F401  (registers every section's checks)
+
+    load_all()
+    return list(_REGISTRY.values())
+
+
+def select(checks: list[Check], pattern: str | None, thorough: bool) -> list[Check]:
+    """Checks whose id contains ``pattern`` (a substring or a regular expression)."""
+    chosen = [c for c in checks if thorough or not c.thorough_only]
+    if pattern:
+        try:
+            rx = re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"--only {pattern!r} is not a valid regular expression: {err}") from None
+        chosen = [c for c in chosen if pattern in c.id or rx.search(c.id)]
+    return chosen
+
+
+def run_check(check: Check, ctx: Context) -> Result:
+    start = time.perf_counter()
+    try:
+        outcome = check.fn(ctx)
+        if outcome.status not in ("holds", "refuted", "failed", "error"):
+            outcome = Outcome("error", None, f"check returned unknown status {outcome.status!r}")
+    except Exception as err:  # a crashing check is reported, never hidden
+        tb = traceback.format_exc(limit=4)
+        outcome = Outcome("error", None, f"{type(err).__name__}: {err}\n{tb}")
+    return Result(check, outcome, time.perf_counter() - start)
