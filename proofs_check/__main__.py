@@ -83,8 +83,8 @@ def _print_table(results: list[Result], verbose: bool) -> None:
         print(textwrap.indent(r.outcome.detail.strip() or "(no detail)", "    "))
     s = _summary(results)
     print(
-        f"\n{s['total']} checks: {s['holds']} hold, {s['refuted']} refuted as expected or not, "
-        f"{s['failed']} failed, {s['error']} errors; {s['seconds']} s."
+        f"\n{s['total']} checks: {s['holds']} hold, {s['refuted']} refuted (paper claim false, counterexample "
+        f"shown), {s['failed']} failed, {s['error']} errors; {s['seconds']} s."
     )
     if s["unexpected"]:
         print("NOT as expected: " + ", ".join(s["unexpected"]))  # type: ignore[arg-type]
@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not checks:
-        print(f"error: no check id matches --only {args.only!r}", file=sys.stderr)
+        why = f"no check id matches --only {args.only!r}" if args.only else "no checks are registered"
+        print(f"error: {why}", file=sys.stderr)
         return 2
     if args.list:
         for c in checks:
