@@ -1,0 +1,168 @@
+"""Orthonormal probabilists' Hermite coefficients of an activation (Appendix A.1, preliminaries).
+
+φ(z) = Σ_k a_k h_k(z) in L²(N(0,1)) with h_k = He_k/√(k!) and a_k = E[φ(Z) h_k(Z)]. For the modulated
+activation ψ(z) = φ(a·z + b) of Appendix A.2 the same formulas apply to ψ.
+
+Two independent computations:
+
+* :func:`hermite_coefficients` — float64, all coefficients at once: composite Gauss–Legendre split at
+  the kinks (:mod:`theory.gaussian`) with the three-term recurrence
+  h_{k+1}(z) = (z·h_k(z) − √k·h_{k−1}(z))/√(k+1) evaluated at the nodes.
+* :func:`hermite_coefficient_mp` — one coefficient in high precision by mpmath quadrature split at kinks.
+
+The tail Σ_{k>N} a_k² = Var φ − Σ_{1≤k≤N} a_k² (Parseval) is :func:`hermite_tail`; it bounds the
+truncation error of the Mehler series (see :mod:`theory.kernels`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import mpmath
+import numpy as np
+
+from theory.activations import Activation, get_activation
+from theory.gaussian import MP_DPS, gaussian_rule, mp_expectation
+
+DEFAULT_DEGREE = 600
+# Parseval's tail is a difference of two O(1) numbers: below this floor (relative to Var) it is noise.
+TAIL_NOISE_FLOOR = 1e-14
+
+
+@dataclass(frozen=True)
+class HermiteExpansion:
+    """a_0..a_N of φ, with mean μ = a_0, variance Var = E φ² − μ², and the Parseval tail after N."""
+
+    coefficients: np.ndarray
+    mean: float
+    variance: float
+    second_moment_of_derivative: float
+
+    @property
+    def degree(self) -> int:
+        return len(self.coefficients) - 1
+
+    @property
+    def tail(self) -> float:
+        """Σ_{k>N} a_k² = Var − Σ_{k=1}^{N} a_k², floored at ``TAIL_NOISE_FLOOR``·Var (rounding noise)."""
+        head = float(np.sum(self.coefficients[1:] ** 2))
+        return max(self.variance - head, TAIL_NOISE_FLOOR * self.variance)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Normalized Mehler weights w_k = a_k²/Var (w_0 = 0), Eq. (1); Σ_k w_k = 1."""
+        w = self.coefficients**2 / self.variance
+        w[0] = 0.0
+        return w
+
+
+def activation_key(act: Activation) -> tuple:
+    """A hashable identity for caching: registered activations by name, callables by object identity."""
+    base = act.unmodulated()
+    ident = base.name if base.exact_mpmath else id(base)
+    return (ident, float(act.scale), float(act.shift))
+
+
+_CACHE: dict[tuple, HermiteExpansion] = {}
+
+
+def hermite_expansion(act: Activation | str, degree: int = DEFAULT_DEGREE) -> HermiteExpansion:
+    """Coefficients a_0..a_degree (float64, cached per activation, scale, shift and degree).
+
+    a_k = Σ_i w_i φ(z_i) h_k(z_i) over a Gauss–Legendre rule for N(0,1) split at kinks. The same rule gives
+    μ, Var and E[ψ'(Z)²] (= Var·K'(1), used for the slope of the kernel at r = 1).
+    Raises ValueError when φ has zero variance under N(0,1) (a constant activation has no correlation).
+    """
+    act = get_activation(act)
+    if degree < 1:
+        raise ValueError(f"degree must be a positive integer, got {degree!r}")
+    key = (activation_key(act), int(degree))
+    if key in _CACHE:
+        return _CACHE[key]
+    z, w = gaussian_rule(act, oscillation_degree=degree)
+    values = act.numpy(z)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"activation {act.name} is not finite on the quadrature nodes")
+    weighted = w * values
+    coeffs = np.empty(degree + 1)
+    h_prev, h_cur = np.zeros_like(z), np.ones_like(z)
+    coeffs[0] = weighted.sum()
+    for k in range(degree):
+        h_prev, h_cur = h_cur, (z * h_cur - np.sqrt(k) * h_prev) / np.sqrt(k + 1.0)
+        coeffs[k + 1] = weighted @ h_cur
+    mean = float(coeffs[0])
+    variance = float(w @ (values - mean) ** 2)
+    if not variance > 0.0:
+        raise ValueError(f"activation {act.name} is constant under N(0,1) (variance {variance:g}); K is undefined")
+    deriv = act.numpy_derivative(z)
+    expansion = HermiteExpansion(coeffs, mean, variance, float(w @ deriv**2))
+    _CACHE[key] = expansion
+    return expansion
+
+
+@dataclass(frozen=True)
+class LowOrderMoments:
+    """μ = E φ, a_1 = E[φ(Z) Z], Var φ and E[φ'(Z)²] from the plain (non-oscillatory) Gaussian rule."""
+
+    mean: float
+    first: float
+    variance: float
+    second_moment_of_derivative: float
+
+
+_MOMENT_CACHE: dict[tuple, LowOrderMoments] = {}
+
+
+def low_order_moments(act: Activation | str) -> LowOrderMoments:
+    """The moments behind α = a_1²/Var and K'(1) = E φ'²/Var, without the cost of 600 coefficients."""
+    act = get_activation(act)
+    key = activation_key(act)
+    if key not in _MOMENT_CACHE:
+        z, w = gaussian_rule(act)
+        values = act.numpy(z)
+        mean = float(w @ values)
+        variance = float(w @ (values - mean) ** 2)
+        if not variance > 0.0:
+            raise ValueError(f"activation {act.name} is constant under N(0,1) (variance {variance:g}); K is undefined")
+        deriv = act.numpy_derivative(z)
+        _MOMENT_CACHE[key] = LowOrderMoments(mean, float(w @ (values * z)), variance, float(w @ deriv**2))
+    return _MOMENT_CACHE[key]
+
+
+def hermite_coefficients(act: Activation | str, degree: int = 8) -> np.ndarray:
+    """Orthonormal coefficients a_0..a_degree of φ: a_k = E[φ(Z) He_k(Z)]/√(k!) (Appendix A.1)."""
+    return hermite_expansion(act, max(int(degree), DEFAULT_DEGREE)).coefficients[: int(degree) + 1].copy()
+
+
+def hermite_tail(act: Activation | str, degree: int) -> float:
+    """Σ_{k>degree} a_k² = Var φ − Σ_{k=1}^{degree} a_k² (Parseval), floored at rounding noise."""
+    exp = hermite_expansion(act, max(int(degree), DEFAULT_DEGREE))
+    head = float(np.sum(exp.coefficients[1 : int(degree) + 1] ** 2))
+    return max(exp.variance - head, TAIL_NOISE_FLOOR * exp.variance)
+
+
+_MP_CACHE: dict[tuple, mpmath.mpf] = {}
+
+
+def _mp_coefficient(act: Activation, k: int) -> mpmath.mpf:
+    key = (activation_key(act), k)
+    if key in _MP_CACHE:
+        return _MP_CACHE[key]
+
+    def integrand(z: mpmath.mpf) -> mpmath.mpf:
+        return act.mpmath(z) * mpmath.hermite(k, z / mpmath.sqrt(2)) * mpmath.mpf(2) ** (-mpmath.mpf(k) / 2)
+
+    with mpmath.workdps(MP_DPS):
+        value = mp_expectation(integrand, act) / mpmath.sqrt(mpmath.factorial(k))
+    _MP_CACHE[key] = value
+    return value
+
+
+def hermite_coefficient_mp(act: Activation | str, k: int) -> mpmath.mpf:
+    """a_k in high precision: mpmath quadrature of φ(z)·He_k(z)/√(k!) against N(0,1), split at kinks.
+
+    He_k(z) = 2^{−k/2} H_k(z/√2) with H_k the physicists' polynomial (mpmath.hermite).
+    """
+    act = get_activation(act)
+    if int(k) != k or k < 0:
+        raise ValueError(f"Hermite index must be a non-negative integer, got {k!r}")
+    return _mp_coefficient(act, int(k))
