@@ -1,0 +1,1 @@
+"""Studies: command-line experiments that write run directories (Appendix B)."""

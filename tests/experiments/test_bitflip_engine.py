@@ -1,0 +1,118 @@
+"""The vectorized engine against the per-sample autograd reference (which uses experiments/optim/cbp.py),
+and against itself run one seed at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from experiments.bitflip.engine import BitFlipEngine
+from experiments.bitflip.learner import CBPSettings, ReferenceLearner
+from experiments.bitflip.task import BitFlipTask
+
+LOSS_TOL = 1e-9  # float64 engine vs float64 autograd: only summation order differs
+PARAM_TOL = 1e-10
+
+TASK = BitFlipTask(flip_period=400)
+FAST_CBP = CBPSettings(replacement_rate=1e-2, maturity_threshold=20, decay_rate=0.99)
+
+
+def _reference(seed: int, steps: int, **kwargs) -> tuple[np.ndarray, list, ReferenceLearner]:
+    learner = ReferenceLearner(TASK, seed, **kwargs)
+    losses, replacements = learner.run(steps)
+    return losses, replacements, learner
+
+
+@pytest.mark.parametrize("utility", ["contribution", "adaptable_contribution"])
+def test_engine_matches_autograd_reference_with_cbp_switch(utility: str) -> None:
+    cbp = CBPSettings(FAST_CBP.replacement_rate, FAST_CBP.maturity_threshold, FAST_CBP.decay_rate, utility)
+    steps, switch = 1500, 500
+    ref_losses, ref_replacements, ref = _reference(4, steps, width=5, cbp=cbp, switch_step=switch)
+    engine = BitFlipEngine(TASK, 5, [4], cbp=cbp, switch_step=switch, dtype="float64", chunk_size=333)
+    losses = engine.advance(steps)[:, 0]
+    assert len(ref_replacements) > 10  # CBP really acted
+    assert engine.replacements[0] == sum(len(units) for _, units in ref_replacements)
+    np.testing.assert_allclose(losses, ref_losses, rtol=LOSS_TOL, atol=LOSS_TOL)
+    net = ref.net
+    np.testing.assert_allclose(
+        engine.hidden[0, :, :-1], net.hidden.weight.detach().numpy(), rtol=0, atol=PARAM_TOL
+    )
+    np.testing.assert_allclose(
+        engine.hidden[0, :, -1], net.hidden.bias.detach().numpy(), rtol=0, atol=PARAM_TOL
+    )
+    np.testing.assert_allclose(engine.output[0], net.out.weight.detach().numpy()[0], rtol=0, atol=PARAM_TOL)
+    np.testing.assert_allclose(engine.output_bias[0], net.out.bias.item(), rtol=0, atol=PARAM_TOL)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "leaky_relu:0.1"])
+def test_engine_matches_reference_for_other_activations(activation: str) -> None:
+    ref_losses, _, _ = _reference(1, 600, width=4, activation=activation, cbp=FAST_CBP, switch_step=200)
+    engine = BitFlipEngine(
+        TASK, 4, [1], activation=activation, cbp=FAST_CBP, switch_step=200, dtype="float64"
+    )
+    np.testing.assert_allclose(engine.advance(600)[:, 0], ref_losses, rtol=LOSS_TOL, atol=LOSS_TOL)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_runs_together_equal_runs_alone_bitwise(dtype: str) -> None:
+    seeds, steps, switch = [0, 5, 8], 1200, 450  # switch inside a chunk
+    kwargs = {"cbp": FAST_CBP, "switch_step": switch, "dtype": dtype, "lr": [0.01, 0.02, 0.005]}
+    together = BitFlipEngine(TASK, 6, seeds, chunk_size=1000, **kwargs).advance(steps)
+    for r, seed in enumerate(seeds):
+        alone_kwargs = {**kwargs, "lr": kwargs["lr"][r]}  # type: ignore[index]
+        alone = BitFlipEngine(TASK, 6, [seed], chunk_size=97, **alone_kwargs).advance(steps)
+        np.testing.assert_array_equal(together[:, r], alone[:, 0])
+
+
+def test_binned_losses_are_bin_means_of_the_online_losses() -> None:
+    engine = BitFlipEngine(TASK, 5, [1, 2], dtype="float64", chunk_size=300)
+    online = BitFlipEngine(TASK, 5, [1, 2], dtype="float64", chunk_size=300).advance(2000)
+    bins: list[tuple[int, np.ndarray]] = []
+    engine.run_binned(2000, 500, lambda step, loss: bins.append((step, loss)))
+    assert [step for step, _ in bins] == [500, 1000, 1500, 2000]
+    for k, (_, loss) in enumerate(bins):
+        np.testing.assert_allclose(loss, online[500 * k : 500 * (k + 1)].mean(axis=0), rtol=1e-12)
+
+
+def test_sgd_alone_learns_the_task() -> None:
+    losses = BitFlipEngine(BitFlipTask(), 10, [0, 1, 2], dtype="float32").advance(20_000)
+    assert losses[-2000:].mean() < 0.5 * losses[:2000].mean()
+
+
+def test_hidden_features_match_the_reference_network() -> None:
+    engine = BitFlipEngine(TASK, 5, [3], dtype="float64")
+    ref = ReferenceLearner(TASK, 3, width=5)
+    probe = np.concatenate([np.random.default_rng(0).integers(0, 2, (50, 20)), np.ones((50, 1))], axis=1)
+    with torch.no_grad():
+        expected = torch.relu(ref.net.hidden(torch.from_numpy(probe[:, :-1]))).numpy()
+    np.testing.assert_allclose(engine.hidden_features(probe)[0], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"width": 0}, "width"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"cbp": FAST_CBP}, "switch_step"),
+        ({"lr": [0.1, 0.2]}, "one entry per run"),
+    ],
+)
+def test_bad_engine_arguments_are_named(kwargs: dict, message: str) -> None:
+    args = {"width": 5, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        BitFlipEngine(TASK, seeds=[0, 1, 2], **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"utility": "weight"}, "utility"),
+        ({"replacement_rate": 2.0}, "replacement_rate"),
+        ({"decay_rate": 1.0}, "decay_rate"),
+        ({"maturity_threshold": -1}, "maturity_threshold"),
+    ],
+)
+def test_bad_cbp_settings_are_named(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CBPSettings(**kwargs)
