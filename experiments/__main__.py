@@ -1,0 +1,45 @@
+"""``python -m experiments <study> ...``: run a study or redraw figures from saved runs.
+
+Adding a study is one line in ``SUBCOMMANDS``: a name and the module that provides
+``add_arguments(parser)`` and ``main(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from experiments.config import ConfigError
+
+SUBCOMMANDS: dict[str, str] = {
+    "cloning": "experiments.studies.cloning",
+    "bitflip": "experiments.studies.bitflip",
+    "continual": "experiments.studies.continual",
+    "plot": "experiments.studies.plotting",
+    "continual": "experiments.studies.continual",
+    "bitflip": "experiments.studies.bitflip",
+    "continual": "experiments.studies.continual",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(SUBCOMMANDS) + "}")
+    modules = {}
+    for name, module_name in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        doc = (module.__doc__ or "").strip().splitlines()
+        sp = sub.add_parser(name, help=doc[0] if doc else name, description=" ".join(doc[:3]))
+        module.add_arguments(sp)
+        modules[name] = module
+    args = parser.parse_args(argv)
+    try:
+        return int(modules[args.command].main(args))
+    except (ConfigError, FileNotFoundError) as err:  # configuration and data mistakes: one clear line
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""Typed, validated experiment configuration (Appendix B.1.3, "Experimental Control").
+
+A configuration is a dataclass whose fields carry their own validation in ``metadata`` (built with
+:func:`param`). :func:`resolve_config` starts from a named preset and applies ``key=value`` overrides,
+parsing each value with the type of its field:
+
+* ``int``, ``float``, ``str``; ``bool`` from ``true/false/1/0/yes/no/on/off``;
+* ``Literal[...]`` from its choices;
+* ``tuple[int, ...]`` / ``tuple[float, ...]`` / ``list[...]`` from comma-separated numbers (``1,2,3``).
+
+Every mistake is a :class:`ConfigError` (a ``ValueError``) that names the valid keys, the valid range
+or the valid choices. Nothing is silently ignored. The resolved configuration (``to_dict``) is JSON-
+serializable and has no ``"auto"`` left in it: the device is resolved at resolution time.
+
+Seeds: every configuration has a ``seed`` field; :func:`seed_everything` seeds python, numpy and
+torch (CPU and CUDA) and switches cuDNN to deterministic mode, as the paper's experimental control does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
+
+import numpy as np
+import torch
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:<index>", "mps")
+
+C = TypeVar("C", bound="BaseConfig")
+
+
+class ConfigError(ValueError):
+    """A configuration mistake: unknown key, invalid value, or unknown preset."""
+
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Any:
+    """A dataclass field with a help text and an optional numeric range ``[low, high]``.
+
+    ``low_open``/``high_open`` make the corresponding bound strict. For sequence fields the range
+    applies to every element. Mutable defaults (lists) are copied per instance.
+    """
+    meta = {"help": help, "low": low, "high": high, "low_open": low_open, "high_open": high_open}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` → ``cuda`` when a CUDA device is present, else ``cpu``; other names are checked."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name in ("cpu", "mps"):
+        return name
+    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={name!r} was asked for but CUDA is not available; use device=auto or cpu")
+        return name
+    raise ConfigError(f"device={name!r} is not valid; choices: {', '.join(DEVICE_CHOICES)}")
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed python, numpy and torch (all devices); make cuDNN deterministic (Appendix B.1.3)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        # cuBLAS needs this workspace setting for deterministic matmuls on CUDA >= 10.2.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+@dataclass
+class BaseConfig:
+    """Fields every study shares. Subclasses add their own fields and ``PRESETS``.
+
+    ``PRESETS`` maps a preset name to a dict of field overrides applied before the command line.
+    Override :meth:`validate` for cross-field checks (call ``super().validate()`` first).
+    """
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
+
+    seed: int = param(0, "random seed for python, numpy and torch", low=0)
+    device: str = param("auto", "auto (cuda when present, else cpu), cpu, cuda, cuda:N or mps")
+    progress: bool = param(True, "show a progress bar on stderr (only when it is a terminal)")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def describe(cls) -> str:
+        """One line per key: name, type, default and help (for ``--help`` epilogues)."""
+        hints = typing.get_type_hints(cls)
+        lines = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            lines.append(f"  {f.name}={_format(default)}  ({_type_name(hints[f.name])}) {f.metadata.get('help', '')}")
+        return "\n".join(lines)
+
+    def validate(self) -> None:
+        """Check every field against its type and range; raise :class:`ConfigError` on a violation."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            _check_value(f, hints[f.name], getattr(self, f.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-serializable (tuples become lists)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def resolve_config(cls: type[C], preset: str = "default", overrides: list[str] | None = None) -> C:
+    """Build ``cls`` from ``cls.PRESETS[preset]`` then ``key=value`` overrides; validate; resolve device.
+
+    Raises :class:`ConfigError` for an unknown preset (listing the presets), an unknown key (listing the
+    valid keys), a value of the wrong type or outside its range (naming the range or choices).
+    """
+    presets = getattr(cls, "PRESETS", {"default": {}})
+    if preset not in presets:
+        raise ConfigError(f"unknown preset {preset!r} for {cls.__name__}; presets: {', '.join(presets)}")
+    hints = typing.get_type_hints(cls)
+    by_name = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in presets[preset].items():
+        if key not in by_name:
+            raise ConfigError(f"preset {preset!r} sets unknown key {key!r}")  # a bug in the preset itself
+        values[key] = value
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value; valid keys: {', '.join(by_name)}")
+        key, _, text = item.partition("=")
+        key = key.strip()
+        if key not in by_name:
+            raise ConfigError(f"unknown key {key!r}; valid keys: {', '.join(by_name)}")
+        values[key] = parse_value(key, hints[key], text.strip())
+    cfg = cls(**values)
+    cfg.validate()
+    if "device" in by_name:
+        cfg.device = resolve_device(cfg.device)  # type: ignore[attr-defined]
+    return cfg
+
+
+def parse_value(key: str, tp: Any, text: str) -> Any:
+    """Parse ``text`` as a value of type ``tp`` (see the module docstring for the accepted forms)."""
+    origin = get_origin(tp)
+    if origin is Literal:
+        choices = get_args(tp)
+        for choice in choices:
+            if str(choice) == text:
+                return choice
+        raise ConfigError(f"{key}={text!r} is not valid; choices: {', '.join(map(str, choices))}")
+    if origin in (tuple, list):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        elem = args[0] if args else str
+        parts = [p.strip() for p in text.split(",") if p.strip()] if text else []
+        parsed = [parse_value(key, elem, p) for p in parts]
+        return tuple(parsed) if origin is tuple else parsed
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if type(None) in args and text.lower() in ("none", "null", ""):
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return parse_value(key, arg, text)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}={text!r} is not valid for type {_type_name(tp)}")
+    if tp is bool:
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ConfigError(f"{key}={text!r} is not a boolean; use one of {', '.join(_TRUE + _FALSE)}")
+    if tp is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{key}={text!r} is not an integer") from None
+    if tp is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{key}={text!r} is not a number") from None
+    if tp is str:
+        return text
+    raise ConfigError(f"{key}: cannot parse values of type {_type_name(tp)}")  # a field type we do not support
+
+
+def _check_value(f: dataclasses.Field, tp: Any, value: Any) -> None:
+    origin = get_origin(tp)
+    meta = f.metadata
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ConfigError(f"{f.name}={value!r} is not valid; choices: {', '.join(map(str, get_args(tp)))}")
+        return
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in get_args(tp):
+            return
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        tp, origin = inner[0], get_origin(inner[0])
+    if origin in (tuple, list):
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{f.name}={value!r} must be a comma-separated list")
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        for item in value:
+            _check_scalar(f.name, args[0] if args else object, item, meta)
+        return
+    _check_scalar(f.name, tp, value, meta)
+
+
+def _check_scalar(name: str, tp: Any, value: Any, meta: Any) -> None:
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{name}={value!r} must be a boolean")
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{name}={value!r} must be an integer")
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{name}={value!r} must be a finite number")
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"{name}={value!r} must be a string")
+    low, high = meta.get("low"), meta.get("high")
+    if low is None and high is None or not isinstance(value, (int, float)):
+        return
+    bad_low = low is not None and (value <= low if meta.get("low_open") else value < low)
+    bad_high = high is not None and (value >= high if meta.get("high_open") else value > high)
+    if bad_low or bad_high:
+        raise ConfigError(f"{name}={value!r} is out of range; valid: {_range_text(meta)}")
+
+
+def _range_text(meta: Any) -> str:
+    low, high = meta.get("low"), meta.get("high")
+    left = "(" if meta.get("low_open") else "["
+    right = ")" if meta.get("high_open") else "]"
+    return f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "|".join(map(str, get_args(tp)))
+    if origin in (tuple, list):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        return f"comma-separated {args[0].__name__ if args else 'values'}"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value

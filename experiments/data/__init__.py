@@ -1,0 +1,35 @@
+"""Datasets of Appendix B.1.3 (CIFAR-10/100, MNIST, Tiny ImageNet) and an offline synthetic task.
+
+``load_dataset(name, data_dir, train, download=False)``; a missing file raises :class:`DatasetNotFound`
+saying where to put it; ``download=True`` fetches the public archive with urllib when the network allows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from experiments.data.augment import channel_stats, normalize, random_crop_flip
+from experiments.data.base import DatasetNotFound, ImageDataset
+from experiments.data.cifar import load_cifar
+from experiments.data.loader import make_loader, resolve_pin_memory
+from experiments.data.mnist import load_mnist, read_idx
+from experiments.data.synthetic import make_synthetic
+from experiments.data.tiny_imagenet import load_tiny_imagenet
+
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "mnist", "tiny_imagenet")
+
+__all__ = [
+    "DATASETS", "DatasetNotFound", "ImageDataset", "channel_stats", "load_dataset", "make_loader", "make_synthetic",
+    "normalize", "random_crop_flip", "read_idx", "resolve_pin_memory",
+]
+
+
+def load_dataset(name: str, data_dir: str | Path, train: bool = True, download: bool = False) -> ImageDataset:
+    """The ``train`` or test split of ``name`` ∈ DATASETS from ``data_dir``."""
+    if name in ("cifar10", "cifar100"):
+        return load_cifar(name, data_dir, train, download)
+    if name == "mnist":
+        return load_mnist(data_dir, train, download)
+    if name == "tiny_imagenet":
+        return load_tiny_imagenet(data_dir, train, download)
+    raise ValueError(f"unknown dataset {name!r}; choices: {', '.join(DATASETS)} (or 'synthetic' in studies)")

@@ -1,0 +1,27 @@
+"""Batches for training: a DataLoader over in-memory tensors that yields whole batches (no per-sample
+Python loop), pinned memory when the training device is CUDA, non-blocking copies to the device."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+
+
+def resolve_pin_memory(flag: bool | str, device: str) -> bool:
+    """``auto`` → pin only when training on CUDA; ``True`` on a machine without CUDA resolves to False."""
+    if flag == "auto":
+        return device.startswith("cuda") and torch.cuda.is_available()
+    if not isinstance(flag, bool):
+        raise ValueError(f"pin_memory must be true, false or auto, got {flag!r}")
+    return flag and torch.cuda.is_available()
+
+
+def make_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool, seed: int,
+                pin_memory: bool = False, num_workers: int = 0) -> DataLoader:
+    """Batches of (images, labels); shuffling from a seeded generator (reproducible epochs)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    dataset = TensorDataset(images, labels)
+    base = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(dataset)
+    return DataLoader(dataset, sampler=BatchSampler(base, batch_size, drop_last=False), batch_size=None,
+                      pin_memory=pin_memory, num_workers=num_workers)

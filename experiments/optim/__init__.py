@@ -1,0 +1,8 @@
+"""Optimizers and plasticity interventions: NoisySGD and the optimizer factory (Appendix B.1.2),
+Continual Backpropagation and its baselines (Section 4; ``cbp``, ``plasticity_baselines``).
+"""
+
+from experiments.optim.factory import OPTIMIZERS, make_optimizer
+from experiments.optim.noisy_sgd import NoisySGD
+
+__all__ = ["OPTIMIZERS", "NoisySGD", "make_optimizer"]
