@@ -17,9 +17,6 @@ SUBCOMMANDS: dict[str, str] = {
     "bitflip": "experiments.studies.bitflip",
     "continual": "experiments.studies.continual",
     "plot": "experiments.studies.plotting",
-    "continual": "experiments.studies.continual",
-    "bitflip": "experiments.studies.bitflip",
-    "continual": "experiments.studies.continual",
 }
 
 
@@ -33,7 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         sp = sub.add_parser(name, help=doc[0] if doc else name, description=" ".join(doc[:3]))
         module.add_arguments(sp)
         modules[name] = module
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may also follow --options (argparse stops collecting positionals at the first one).
+    if extra:
+        if not hasattr(args, "overrides") or any(e.startswith("-") or "=" not in e for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = list(args.overrides) + extra
     try:
         return int(modules[args.command].main(args))
     except (ConfigError, FileNotFoundError) as err:  # configuration and data mistakes: one clear line

@@ -279,3 +279,25 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
+    """Rebuild a configuration saved by ``to_dict`` (e.g. a run's ``config.json``) and validate it.
+
+    Lists become tuples where the field is a tuple; an unknown key is a :class:`ConfigError`.
+    """
+    hints = typing.get_type_hints(cls)
+    names = cls.field_names()
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown keys {', '.join(unknown)} for {cls.__name__}; valid keys: {', '.join(names)}")
+    converted = {}
+    for key, value in values.items():
+        tp = hints[key]
+        inner = [a for a in get_args(tp) if a is not type(None)] if get_origin(tp) in (typing.Union, types.UnionType) else [tp]
+        if isinstance(value, list) and any(get_origin(t) is tuple for t in inner):
+            value = tuple(value)
+        converted[key] = value
+    cfg = cls(**converted)
+    cfg.validate()
+    return cfg

@@ -167,10 +167,11 @@ def _uniform_sampler(generator: torch.Generator | None) -> UniformSampler:
 class _UnitState:
     """Per-unit running statistics of one :class:`UnitLayer`."""
 
-    def __init__(self, num_units: int) -> None:
-        self.age = torch.zeros(num_units, dtype=torch.int64)
-        self.utility = torch.zeros(num_units, dtype=torch.float64)
-        self.mean_activation = torch.zeros(num_units, dtype=torch.float64)
+    def __init__(self, num_units: int, device: torch.device) -> None:
+        # Kept on the layer's device so that a CUDA model never mixes devices in the updates below.
+        self.age = torch.zeros(num_units, dtype=torch.int64, device=device)
+        self.utility = torch.zeros(num_units, dtype=torch.float64, device=device)
+        self.mean_activation = torch.zeros(num_units, dtype=torch.float64, device=device)
         self.replacement_budget = 0.0
 
 
@@ -212,7 +213,7 @@ class ContinualBackprop:
         self.decay_rate = float(decay_rate)
         self.utility_type: UtilityType = utility
         self._sample = sampler if sampler is not None else _uniform_sampler(generator)
-        self.states = [_UnitState(layer.num_units) for layer in self.layers]
+        self.states = [_UnitState(layer.num_units, layer.incoming.weight.device) for layer in self.layers]
         self._activations: list[torch.Tensor | None] = [None] * len(self.layers)
         self._hooks = [
             layer.activation.register_forward_hook(self._make_hook(index))
@@ -300,7 +301,7 @@ class ContinualBackprop:
         fan_in = incoming.weight[0].numel()
         bound = kaiming_uniform_bound(fan_in, layer.nonlinearity, layer.nonlinearity_param)
         shape = (units.numel(), *incoming.weight.shape[1:])
-        incoming.weight[units] = self._sample(shape, bound).to(incoming.weight.dtype)
+        incoming.weight[units] = self._sample(shape, bound).to(incoming.weight.device, incoming.weight.dtype)
         if incoming.bias is not None:
             incoming.bias[units] = 0.0
         outgoing.weight[:, columns] = 0.0
@@ -320,7 +321,7 @@ class ContinualBackprop:
 
 def _outgoing_columns(units: torch.Tensor, spatial_size: int) -> torch.Tensor:
     """Inputs of the outgoing layer fed by ``units``: i·s … (i+1)·s − 1 for each unit i."""
-    offsets = torch.arange(spatial_size, dtype=units.dtype)
+    offsets = torch.arange(spatial_size, dtype=units.dtype, device=units.device)
     return (units[:, None] * spatial_size + offsets[None, :]).flatten()
 
 

@@ -31,7 +31,8 @@ def shrink_and_perturb_(
     if noise_std < 0.0:
         raise ValueError(f"noise_std must be >= 0, got {noise_std}")
     for parameter in parameters:
-        noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+        # Drawn on the generator's device (CPU) and moved, so a run draws the same noise on CPU and CUDA.
+        noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype).to(parameter.device)
         parameter.mul_(shrink).add_(noise, alpha=noise_std)
 
 

@@ -28,8 +28,8 @@ from experiments.bitflip.engine import BitFlipEngine
 from experiments.bitflip.learner import CBPSettings
 from experiments.bitflip.probe import feature_metrics, probe_inputs
 from experiments.bitflip.task import BitFlipTask
-from experiments.config import BaseConfig, ConfigError, param, resolve_config, seed_everything
-from experiments.runs import MetricsLog, ProgressBar, new_run_dir, save_config
+from experiments.config import BaseConfig, ConfigError, config_from_dict, param, resolve_config, seed_everything
+from experiments.runs import MetricsLog, ProgressBar, load_config, new_run_dir, save_config
 from theory.activations import get_activation
 
 STUDY = "bitflip"
@@ -184,6 +184,13 @@ def run_study(cfg: BitFlipConfig, out_root: str | Path = DEFAULT_OUT) -> Path:
     if cfg.figures:
         plot_figures(run_dir, cfg, summary)
     return run_dir
+
+
+def redraw(run_dir: Path) -> list[Path]:
+    """Recompute ``summary.json``'s figure numbers from a saved run and redraw its two figures."""
+    cfg = config_from_dict(BitFlipConfig, load_config(run_dir))
+    plot_figures(run_dir, cfg, summarize(run_dir, cfg))
+    return [run_dir / "figure_b1.png", run_dir / "figure_b2.png"]
 
 
 def _records(run_dir: Path) -> list[dict]:

@@ -233,23 +233,7 @@ class ContinualConfig(BaseConfig):
 def resolve_continual_config(preset: str = "smoke", overrides: list[str] | None = None) -> ContinualConfig:
     """:func:`resolve_config`, then the architecture-dependent defaults made explicit (lr, dropout), so
     that ``config.json`` records the values actually used."""
-    cfg = with_arch_defaults(resolve_config(ContinualConfig, preset, overrides))
-    check_device_support(cfg)
-    return cfg
-
-
-CPU_ONLY_METHODS: tuple[str, ...] = ("cbp", "shrink_perturb")
-"""Methods whose helpers (cbp.py's per-unit statistics and column offsets, shrink_and_perturb_'s noise)
-create CPU tensors and so fail on CUDA parameters; refused up front with a clear message."""
-
-
-def check_device_support(cfg: ContinualConfig) -> None:
-    """Raise ConfigError for a method that cannot run on the resolved device (see CPU_ONLY_METHODS)."""
-    if cfg.method in CPU_ONLY_METHODS and cfg.device != "cpu":
-        raise ConfigError(
-            f"method={cfg.method} runs on the CPU only for now (its helper in experiments/optim "
-            f"creates CPU tensors); use device=cpu, or method=none|l2 on {cfg.device}"
-        )
+    return with_arch_defaults(resolve_config(ContinualConfig, preset, overrides))
 
 
 def with_arch_defaults(cfg: ContinualConfig) -> ContinualConfig:
@@ -596,7 +580,6 @@ def run(cfg: ContinualConfig) -> Path:
     summary.json, figures/). The data are loaded before the directory is created, so a missing dataset
     (DatasetNotFound) leaves nothing behind."""
     cfg = with_arch_defaults(cfg)
-    check_device_support(cfg)
     train, test = load_data(cfg)
     try:  # checked before the run directory exists: a mistake leaves nothing behind
         task_classes(train.num_classes, cfg.tasks, cfg.classes_per_task, 0)

@@ -1,8 +1,10 @@
-"""Figures of the cloning study from saved runs (Figure 2.1 layout): cloning R², training loss of clone
-and base, effective rank — mean and spread (± one standard deviation) over the seeds of each setting.
+"""``python -m experiments plot RUN_DIR ...``: redraw a study's figures from saved runs.
 
-Runs are grouped by their configuration without the seed; a group's label lists the keys that differ
-between groups (e.g. ``optimizer=noisy_sgd``).
+The study is read from each run's ``config.json`` (``config_class``); all runs given must belong to one
+study. Cloning runs are drawn here (Figure 2.1 layout): cloning R², training loss of clone and base,
+effective rank — mean and spread (± one standard deviation) over the seeds of each setting. Runs are
+grouped by their configuration without the seed; a group's label lists the keys that differ between
+groups (e.g. ``optimizer=noisy_sgd``). Continual and bit-flipping runs are drawn by their study modules.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from experiments.config import ConfigError  # noqa: E402
 from experiments.runs import load_config, load_metrics  # noqa: E402
 
 PANELS: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -87,7 +90,11 @@ def plot_runs(run_dirs: list[Path], out_file: Path) -> Path:
 
 def add_arguments(parser: Any) -> None:
     parser.add_argument("runs", nargs="+", help="run directories (or folders containing run directories)")
-    parser.add_argument("--output", default=None, help="PNG file (default: cloning.png next to the first run)")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="cloning: PNG file (default: cloning.png beside the runs); continual: folder (default: figures/ in the first run)",
+    )
 
 
 def _expand_dirs(paths: list[str]) -> list[Path]:
@@ -104,8 +111,31 @@ def _expand_dirs(paths: list[str]) -> list[Path]:
     return out
 
 
+def _study_of(run_dir: Path) -> str:
+    return json.loads((run_dir / "config.json").read_text()).get("config_class", "")
+
+
 def main(args: Any) -> int:
     dirs = _expand_dirs(args.runs)
-    target = Path(args.output) if args.output else dirs[0].parent / "cloning.png"
-    print(plot_runs(dirs, target))
+    studies = {_study_of(d) for d in dirs}
+    if len(studies) != 1:
+        raise ConfigError(f"runs of several studies were given ({', '.join(sorted(studies))}); plot one study at a time")
+    study = studies.pop()
+    if study == "ContinualConfig":
+        from experiments.studies import continual
+
+        out_dir = Path(args.output) if args.output else dirs[0] / "figures"
+        paths = continual.plot_run(dirs, out_dir)
+    elif study == "BitFlipConfig":
+        from experiments.studies import bitflip
+
+        if args.output:
+            raise ConfigError("bit-flipping figures are redrawn inside each run directory; drop --output")
+        paths = [p for d in dirs for p in bitflip.redraw(d)]
+    elif study == "CloningConfig":
+        paths = [plot_runs(dirs, Path(args.output) if args.output else dirs[0].parent / "cloning.png")]
+    else:
+        raise ConfigError(f"{dirs[0]} holds a {study or 'unnamed'} run; plot knows CloningConfig, ContinualConfig, BitFlipConfig")
+    for path in paths:
+        print(path)
     return 0

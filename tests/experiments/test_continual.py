@@ -318,11 +318,15 @@ def test_configuration_errors_name_the_problem(overrides: list[str], message: st
         resolve_continual_config("smoke", overrides)
 
 
-def test_cpu_only_methods_are_refused_on_other_devices() -> None:
-    cfg = dataclasses.replace(resolve_continual_config("smoke", ["method=cbp"]), device="cuda")
-    with pytest.raises(ConfigError, match="method=cbp runs on the CPU only"):
-        continual.check_device_support(cfg)
-    continual.check_device_support(dataclasses.replace(cfg, method="l2"))
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["cbp", "shrink_perturb"])
+def test_replacement_methods_run_on_cuda(method: str, tmp_path: Path) -> None:
+    """CBP's unit statistics and shrink-and-perturb's noise follow the parameters onto the GPU."""
+    cfg = resolve_continual_config(
+        "smoke", [f"method={method}", "device=cuda", "tasks=2", "steps_per_task=5", f"out={tmp_path}"]
+    )
+    run_dir = continual.run(cfg)
+    assert (run_dir / "metrics.jsonl").stat().st_size > 0
 
 
 def test_paper_preset_and_learning_rate_defaults() -> None:
