@@ -15,7 +15,6 @@ both models, prediction agreement and the distance of the clone from its cloning
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from experiments.metrics import (
 )
 from experiments.models import build
 from experiments.optim import make_optimizer
+from experiments.precision import autocast, resolve_amp
 from experiments.runs import MetricsLog, ProgressBar, new_run_dir, save_config
 from theory.activations import get_activation
 
@@ -113,21 +113,6 @@ class CloningConfig(BaseConfig):
                 get_activation(self.activation)
             except ValueError as err:
                 raise ConfigError(f"activation={self.activation!r}: {err}") from None
-
-
-def resolve_amp(amp: str, device: str) -> torch.dtype | None:
-    """The autocast dtype, or None for full precision (auto: bfloat16 on CUDA when supported)."""
-    if amp == "off":
-        return None
-    if amp == "auto":
-        return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if amp == "bf16" else torch.float16
-
-
-def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype)
 
 
 def _datasets(cfg: CloningConfig) -> tuple[ImageDataset, ImageDataset]:

@@ -74,7 +74,7 @@ from experiments.models.vit import ViT
 from experiments.optim.cbp_targets import ModelContinualBackprop
 from experiments.optim.plasticity_baselines import l2_optimizer, reset_head_, shrink_and_perturb_
 from experiments.runs import MetricsLog, ProgressBar, load_config, load_metrics, new_run_dir, save_config
-from experiments.studies.cloning import autocast, resolve_amp
+from experiments.precision import autocast, resolve_amp
 from theory.activations import get_activation
 
 STUDY = "continual"

@@ -10,7 +10,8 @@ import torch
 from experiments.__main__ import SUBCOMMANDS, main
 from experiments.config import ConfigError, resolve_config
 from experiments.runs import load_config, load_metrics
-from experiments.studies.cloning import CloningConfig, autocast, resolve_amp, run
+from experiments.precision import autocast, resolve_amp
+from experiments.studies.cloning import CloningConfig, run
 
 TINY = ["dataset=synthetic", "synthetic_shape=3,8,8", "train_samples=128", "test_samples=64", "width=0.0625",
         "base_epochs=1", "clone_epochs=2", "metric_every=1", "metric_batch=40", "batch_size=32", "progress=false",
