@@ -58,6 +58,9 @@ def base_dag(rng: np.random.Generator, n_hidden: int, n_out: int, p_edge: float,
                 G.add_edge(u, v, weight=float(rng.normal()))
         if G.in_degree(v) == 0:
             G.add_edge(hidden[-1], v, weight=float(rng.normal()))
+    for u in ins:  # every input must feed something
+        if G.out_degree(u) == 0:
+            G.add_edge(u, str(rng.choice(hidden)), weight=float(rng.normal()))
     for u in hidden:  # every hidden node must reach an output
         if G.out_degree(u) == 0:
             G.add_edge(u, str(rng.choice(outs)), weight=float(rng.normal()))

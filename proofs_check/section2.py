@@ -1,0 +1,299 @@
+"""Checks of Section 2: Theorem 2.1 (frozen-unit and cloning manifolds) and Remark 2.4 (optimizers and
+symmetry breakers). The computations live in ``dag_nets``; each check states one claim and tests it."""
+
+from __future__ import annotations
+
+import networkx as nx
+import torch
+
+from dag_nets.base_network import clone_network
+from dag_nets.builders import cloned_random_dag, mlp, teacher_batch
+from dag_nets.dynamics import cloning_report, frozen_unit_trajectory, run_trajectory, tangency_residuals
+from dag_nets.graph import DagNet
+from dag_nets.manifolds import manifold
+from dag_nets.partition import Partition
+from dag_nets.threads import run_single_threaded
+from proofs_check.registry import Context, Outcome, claim as _claim
+
+
+def claim(*args, **kwargs):
+    """Register a check that runs single-threaded (tiny networks; see dag_nets/threads.py)."""
+    register = _claim(*args, **kwargs)
+    return lambda fn: register(run_single_threaded(fn))
+
+EXACT_TOL = 1e-12
+"""Float64 round-off bound for identities that hold exactly (O(1) weights, ≤ 100 steps)."""
+ESCAPE_TOL = 1e-6
+"""A distance above this after the run counts as having left a manifold (≥ 1e6 × round-off)."""
+STEPS = 40
+LR = 0.05
+
+
+def _scenarios(ctx: Context) -> list[tuple]:
+    count = 12 if ctx.thorough else 3
+    out = []
+    for s in range(count):
+        net, part, base = cloned_random_dag(seed=ctx.seed + s)
+        x, y = teacher_batch(2, 2, 16, seed=ctx.seed + s)
+        out.append((net, part, x, y))
+    return out
+
+
+# ---------------------------------------------------------------------------- Theorem 2.1 part 1
+def _dead_relu_net() -> tuple[DagNet, str, torch.Tensor, torch.Tensor]:
+    net = mlp(3, [4, 3], 1, activation="relu", seed=3)
+    x, y = teacher_batch(3, 1, 32, seed=3)
+    return net, "h0_1", x, y
+
+
+@claim("theorem-2.1/frozen-sgd", "Frozen unit (f'=0 on all data): ∇L ⟂ θ_in(v), SGD keeps θ_in(v) fixed",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    net, unit, x, y = _dead_relu_net()
+    moved, fprime = frozen_unit_trajectory(net, unit, x, y, optimizer="sgd", warm_steps=0, steps=STEPS)
+    theta = net.flat_parameters()
+    theta[net.num_edges + net.bias_index[unit]] = -1e3
+    dead = net.copy_with(theta)
+    tang = tangency_residuals(dead, Partition.trivial(dead), x, y, kinds=("F",), frozen=[unit])["F"]
+    ok = max(moved) == 0.0 and fprime == 0.0 and tang == 0.0
+    return Outcome("holds" if ok else "refuted", margin=max(moved),
+                   detail=f"dead ReLU {unit} (bias −1e3): max f' = {fprime}, ‖P_N(M_F) ∇L‖/‖∇L‖ = {tang}, "
+                          f"‖Δθ_in‖ after {STEPS} SGD steps = {max(moved)}")
+
+
+@claim("theorem-2.1/frozen-tanh", "Proof idea: a tanh unit with large ‖θ_in‖ satisfies f'(z_v)=0 and stays frozen",
+       method="numeric", expected="refuted")
+def _(ctx: Context) -> Outcome:
+    net = mlp(3, [4, 3], 1, activation="tanh", seed=3)
+    x, y = teacher_batch(3, 1, 32, seed=3)
+    moved, fprime = frozen_unit_trajectory(net, "h0_1", x, y, optimizer="sgd", warm_steps=0, steps=STEPS, kill_bias=-15.0)
+    status = "refuted" if fprime > 0 and max(moved) > 0 else "holds"
+    return Outcome(status, margin=fprime,
+                   detail=f"tanh unit h0_1 with bias −15: max f'(z) = {fprime:.3g} > 0 (tanh' = sech² > 0 for every "
+                          f"finite z), so θ_in moves: ‖Δθ_in‖ = {max(moved):.3g} after {STEPS} SGD steps (lr {LR}). "
+                          "Exact f' = 0 needs a ReLU-like unit; tanh gives only an approximate M_F.")
+
+
+@claim("theorem-2.1/frozen-optimizer-state",
+       "M_F persistence needs optimizer state born on M_F: momentum/Adam state carried in moves θ_in(v)",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    net, unit, x, y = _dead_relu_net()
+    rows, ok = [], True
+    for opt in ("momentum", "adam"):
+        moved, fprime = frozen_unit_trajectory(net, unit, x, y, optimizer=opt, warm_steps=10, steps=STEPS)
+        rows.append(f"{opt}: ‖Δθ_in‖ = {max(moved):.3g} while max f' = {fprime}")
+        ok &= max(moved) > ESCAPE_TOL and fprime == 0.0
+    moved, _ = frozen_unit_trajectory(net, unit, x, y, optimizer="sgd", warm_steps=10, steps=STEPS)
+    rows.append(f"sgd (stateless): ‖Δθ_in‖ = {max(moved)}")
+    ok &= max(moved) == 0.0
+    return Outcome("holds" if ok else "refuted", detail="; ".join(rows) + ". The unit stays dead (f' = 0) while "
+                   "its incoming parameters drift: M_F is left although the unit is frozen.")
+
+
+@claim("theorem-2.1/frozen-weight-decay", "Weight decay moves θ_in(v) of a frozen unit off M_F (L2 and AdamW)",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    net, unit, x, y = _dead_relu_net()
+    rows, ok = [], True
+    for opt in ("l2", "adamw"):
+        moved, fprime = frozen_unit_trajectory(net, unit, x, y, optimizer=opt, warm_steps=0, steps=STEPS)
+        rows.append(f"{opt}: ‖Δθ_in‖ = {max(moved):.3g} (max f' = {fprime})")
+        ok &= max(moved) > ESCAPE_TOL
+    return Outcome("holds" if ok else "refuted", detail="; ".join(rows) + " — decay shrinks θ_in(v) towards 0, "
+                   "which can eventually revive the unit (its bias decays too).")
+
+
+# ---------------------------------------------------------------------------- Theorem 2.1 part 2
+@claim("theorem-2.1/cloning-forward-backward-gradient",
+       "θ ∈ M_C (equitable, not block-constant): equal h, equal δ, block-constant gradients within blocks",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    worst = {"forward": 0.0, "backward": 0.0, "gradient": 0.0}
+    non_bc = 0.0
+    for net, part, x, y in _scenarios(ctx):
+        rep = cloning_report(net, part, x, y)
+        for k in worst:
+            worst[k] = max(worst[k], getattr(rep, k))
+        non_bc = max(non_bc, manifold("BC", part).residual(net.flat_parameters()))
+    ok = max(worst.values()) < EXACT_TOL and non_bc > 0.1
+    return Outcome("holds" if ok else "refuted", margin=max(worst.values()),
+                   detail=f"random skip-connected DAGs, blocks 1–4, weights equitable but not block-constant "
+                          f"(BC spread {non_bc:.2f}): max spreads {worst}")
+
+
+@claim("theorem-2.1/cloning-tangent", "θ ∈ M_C with complete block pairs: ∇L ∈ T_θ M_C, and ∇L is block-constant",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    worst = 0.0
+    for net, part, x, y in _scenarios(ctx):
+        res = tangency_residuals(net, part, x, y, kinds=("C", "BC"))
+        worst = max(worst, *res.values())
+    return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
+                   detail=f"max ‖P_N ∇L‖/‖∇L‖ over M_C and BC: {worst:.3g}")
+
+
+@claim("theorem-2.1/cloning-sgd-persistence", "SGD initialized in M_C stays in M_C", method="numeric")
+def _(ctx: Context) -> Outcome:
+    worst = 0.0
+    for net, part, x, y in _scenarios(ctx):
+        traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=STEPS, lr=LR, batch_size=4, seed=ctx.seed)
+        worst = max(worst, max(traj.distance_C))
+    return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
+                   detail=f"{STEPS} mini-batch SGD steps: max distance to M_C {worst:.3g}")
+
+
+def _irregular_pair_net() -> tuple[DagNet, Partition]:
+    """x → {a, b} → {c, d} → y with edges a→c, a→d, b→c (block pair not biregular), on M_C."""
+    G = nx.DiGraph()
+    for v in "abcd":
+        G.add_node(v, activation="tanh")
+    G.add_node("y")
+    for u, v, w in [("x", "a", 0.7), ("x", "b", 0.7), ("a", "c", 0.0), ("b", "c", 1.0), ("a", "d", 1.0),
+                    ("c", "y", 0.5), ("d", "y", 0.5)]:
+        G.add_edge(u, v, weight=w)
+    net = DagNet.from_networkx(G, inputs=["x"], outputs=["y"])
+    return net, Partition(net, [["x"], ["a", "b"], ["c", "d"], ["y"]])
+
+
+@claim("theorem-2.1/cloning-incomplete-pairs",
+       "For any DAG and partition, θ ∈ M_C ⇒ ∇L ∈ T M_C and GD stays in M_C", method="numeric", expected="refuted")
+def _(ctx: Context) -> Outcome:
+    net, part = _irregular_pair_net()
+    x, y = teacher_batch(1, 1, 8, seed=1)
+    theta = net.flat_parameters()
+    on = manifold("C", part).residual(theta)
+    rep0 = cloning_report(net, part, x, y)
+    tang = tangency_residuals(net, part, x, y, kinds=("C",))["C"]
+    traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=1, lr=0.5)
+    stepped = net.copy_with()
+    rep1 = cloning_report(stepped, part, x, y)
+    status = "refuted" if tang > ESCAPE_TOL and traj.distance_C[-1] > ESCAPE_TOL else "holds"
+    return Outcome(status, margin=tang,
+                   detail=f"x→{{a,b}} w=0.7,0.7; a→c 0, b→c 1, a→d 1 (pair {{a,b}}→{{c,d}} not biregular); "
+                          f"c,d→y 0.5. M_C residual {on:.1e}, forward spread {rep0.forward:.1e}; the gradient is "
+                          f"block-constant (spread {rep0.gradient:.1e}) but block-constant is not equitable here: "
+                          f"‖P_N ∇L‖/‖∇L‖ = {tang:.3g}; one GD step (lr 0.5, x,y = teacher_batch(1,1,8,seed=1)) "
+                          f"leaves M_C by {traj.distance_C[-1]:.3g}. Needs biregular block pairs (see -biregular).")
+
+
+@claim("theorem-2.1/cloning-biregular-pairs",
+       "Corrected: with biregular block pairs (e.g. complete or permutation-wired), θ ∈ M_C ⇒ ∇L ∈ T M_C",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    G = nx.DiGraph()
+    for v in "abcd":
+        G.add_node(v, activation="tanh")
+    G.add_node("y")
+    for u, v, w in [("x", "a", 0.7), ("x", "b", 0.7), ("a", "c", 0.9), ("b", "d", 0.9), ("c", "y", 0.5), ("d", "y", 0.5)]:
+        G.add_edge(u, v, weight=w)
+    net = DagNet.from_networkx(G, inputs=["x"], outputs=["y"])
+    part = Partition(net, [["x"], ["a", "b"], ["c", "d"], ["y"]])
+    x, y = teacher_batch(1, 1, 8, seed=1)
+    tang = tangency_residuals(net, part, x, y, kinds=("C",))["C"]
+    traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=STEPS, lr=0.5)
+    worst = max(tang, max(traj.distance_C))
+    return Outcome("holds" if part.all_pairs_biregular and worst < EXACT_TOL else "refuted", margin=worst,
+                   detail=f"permutation-wired pair a→c, b→d: tangency {tang:.1e}, max distance to M_C over "
+                          f"{STEPS} GD steps {max(traj.distance_C):.1e}")
+
+
+# ---------------------------------------------------------------------------- Remark 2.4
+def _remark_setup(ctx: Context):
+    net, part, _ = cloned_random_dag(seed=ctx.seed + 11, mode="equitable")
+    x, y = teacher_batch(2, 2, 32, seed=ctx.seed + 11)
+    return net, part, x, y
+
+
+def _stays(optimizer: str):
+    def check(ctx: Context) -> Outcome:
+        net, part, x, y = _remark_setup(ctx)
+        traj = run_trajectory(net, part, x, y, optimizer=optimizer, steps=STEPS, lr=LR, batch_size=8, seed=ctx.seed)
+        worst = max(max(traj.distance_D), max(traj.distance_C))
+        return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
+                       detail=f"{optimizer}, state initialized at cloning, θ0 equitable not block-constant: "
+                              f"max distance to M_D(θ0) {max(traj.distance_D):.2g}, to M_C {max(traj.distance_C):.2g} "
+                              f"over {STEPS} mini-batch steps; loss {traj.loss[0]:.4g} → {traj.loss[-1]:.4g}")
+
+    return check
+
+
+for _opt in ("sgd", "momentum", "nesterov", "rmsprop", "adam"):
+    claim(f"remark-2.4/{_opt}", f"{_opt} initialized at cloning keeps θ on M_D(θ0) (hence M_C)", method="numeric")(
+        _stays(_opt)
+    )
+
+
+def _decay(optimizer: str):
+    def check(ctx: Context) -> Outcome:
+        net, part, x, y = _remark_setup(ctx)
+        traj = run_trajectory(net, part, x, y, optimizer=optimizer, steps=STEPS, lr=LR, seed=ctx.seed)
+        bc_net, bc_part = clone_network(*_bc_base(ctx))
+        xb, yb = teacher_batch(3, 1, 32, seed=ctx.seed)
+        traj_bc = run_trajectory(bc_net, bc_part, xb, yb, optimizer=optimizer, steps=STEPS, lr=LR)
+        left_d = traj.distance_D[-1]
+        ok = left_d > ESCAPE_TOL and max(traj.distance_C) < EXACT_TOL and max(traj_bc.distance_D) < EXACT_TOL
+        return Outcome("holds" if ok else "refuted", margin=left_d,
+                       detail=f"{optimizer}: from equitable non-BC θ0 the distance to M_D(θ0) grows to {left_d:.3g} "
+                              f"(decay shrinks the doubly-centred part) while the distance to M_C stays "
+                              f"{max(traj.distance_C):.1e} — cloning is not broken; from block-constant θ0 it stays "
+                              f"on M_D(θ0) ({max(traj_bc.distance_D):.1e}).")
+
+    return check
+
+
+def _bc_base(ctx: Context):
+    base = mlp(3, [3, 3], 1, seed=ctx.seed + 5)
+    return base, {"h0_0": 2, "h0_2": 3, "h1_1": 2}
+
+
+claim("remark-2.4/adamw", "AdamW's weight decay is the exception: it leaves M_D(θ0)", method="numeric")(_decay("adamw"))
+claim("remark-2.4/l2", "SGD with L2 weight decay is the exception: it leaves M_D(θ0)", method="numeric")(_decay("l2"))
+
+
+@claim("remark-2.4/adam-l2", "Adam with coupled L2 (grad + λθ, then per-coordinate scaling) breaks cloning",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    net, part, x, y = _remark_setup(ctx)
+    traj = run_trajectory(net, part, x, y, optimizer="adam-l2", steps=STEPS, lr=LR, seed=ctx.seed)
+    stepped = traj.distance_C[-1]
+    return Outcome("holds" if stepped > ESCAPE_TOL else "refuted", margin=stepped,
+                   detail=f"distance to M_C after {STEPS} steps: {stepped:.3g} (g + λθ is not block-constant when θ0 "
+                          "is not, and Adam's per-coordinate normalisation is not linear, so the update leaves M_C)")
+
+
+@claim("remark-2.4/weight-decay-breaks-cloning",
+       "Weight decay (decoupled AdamW or SGD+L2) breaks the cloning symmetry itself", method="numeric",
+       expected="refuted")
+def _(ctx: Context) -> Outcome:
+    net, part, x, y = _remark_setup(ctx)
+    rows, worst = [], 0.0
+    for opt in ("adamw", "l2"):
+        traj = run_trajectory(net, part, x, y, optimizer=opt, steps=STEPS, lr=LR, weight_decay=0.1, seed=ctx.seed)
+        worst = max(worst, max(traj.distance_C))
+        rows.append(f"{opt} (λ = 0.1): max distance to M_C {max(traj.distance_C):.2g}")
+    status = "refuted" if worst < EXACT_TOL else "holds"
+    return Outcome(status, margin=worst, detail="; ".join(rows) + ". M_C is a linear subspace and decay is a "
+                   "scalar multiple of θ, so both stay on it; only M_D(θ0) (the affine copy) is left.")
+
+
+def _breaker(name: str):
+    def check(ctx: Context) -> Outcome:
+        net, part, x, y = _remark_setup(ctx)
+        traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=STEPS, lr=LR, breaker=name, seed=ctx.seed)
+        d = traj.distance_C[-1]
+        return Outcome("holds" if d > ESCAPE_TOL else "refuted", margin=d,
+                       detail=f"SGD + {name}: distance to M_C {traj.distance_C[1]:.3g} after 1 step, {d:.3g} after "
+                              f"{STEPS}; to M_D(θ0) {traj.distance_D[-1]:.3g}")
+
+    return check
+
+
+claim("remark-2.4/dropout", "Dropout (independent masks) breaks cloning: SGD leaves M_C", method="numeric")(
+    _breaker("dropout")
+)
+claim("remark-2.4/noisy-sgd", "Noisy SGD (g + N(0, σ_t²‖g‖² I)) breaks cloning: leaves M_C", method="numeric")(
+    _breaker("noisy-sgd")
+)
+claim("remark-2.4/per-unit-noise", "Independent per-unit activation noise breaks cloning: leaves M_C",
+      method="numeric")(_breaker("per-unit-noise"))
