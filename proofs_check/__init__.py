@@ -19,10 +19,6 @@ SECTION_MODULES: tuple[str, ...] = (
 
 
 def load_all() -> None:
-    """Import every section module that exists, registering its checks (idempotent)."""
+    """Import every section module, registering its checks (idempotent)."""
     for name in SECTION_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
+        importlib.import_module(name)

@@ -17,14 +17,8 @@ from experiments.cloning import FLOAT64_RTOL, Profile, collapse, compare_with_ba
 from experiments.cloning.certificate import certify
 from experiments.cloning.verify import ulp_sensitivity
 from experiments.models import build
-from dag_nets.threads import run_single_threaded
-from proofs_check.registry import Context, Outcome, claim as _claim
+from proofs_check.registry import Context, Outcome, claim
 
-
-def claim(*args, **kwargs):
-    """Register a check that runs single-threaded (tiny models: threads only add contention)."""
-    register = _claim(*args, **kwargs)
-    return lambda fn: register(run_single_threaded(fn))
 
 
 INPUT = (3, 8, 8)
@@ -264,3 +258,59 @@ def _(ctx: Context) -> Outcome:
                           f"unchanged (seed {ctx.seed}): summed-kernel CE holds, per-position CE residual "
                           f"{per_position_ce:.3f}, and module outputs deviate from the base by {dev:.3f}. The certificate "
                           f"must be checked per kernel position (what experiments.cloning.certificate does).")
+
+
+@claim("remark-A.4/groupnorm-whole-blocks",
+       "GroupNorm is profile-preserving when each group holds whole clone blocks (adjacent copies, same G)",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    torch.manual_seed(ctx.seed)
+    worst, where = 0.0, ""
+    for channels, groups, factor in ((8, 2, 2), (8, 4, 3), (6, 3, 2), (12, 4, 5)):
+        x = torch.randn(4, channels, 3, 3, dtype=torch.float64)
+        base = torch.nn.GroupNorm(groups, channels).double()
+        wide = torch.nn.GroupNorm(groups, channels * factor).double()
+        with torch.no_grad():
+            base.weight.normal_()
+            base.bias.normal_()
+            adjacent = Profile.interleaved(channels, factor)
+            wide.weight.copy_(adjacent.gather(base.weight, 0))
+            wide.bias.copy_(adjacent.gather(base.bias, 0))
+            ref = adjacent.gather(base(x), 1)
+            dev = float((wide(adjacent.gather(x, 1)) - ref).abs().max() / ref.abs().max())
+        if dev >= worst:
+            worst, where = dev, f"C={channels}, G={groups}, factor {factor}"
+    ok = worst <= FLOAT64_RTOL
+    return Outcome("holds" if ok else "refuted", margin=worst,
+                   detail=f"adjacent copies (unit i·k+c) under GroupNorm with the base's G and random (γ, β): largest "
+                          f"relative deviation from the base {worst:.1e} at {where} (tolerance {FLOAT64_RTOL:g}, seed "
+                          f"{ctx.seed})")
+
+
+@claim("remark-A.4/conv-per-position",
+       "Conv certificate per kernel position: column-equitable at every position ⇒ forward cloning",
+       method="numeric")
+def _(ctx: Context) -> Outcome:
+    base = _moved("cnn", "none", ctx.seed)
+    clone, plan = expand_with_plan(base, 2)
+    convs = [n for n, m in clone.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    name = f"{convs[1]}.weight"
+    p_in = plan.params[name].axes[1]
+    weight = dict(clone.named_parameters())[name]
+    g = torch.Generator().manual_seed(ctx.seed)
+    noise = torch.randn(weight.shape, generator=g, dtype=torch.float64) * 0.3 * float(weight.detach().pow(2).mean().sqrt())
+    # zero sum over every source block at every kernel position: column sums (CE) kept per position
+    per_position_mean = p_in.block_sum(noise, 1) / p_in.multiplicity()[0]
+    with torch.no_grad():
+        weight.add_(noise - p_in.gather(per_position_mean, 1))
+    x, y = _batch(ctx.seed)
+    report = compare_with_base(base, clone, plan, x, y)
+    dev = max(report.activations.values())
+    cert = certify(clone, plan)
+    per_position_ce = next(t.ce for t in cert.tensors if t.name == name)
+    ok = per_position_ce <= cert.tol and dev <= FLOAT64_RTOL
+    return Outcome("holds" if ok else "refuted", margin=dev,
+                   detail=f"CNN conv {name} perturbed by noise with zero sum over each source clone block at every "
+                          f"kernel position (seed {ctx.seed}): per-position CE residual {per_position_ce:.1e} (tol "
+                          f"{cert.tol:g}); module outputs deviate from the base by at most {dev:.1e} (tolerance "
+                          f"{FLOAT64_RTOL:g}).")

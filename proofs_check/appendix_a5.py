@@ -12,14 +12,8 @@ from dag_nets.base_network import clone_network
 from dag_nets.builders import mlp, teacher_batch
 from dag_nets.manifolds import manifold
 from dag_nets.stability import dense_hessian, normal_stability
-from dag_nets.threads import run_single_threaded
-from proofs_check.registry import Context, Outcome, claim as _claim
+from proofs_check.registry import Context, Outcome, claim
 
-
-def claim(*args, **kwargs):
-    """Register a check that runs single-threaded (tiny networks; see dag_nets/threads.py)."""
-    register = _claim(*args, **kwargs)
-    return lambda fn: register(run_single_threaded(fn))
 
 AGREE_TOL = 1e-8
 """Dense and Lanczos restricted eigenvalues must agree to this (float64, Appendix A.5 task contract)."""

@@ -21,6 +21,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
+from dag_nets.threads import single_threaded
+
 Status = Literal["holds", "refuted", "failed", "error"]
 Method = Literal["symbolic", "high-precision", "numeric", "property"]
 METHODS: tuple[str, ...] = ("symbolic", "high-precision", "numeric", "property")
@@ -134,9 +136,11 @@ def select(checks: list[Check], pattern: str | None, thorough: bool) -> list[Che
 
 
 def run_check(check: Check, ctx: Context) -> Result:
+    """Run one check with one intra-op torch thread (its networks are tiny, see dag_nets.threads)."""
     start = time.perf_counter()
     try:
-        outcome = check.fn(ctx)
+        with single_threaded():
+            outcome = check.fn(ctx)
         if outcome.status not in ("holds", "refuted", "failed", "error"):
             outcome = Outcome("error", None, f"check returned unknown status {outcome.status!r}")
     except Exception as err:  # a crashing check is reported, never hidden

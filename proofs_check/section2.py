@@ -12,14 +12,8 @@ from dag_nets.dynamics import cloning_report, frozen_unit_trajectory, run_trajec
 from dag_nets.graph import DagNet
 from dag_nets.manifolds import manifold
 from dag_nets.partition import Partition
-from dag_nets.threads import run_single_threaded
-from proofs_check.registry import Context, Outcome, claim as _claim
+from proofs_check.registry import Context, Outcome, claim
 
-
-def claim(*args, **kwargs):
-    """Register a check that runs single-threaded (tiny networks; see dag_nets/threads.py)."""
-    register = _claim(*args, **kwargs)
-    return lambda fn: register(run_single_threaded(fn))
 
 EXACT_TOL = 1e-12
 """Float64 round-off bound for identities that hold exactly (O(1) weights, ≤ 100 steps)."""

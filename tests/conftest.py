@@ -1,7 +1,9 @@
 """Shared pytest set-up: hypothesis profiles and the gates for slow and GPU tests.
 
 Profiles: ``fast`` (default, for CI on 2 cores) and ``thorough`` (``HYPOTHESIS_PROFILE=thorough``).
-Slow tests run with ``--runslow``; GPU tests run only where CUDA is present.
+Slow tests run with ``--runslow``; GPU tests run only where CUDA is present. Every test runs with one
+intra-op torch thread: the suite's networks are tiny, and on 2 cores a second thread only adds contention
+(measured 10–60x slower for small kernels, see dag_nets/threads.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+
+from dag_nets.threads import single_threaded
 
 settings.register_profile(
     "fast", max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -32,3 +36,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_slow)
         if "gpu" in item.keywords and not has_cuda:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    with single_threaded():
+        yield
