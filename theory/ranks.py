@@ -91,37 +91,3 @@ def decorrelation_potential(C: np.ndarray) -> float:
     off = sq * (1.0 - sq)
     np.fill_diagonal(off, 0.0)
     return float(off.sum())
-
-
-CORRELATION_KINDS = ("gram", "low-rank", "mixed-identity", "clones", "zero-one-blocks")
-
-
-def sample_correlation(rng: np.random.Generator, d: int, kind: str) -> np.ndarray:
-    """A random d×d correlation matrix of one of ``CORRELATION_KINDS`` (for property tests of Theorem 3.1).
-
-    ``gram``: normalized Gram matrix of d Gaussian vectors in R^d; ``low-rank``: in R^k, k < d (singular C);
-    ``mixed-identity``: (1 − λ)I + λ·(low-rank); ``clones``: features copied or negated (entries ±1);
-    ``zero-one-blocks``: signed block structure with entries in {0, ±1} only (Ψ(C) = 0).
-    """
-    if d < 2:
-        raise ValueError(f"dimension must be at least 2, got {d}")
-    if kind not in CORRELATION_KINDS:
-        raise ValueError(f"unknown correlation kind {kind!r}; valid choices: {', '.join(CORRELATION_KINDS)}")
-    if kind == "zero-one-blocks":
-        labels = rng.integers(0, max(1, d // 2), size=d)
-        signs = rng.choice([-1.0, 1.0], size=d)
-        F = np.zeros((d, d))
-        F[np.arange(d), labels] = signs
-    else:
-        k = d if kind == "gram" else int(rng.integers(1, d))
-        F = rng.standard_normal((d, k))
-        if kind == "clones":
-            src = rng.integers(0, d, size=d // 2)
-            F[rng.choice(d, size=d // 2, replace=False)] = F[src] * rng.choice([-1.0, 1.0], size=(d // 2, 1))
-    F = F / np.linalg.norm(F, axis=1, keepdims=True)
-    C = np.clip(F @ F.T, -1.0, 1.0)
-    if kind == "mixed-identity":
-        lam = float(rng.uniform())
-        C = (1 - lam) * np.eye(d) + lam * C
-    np.fill_diagonal(C, 1.0)
-    return C

@@ -18,20 +18,15 @@ from theory.bounds import (
     theorem_bound,
 )
 from theory.kernels import alpha, kernel
-from theory.ranks import CORRELATION_KINDS, sample_correlation
+from theory.random_matrices import CorrelationSpec, correlation_specs, sample_correlation
 
 ROUNDING = 1e-12
 ACTIVATIONS = ["relu", "tanh", "abs", "sin", "square", "linear", "gelu"]
 
 
-@given(
-    seed=st.integers(0, 2**31 - 1),
-    d=st.integers(2, 7),
-    kind=st.sampled_from(CORRELATION_KINDS),
-    name=st.sampled_from(ACTIVATIONS),
-)
-def test_bound_chain_holds(seed, d, kind, name):
-    C = sample_correlation(np.random.default_rng(seed), d, kind)
+@given(spec=correlation_specs(max_dim=7), name=st.sampled_from(ACTIVATIONS))
+def test_bound_chain_holds(spec: CorrelationSpec, name: str):
+    C = spec.matrix()
     ratio = rank_gain_ratio(name, C)
     thm, mid, imp = theorem_bound(name, C), intermediate_bound(name, C), improved_bound(name, C)
     assert 1.0 <= thm <= mid + ROUNDING <= imp + 2 * ROUNDING

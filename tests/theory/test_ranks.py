@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory.ranks import (
-    CORRELATION_KINDS,
-    decorrelation_potential,
-    renyi2_rank,
-    sample_correlation,
-    shannon_rank,
-    stable_rank,
-    validate_correlation,
-)
+from theory.random_matrices import sample_correlation
+from theory.ranks import decorrelation_potential, renyi2_rank, shannon_rank, stable_rank, validate_correlation
 
 TOL = 1e-12
 
@@ -49,16 +42,6 @@ def test_decorrelation_potential_matches_explicit_sum():
     assert decorrelation_potential(np.array([[1.0, -1.0], [-1.0, 1.0]])) == 0.0
 
 
-@pytest.mark.parametrize("kind", CORRELATION_KINDS)
-def test_samples_are_correlation_matrices(kind):
-    rng = np.random.default_rng(11)
-    for d in (2, 5, 8):
-        C = sample_correlation(rng, d, kind)
-        np.testing.assert_array_equal(validate_correlation(C), C)
-    if kind == "zero-one-blocks":
-        assert decorrelation_potential(C) == 0.0
-
-
 @pytest.mark.parametrize(
     "matrix, message",
     [
@@ -75,10 +58,6 @@ def test_validation_names_the_problem(matrix, message):
         validate_correlation(matrix)
 
 
-def test_bad_inputs_to_surrogates_and_sampler():
+def test_bad_inputs_to_surrogates():
     with pytest.raises(ValueError, match="zero matrix"):
         renyi2_rank(np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="valid choices"):
-        sample_correlation(np.random.default_rng(0), 4, "nope")
-    with pytest.raises(ValueError, match="at least 2"):
-        sample_correlation(np.random.default_rng(0), 1, "gram")
