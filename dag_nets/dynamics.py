@@ -5,6 +5,9 @@
 * :func:`tangency_residuals` — ‖P_N ∇L‖ / ‖∇L‖ for each manifold (Definition 2.1: 0 ⇔ tangent).
 * :func:`run_trajectory` — k optimizer steps (torch.optim on the DagNet's parameters) with optional
   symmetry breakers, recording the distance to M_D(θ0), to M_C and to M_F(θ0) after every step.
+* :func:`linearized_normal_factor` and :func:`growth_factor` — the per-step factor by which GD near a
+  critical point of M_C scales a normal perturbation (from the N_C Hessian, Definition A.2), and the
+  factor observed along a recorded distance curve (Section 2, "escaping the LoP manifolds").
 * :func:`frozen_unit_trajectory` — a unit killed mid-training (Theorem 2.1 part 1): what plain SGD,
   optimizer state carried into M_F and weight decay do to its incoming parameters.
 
@@ -18,8 +21,9 @@ to each hidden pre-activation of each example).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 
 from dag_nets.backprop import autograd_adjoints
@@ -173,16 +177,23 @@ def run_trajectory(
     loss: str = "mse",
     frozen: Iterable[Node] = (),
     keep_thetas: bool = False,
+    breaker_steps: int | None = None,
 ) -> Trajectory:
     """Train a copy of ``net`` for ``steps`` steps and record distances to M_D(θ0), M_C and M_F(θ0).
 
     θ0 is ``net``'s current parameters (which must lie on M_C for M_D(θ0) to exist). ``batch_size``
-    draws a random mini-batch per step (default: the full batch). ``net`` is not modified.
+    draws a random mini-batch per step (default: the full batch). ``net`` is not modified. The
+    ``breaker`` acts in the first ``breaker_steps`` steps only (default: every step), e.g. Section 2's
+    "a single step with noise magnitude 0.01 relative to gradient norms" is ``breaker="noisy-sgd",
+    noise_sigma0=0.01, breaker_steps=1``.
     """
     if breaker is not None and breaker not in BREAKERS:
         raise ValueError(f"unknown symmetry breaker {breaker!r}; valid choices: {', '.join(BREAKERS)} or None")
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if breaker_steps is not None and (isinstance(breaker_steps, bool) or not isinstance(breaker_steps, int)
+                                      or breaker_steps < 0):
+        raise ValueError(f"breaker_steps must be a non-negative integer or None, got {breaker_steps!r}")
     model = net.copy_with()
     theta0 = model.flat_parameters()
     M_D = manifold("D", partition, anchor=theta0)
@@ -209,21 +220,22 @@ def run_trajectory(
 
     record()
     for t in range(steps):
+        active = breaker if breaker_steps is None or t < breaker_steps else None
         if batch_size is None:
             xb, yb = x, y
         else:
             pick = torch.randint(0, x.shape[0], (batch_size,), generator=gen).to(x.device)
             xb, yb = x[pick], y[pick]
         mask = noise = None
-        if breaker == "dropout":
+        if active == "dropout":
             keep = (torch.rand(xb.shape[0], model.num_nodes, generator=gen) >= dropout).to(x) / (1.0 - dropout)
             mask = torch.where(hidden, keep, torch.ones_like(keep))
-        elif breaker == "per-unit-noise":
+        elif active == "per-unit-noise":
             noise = torch.randn(xb.shape[0], model.num_nodes, generator=gen, dtype=x.dtype).to(x.device) * unit_noise * hidden
         opt.zero_grad()
         out = model.functional(model.theta(), xb, unit_mask=mask, unit_noise=noise)
         loss_fn(out, yb).backward()
-        if breaker == "noisy-sgd":
+        if active == "noisy-sgd":
             sigma = noise_sigma0 * noise_decay**t
             with torch.no_grad():
                 gnorm = torch.sqrt(model.edge_weight.grad.pow(2).sum() + model.bias.grad.pow(2).sum())
@@ -232,6 +244,32 @@ def run_trajectory(
         opt.step()
         record()
     return traj
+
+
+def linearized_normal_factor(normal_eigenvalues: Sequence[float] | np.ndarray, lr: float) -> float:
+    """ρ = max_i |1 − lr·λ_i| over the eigenvalues λ_i of the N_C-restricted Hessian NᵀH N.
+
+    Near a critical point θ* ∈ M_C, GD with step lr maps a normal perturbation e to (I − lr NᵀHN) e + O(‖e‖²)
+    (tangent perturbations stay tangent, because M_C is invariant), so ‖e_t‖ ≤ ρ^t ‖e_0‖ to first order, with
+    ‖e_t‖^{1/t} → ρ for a generic e_0. When λ_min < 0 and lr·λ_max < 2 − lr·|λ_min|, ρ = 1 − lr·λ_min > 1:
+    the perturbation grows (escape); when 0 ≤ λ_i < 2/lr for all i, ρ ≤ 1 and it does not.
+    """
+    ev = np.asarray(normal_eigenvalues, dtype=np.float64)
+    if ev.ndim != 1 or ev.size == 0 or not np.all(np.isfinite(ev)):
+        raise ValueError(f"normal_eigenvalues must be a non-empty finite 1-D array, got shape {ev.shape}")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    return float(np.max(np.abs(1.0 - lr * ev)))
+
+
+def growth_factor(distances: Sequence[float], window: int) -> float:
+    """Observed per-step factor (d_T / d_{T−k})^{1/k} over the last k = ``window`` steps of a distance curve."""
+    d = np.asarray(distances, dtype=np.float64)
+    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window < len(d):
+        raise ValueError(f"window must be an integer in [1, {len(d) - 1}] for {len(d)} distances, got {window!r}")
+    if d[-1 - window] <= 0.0 or d[-1] < 0.0:
+        raise ValueError(f"distances must be positive at the window's start, got {d[-1 - window]!r}")
+    return float((d[-1] / d[-1 - window]) ** (1.0 / window))
 
 
 def frozen_unit_trajectory(

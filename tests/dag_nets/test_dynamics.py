@@ -11,6 +11,9 @@ from dag_nets.dynamics import (
     OPTIMIZERS,
     cloning_report,
     frozen_unit_trajectory,
+    gradient,
+    growth_factor,
+    linearized_normal_factor,
     run_trajectory,
     tangency_residuals,
 )
@@ -96,3 +99,41 @@ def test_errors(case) -> None:
         run_trajectory(net, part, x, y, breaker="mixup")
     with pytest.raises(ValueError, match="hidden"):
         frozen_unit_trajectory(net, net.outputs[0], x, y)
+
+
+def test_breaker_steps_limits_the_breaker_to_the_first_steps(case) -> None:
+    net, part, x, y = case
+    kick = run_trajectory(net, part, x, y, steps=6, lr=0.05, breaker="noisy-sgd", breaker_steps=1, keep_thetas=True)
+    assert kick.distance_C[1] > ESCAPE
+    for before, now in zip(kick.thetas[1:-1], kick.thetas[2:]):  # after the first step: plain GD
+        torch.testing.assert_close(now, before - 0.05 * gradient(net, x, y, before), rtol=0.0, atol=EXACT)
+    none = run_trajectory(net, part, x, y, steps=3, lr=0.05, breaker="noisy-sgd", breaker_steps=0)
+    assert max(none.distance_C) < EXACT
+    with pytest.raises(ValueError, match="breaker_steps"):
+        run_trajectory(net, part, x, y, steps=1, breaker="noisy-sgd", breaker_steps=-1)
+
+
+def test_linearized_normal_factor_is_the_norm_growth_of_the_gd_map() -> None:
+    gen = torch.Generator().manual_seed(1)
+    B = torch.randn(6, 6, generator=gen, dtype=torch.float64)
+    A = (B + B.T) / 4  # symmetric, indefinite
+    lr, k = 0.3, 40
+    ev = torch.linalg.eigvalsh(A).numpy()
+    step = torch.eye(6, dtype=torch.float64) - lr * A
+    norm_k = float(torch.linalg.matrix_norm(torch.linalg.matrix_power(step, k), ord=2))
+    assert linearized_normal_factor(ev, lr) == pytest.approx(norm_k ** (1.0 / k), rel=1e-12)
+    e = torch.randn(6, generator=gen, dtype=torch.float64)
+    curve = [float(torch.linalg.vector_norm(torch.linalg.matrix_power(step, t) @ e)) for t in range(400)]
+    assert growth_factor(curve, 50) == pytest.approx(linearized_normal_factor(ev, lr), rel=1e-6)
+
+
+def test_growth_factor_of_a_geometric_curve_and_bad_input() -> None:
+    assert growth_factor([2.0 * 1.1**t for t in range(10)], 4) == pytest.approx(1.1, rel=1e-14)
+    with pytest.raises(ValueError, match="window"):
+        growth_factor([1.0, 2.0], 2)
+    with pytest.raises(ValueError, match="positive"):
+        growth_factor([0.0, 0.0, 1.0], 2)
+    with pytest.raises(ValueError, match="lr"):
+        linearized_normal_factor([0.1], 0.0)
+    with pytest.raises(ValueError, match="non-empty"):
+        linearized_normal_factor([], 0.1)
