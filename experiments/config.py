@@ -301,3 +301,19 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     cfg = cls(**converted)
     cfg.validate()
     return cfg
+
+
+def check_image_study_options(cfg: Any) -> None:
+    """Cross-field checks shared by the image studies (cloning, continual): ``dataset``/``synthetic_shape``,
+    ``amp`` and ``activation`` fields. Raises :class:`ConfigError`."""
+    from theory.activations import get_activation
+
+    if cfg.dataset == "synthetic" and len(cfg.synthetic_shape) != 3:
+        raise ConfigError(f"synthetic_shape must be C,H,W, got {cfg.synthetic_shape}")
+    if cfg.amp == "fp16" and not torch.cuda.is_available():
+        raise ConfigError("amp=fp16 needs CUDA (use bf16 on CPU)")
+    if cfg.activation != "default":
+        try:
+            get_activation(cfg.activation)
+        except ValueError as err:
+            raise ConfigError(f"activation={cfg.activation!r}: {err}") from None

@@ -173,8 +173,6 @@ def _(ctx: Context) -> Outcome:
     rep0 = cloning_report(net, part, x, y)
     tang = tangency_residuals(net, part, x, y, kinds=("C",))["C"]
     traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=1, lr=0.5)
-    stepped = net.copy_with()
-    rep1 = cloning_report(stepped, part, x, y)
     status = "refuted" if tang > ESCAPE_TOL and traj.distance_C[-1] > ESCAPE_TOL else "holds"
     return Outcome(status, margin=tang,
                    detail=f"x→{{a,b}} w=0.7,0.7; a→c 0, b→c 1, a→d 1 (pair {{a,b}}→{{c,d}} not biregular); "

@@ -88,16 +88,14 @@ def _check_scale_shift(scale: float, shift: float) -> tuple[float, float]:
     return a, b
 
 
+def _sympy_affine(base_sym: SympyFn, a: float, b: float) -> SympyFn:
+    sym_a, sym_b = sympy.nsimplify(a), sympy.nsimplify(b)
+    return lambda z: base_sym(sym_a * z + sym_b)
+
+
 def _modulate(base: Activation, a: float, b: float) -> Activation:
     mp_a, mp_b = mpmath.mpf(a), mpmath.mpf(b)
-    sym = None
-    if base.sympy is not None:
-        base_sym = base.sympy
-        sym_a, sym_b = sympy.nsimplify(a), sympy.nsimplify(b)
-
-        def sym(z: sympy.Expr) -> sympy.Expr:
-            return base_sym(sym_a * z + sym_b)
-
+    sym = None if base.sympy is None else _sympy_affine(base.sympy, a, b)
     return Activation(
         name=f"{base.name}(a={a:g},b={b:g})",
         numpy=lambda x: base.numpy(a * np.asarray(x, dtype=np.float64) + b),

@@ -26,7 +26,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.cloning import compare_with_base, expand_with_plan, manifold_residual
-from experiments.config import BaseConfig, ConfigError, param, resolve_config, seed_everything
+from experiments.config import (
+    BaseConfig,
+    check_image_study_options,
+    param,
+    resolve_config,
+    seed_everything,
+)
 from experiments.data import (
     ImageDataset,
     channel_stats,
@@ -49,7 +55,6 @@ from experiments.models import build
 from experiments.optim import make_optimizer
 from experiments.precision import autocast, resolve_amp
 from experiments.runs import MetricsLog, ProgressBar, new_run_dir, save_config
-from theory.activations import get_activation
 
 STUDY = "cloning"
 AUGMENT_PADDING = 4
@@ -104,15 +109,7 @@ class CloningConfig(BaseConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.dataset == "synthetic" and len(self.synthetic_shape) != 3:
-            raise ConfigError(f"synthetic_shape must be C,H,W, got {self.synthetic_shape}")
-        if self.amp == "fp16" and not torch.cuda.is_available():
-            raise ConfigError("amp=fp16 needs CUDA (use bf16 on CPU)")
-        if self.activation != "default":
-            try:
-                get_activation(self.activation)
-            except ValueError as err:
-                raise ConfigError(f"activation={self.activation!r}: {err}") from None
+        check_image_study_options(self)
 
 
 def _datasets(cfg: CloningConfig) -> tuple[ImageDataset, ImageDataset]:

@@ -50,7 +50,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from experiments.config import BaseConfig, ConfigError, param, resolve_config, seed_everything
+from experiments.config import (
+    BaseConfig,
+    ConfigError,
+    check_image_study_options,
+    param,
+    resolve_config,
+    seed_everything,
+)
 from experiments.data import (
     ImageDataset,
     channel_stats,
@@ -75,7 +82,6 @@ from experiments.optim.cbp_targets import ModelContinualBackprop
 from experiments.optim.plasticity_baselines import l2_optimizer, reset_head_, shrink_and_perturb_
 from experiments.runs import MetricsLog, ProgressBar, load_config, load_metrics, new_run_dir, save_config
 from experiments.precision import autocast, resolve_amp
-from theory.activations import get_activation
 
 STUDY = "continual"
 DEFAULT_LR: dict[str, float] = {"mlp": 1e-3, "cnn": 1e-3, "resnet": 1e-3, "vit": 1e-4}
@@ -209,15 +215,7 @@ class ContinualConfig(BaseConfig):
             )
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds={self.seeds} repeats a seed")
-        if self.dataset == "synthetic" and len(self.synthetic_shape) != 3:
-            raise ConfigError(f"synthetic_shape must be C,H,W, got {self.synthetic_shape}")
-        if self.amp == "fp16" and not torch.cuda.is_available():
-            raise ConfigError("amp=fp16 needs CUDA (use bf16 on CPU)")
-        if self.activation != "default":
-            try:
-                get_activation(self.activation)
-            except ValueError as err:
-                raise ConfigError(f"activation={self.activation!r}: {err}") from None
+        check_image_study_options(self)
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for method, keys in METHOD_KEYS.items():
             changed = [k for k in keys if getattr(self, k) != defaults[k]]

@@ -5,7 +5,6 @@ configuration errors, a missing dataset, and tiny end-to-end runs of every archi
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 from pathlib import Path
