@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from dag_nets.graph import DagNet
+from dag_nets.partition import Partition
 
 DEFAULT_GAIN = 1.0
 
@@ -117,6 +118,24 @@ def cloned_random_dag(
     sizes = {v: int(rng.integers(1, max_block + 1)) for v in base.bias_nodes if v not in base.outputs}
     net, part = clone_network(base, sizes, mode=mode, generator=torch.Generator().manual_seed(seed), scale=scale)
     return net, part, base
+
+
+def two_clone_net(
+    w_in: tuple[float, float], w_out: tuple[float, float], activation: str = "tanh"
+) -> tuple[DagNet, Partition]:
+    """x → {a, b} → y with w(x,a), w(x,b) = ``w_in`` and w(a,y), w(b,y) = ``w_out``; partition {x},{a,b},{y}.
+
+    The smallest network with a clone block: the counterexamples of Appendix A.3 (base weights) and of
+    Remark A.2 (RE alone) are instances of it.
+    """
+    G = nx.DiGraph()
+    for v in "ab":
+        G.add_node(v, activation=activation)
+    G.add_node("y")
+    for (u, v), w in zip((("x", "a"), ("x", "b"), ("a", "y"), ("b", "y")), (*w_in, *w_out)):
+        G.add_edge(u, v, weight=float(w))
+    net = DagNet.from_networkx(G, inputs=["x"], outputs=["y"])
+    return net, Partition(net, [["x"], ["a", "b"], ["y"]])
 
 
 def teacher_batch(n_in: int, n_out: int, batch: int, seed: int = 0, dtype: torch.dtype = torch.float64):

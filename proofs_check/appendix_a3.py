@@ -3,12 +3,11 @@ definition. Computations live in ``dag_nets``; each check states one claim and t
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import torch
 
 from dag_nets.base_network import base_correspondence, clone_network
-from dag_nets.builders import cloned_random_dag, mlp, teacher_batch
+from dag_nets.builders import cloned_random_dag, mlp, teacher_batch, two_clone_net
 from dag_nets.dynamics import cloning_report, run_trajectory
 from dag_nets.graph import DagNet
 from dag_nets.manifolds import manifold
@@ -86,14 +85,7 @@ def _(ctx: Context) -> Outcome:
 
 
 def _re_only_net() -> tuple[DagNet, Partition]:
-    G = nx.DiGraph()
-    for v in "ab":
-        G.add_node(v, activation="tanh")
-    G.add_node("y")
-    for u, v, w in [("x", "a", 1.0), ("x", "b", 2.0), ("a", "y", 1.0), ("b", "y", 1.0)]:
-        G.add_edge(u, v, weight=w)
-    net = DagNet.from_networkx(G, inputs=["x"], outputs=["y"])
-    return net, Partition(net, [["x"], ["a", "b"], ["y"]])
+    return two_clone_net(w_in=(1.0, 2.0), w_out=(1.0, 1.0))
 
 
 @claim("theorem-A.1/re-alone-forward",
@@ -202,14 +194,7 @@ def _(ctx: Context) -> Outcome:
        "Base weights w̃_ij = (1/|S_i|) Σ w_uv reproduce the cloned network's forward pass", method="numeric",
        expected="refuted")
 def _(ctx: Context) -> Outcome:
-    G = nx.DiGraph()
-    for v in "ab":
-        G.add_node(v, activation="tanh")
-    G.add_node("y")
-    for u, v, w in [("x", "a", 1.0), ("x", "b", 1.0), ("a", "y", 0.5), ("b", "y", 0.5)]:
-        G.add_edge(u, v, weight=w)
-    net = DagNet.from_networkx(G, inputs=["x"], outputs=["y"])
-    part = Partition(net, [["x"], ["a", "b"], ["y"]])
+    net, part = two_clone_net(w_in=(1.0, 1.0), w_out=(0.5, 0.5))
     x = torch.tensor([[1.0]], dtype=torch.float64)
     y = torch.zeros(1, 1, dtype=torch.float64)
     paper = base_correspondence(part, x, y, "paper")

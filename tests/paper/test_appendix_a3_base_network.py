@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import math
 
-import networkx as nx
 import torch
 
 from dag_nets.base_network import base_network
+from dag_nets.builders import two_clone_net
 from dag_nets.graph import DagNet
 from dag_nets.partition import Partition
 
 
 def _net() -> tuple[DagNet, Partition]:
-    G = nx.DiGraph()
-    for v in "ab":
-        G.add_node(v, activation="tanh")
-    G.add_node("y")
-    for u, v, w in [("x", "a", 1.0), ("x", "b", 1.0), ("a", "y", 0.5), ("b", "y", 0.5)]:
-        G.add_edge(u, v, weight=w)
-    net = DagNet.from_networkx(G, inputs=["x"], outputs=["y"])
-    return net, Partition(net, [["x"], ["a", "b"], ["y"]])
+    return two_clone_net(w_in=(1.0, 1.0), w_out=(0.5, 0.5))
 
 
 def test_paper_weights_give_wrong_output() -> None:
