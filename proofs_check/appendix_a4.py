@@ -230,29 +230,38 @@ def _(ctx: Context) -> Outcome:
                           f"profile-preserving only when every group holds whole clone blocks of one base group.")
 
 
+def _conv_perturbation(seed: int, per_position: bool) -> tuple[str, float, float, float]:
+    """Clone a CNN 2×, add noise to its second convolution whose sum over every source clone block vanishes
+    either at every kernel position (``per_position``) or only summed over all positions; return the
+    tensor name, the per-position CE residual, the certificate tolerance and the largest deviation of the
+    module outputs from the base."""
+    base = _moved("cnn", "none", seed)
+    clone, plan = expand_with_plan(base, 2)
+    convs = [n for n, m in clone.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    name = f"{convs[1]}.weight"  # the second convolution: cloned inputs and outputs
+    p_in = plan.params[name].axes[1]
+    weight = dict(clone.named_parameters())[name]
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(weight.shape, generator=g, dtype=torch.float64) * 0.3 * float(weight.detach().pow(2).mean().sqrt())
+    if per_position:
+        block_mean = p_in.block_sum(noise, 1) / p_in.multiplicity()[0]
+    else:
+        block_mean = p_in.block_sum(noise.sum(dim=(2, 3), keepdim=True), 1) / (p_in.multiplicity()[0] * noise[0, 0].numel())
+    with torch.no_grad():
+        weight.add_(noise - p_in.gather(block_mean, 1))
+    x, y = _batch(seed)
+    dev = max(compare_with_base(base, clone, plan, x, y).activations.values())
+    cert = certify(clone, plan)
+    per_position_ce = next(t.ce for t in cert.tensors if t.name == name)
+    return name, per_position_ce, cert.tol, dev
+
+
 @claim("remark-A.4/conv-kernel-sum",
        "Conv certificate with kernels summed over positions (instead of per position) implies cloning",
        method="numeric", expected="refuted")
 def _(ctx: Context) -> Outcome:
-    base = _moved("cnn", "none", ctx.seed)
-    clone, plan = expand_with_plan(base, 2)
-    convs = [n for n, m in clone.named_modules() if isinstance(m, torch.nn.Conv2d)]
-    name = f"{convs[1]}.weight"  # the second convolution: cloned inputs and outputs
-    tmap = plan.params[name]
-    weight = dict(clone.named_parameters())[name]
-    g = torch.Generator().manual_seed(ctx.seed)
-    noise = torch.randn(weight.shape, generator=g, dtype=torch.float64) * 0.3 * float(weight.detach().pow(2).mean().sqrt())
-    p_in = tmap.axes[1]
-    # zero sum over (source block × all kernel positions), nonzero per position
-    summed = p_in.block_sum(noise.sum(dim=(2, 3), keepdim=True), 1) / (p_in.multiplicity()[0] * noise[0, 0].numel())
-    with torch.no_grad():
-        weight.add_(noise - p_in.gather(summed, 1))
-    x, y = _batch(ctx.seed)
-    report = compare_with_base(base, clone, plan, x, y)
-    dev = max(report.activations.values())
-    cert = certify(clone, plan)
-    per_position_ce = next(t.ce for t in cert.tensors if t.name == name)
-    refuted = dev > ESCAPE and per_position_ce > cert.tol
+    name, per_position_ce, tol, dev = _conv_perturbation(ctx.seed, per_position=False)
+    refuted = dev > ESCAPE and per_position_ce > tol
     return Outcome("refuted" if refuted else "holds", margin=dev,
                    detail=f"CNN conv {name} perturbed so every block's sum over source clones and all 3×3 positions is "
                           f"unchanged (seed {ctx.seed}): summed-kernel CE holds, per-position CE residual "
@@ -291,26 +300,10 @@ def _(ctx: Context) -> Outcome:
        "Conv certificate per kernel position: column-equitable at every position ⇒ forward cloning",
        method="numeric")
 def _(ctx: Context) -> Outcome:
-    base = _moved("cnn", "none", ctx.seed)
-    clone, plan = expand_with_plan(base, 2)
-    convs = [n for n, m in clone.named_modules() if isinstance(m, torch.nn.Conv2d)]
-    name = f"{convs[1]}.weight"
-    p_in = plan.params[name].axes[1]
-    weight = dict(clone.named_parameters())[name]
-    g = torch.Generator().manual_seed(ctx.seed)
-    noise = torch.randn(weight.shape, generator=g, dtype=torch.float64) * 0.3 * float(weight.detach().pow(2).mean().sqrt())
-    # zero sum over every source block at every kernel position: column sums (CE) kept per position
-    per_position_mean = p_in.block_sum(noise, 1) / p_in.multiplicity()[0]
-    with torch.no_grad():
-        weight.add_(noise - p_in.gather(per_position_mean, 1))
-    x, y = _batch(ctx.seed)
-    report = compare_with_base(base, clone, plan, x, y)
-    dev = max(report.activations.values())
-    cert = certify(clone, plan)
-    per_position_ce = next(t.ce for t in cert.tensors if t.name == name)
-    ok = per_position_ce <= cert.tol and dev <= FLOAT64_RTOL
+    name, per_position_ce, tol, dev = _conv_perturbation(ctx.seed, per_position=True)
+    ok = per_position_ce <= tol and dev <= FLOAT64_RTOL
     return Outcome("holds" if ok else "refuted", margin=dev,
                    detail=f"CNN conv {name} perturbed by noise with zero sum over each source clone block at every "
                           f"kernel position (seed {ctx.seed}): per-position CE residual {per_position_ce:.1e} (tol "
-                          f"{cert.tol:g}); module outputs deviate from the base by at most {dev:.1e} (tolerance "
+                          f"{tol:g}); module outputs deviate from the base by at most {dev:.1e} (tolerance "
                           f"{FLOAT64_RTOL:g}).")
