@@ -49,6 +49,7 @@ def _summary(results: list[Result]) -> dict[str, object]:
         "total": len(results),
         "holds": counts.get("holds", 0),
         "refuted": counts.get("refuted", 0),
+        "imprecise": counts.get("imprecise", 0),
         "failed": counts.get("failed", 0),
         "error": counts.get("error", 0),
         "unexpected": unexpected,
@@ -76,7 +77,7 @@ def _print_table(results: list[Result], verbose: bool) -> None:
         )
     shown = [r for r in results if verbose or r.outcome.status != "holds" or not r.as_expected]
     if shown:
-        print("\nDetails" + ("" if verbose else " (refuted claims, and anything unexpected)") + ":")
+        print("\nDetails" + ("" if verbose else " (claims not holding, and anything unexpected)") + ":")
     for r in shown:
         head = f"[{r.outcome.status}{'' if r.as_expected else ', expected ' + r.check.expected}] {r.check.id}"
         print(head)
@@ -84,7 +85,7 @@ def _print_table(results: list[Result], verbose: bool) -> None:
     s = _summary(results)
     print(
         f"\n{s['total']} checks: {s['holds']} hold, {s['refuted']} refuted (paper claim false, counterexample "
-        f"shown), {s['failed']} failed, {s['error']} errors; {s['seconds']} s."
+        f"shown), {s['imprecise']} imprecise, {s['failed']} failed, {s['error']} errors; {s['seconds']} s."
     )
     if s["unexpected"]:
         print("NOT as expected: " + ", ".join(s["unexpected"]))  # type: ignore[arg-type]

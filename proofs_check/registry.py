@@ -5,8 +5,17 @@ the paper's label (``lemma-A.1/...``, ``theorem-3.1/...``, ``remark-2.4/...``). 
 exactly as the paper states it; the registration says what we *expect* the outcome to be:
 
 * ``holds``   — the statement was verified (symbolically, in high precision, numerically or as a property);
-* ``refuted`` — the statement as written is false and the check found a concrete counterexample,
-  printed in ``detail``; a refuted claim is registered next to a check of its corrected statement.
+* ``refuted`` — the statement as written, under its most natural reading, is false in the setting it
+  speaks of, and the check found a concrete counterexample, printed in ``detail``; a refuted claim is
+  registered next to a check of its corrected statement;
+* ``imprecise`` — the sentence is hedged ("could", "may", "in most cases"), ambiguous (two natural
+  readings disagree; ``detail`` reports each reading's outcome) or true as written but misleading.
+
+Every check also says exactly what it tests: ``quote`` (the sentence(s) of the paper, verbatim up to
+whitespace), ``location`` (``Theorem 2.1 (2)``, ``Appendix A.2, paragraph 3``, ...), ``subject``
+(``paper`` for a claim of the paper, ``correction`` for our corrected statement of a claim that fails,
+``extension`` for a result the paper does not state), ``reading`` (how the sentence was interpreted
+where there is a choice) and, for a correction, ``corrects`` (the id of the paper check it corrects).
 
 A check whose outcome differs from its expectation (or that raises) makes ``python -m proofs_check`` exit
 non-zero. Checks hold no mathematics of their own beyond the statement of the claim: the computations
@@ -19,14 +28,18 @@ import re
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, get_args
 
 from dag_nets.threads import single_threaded
 
-Status = Literal["holds", "refuted", "failed", "error"]
+Status = Literal["holds", "refuted", "imprecise", "failed", "error"]
+Verdict = Literal["holds", "refuted", "imprecise"]
 Method = Literal["symbolic", "high-precision", "numeric", "property"]
-METHODS: tuple[str, ...] = ("symbolic", "high-precision", "numeric", "property")
-EXPECTABLE: tuple[str, ...] = ("holds", "refuted")
+Subject = Literal["paper", "correction", "extension"]
+METHODS: tuple[str, ...] = get_args(Method)
+EXPECTABLE: tuple[str, ...] = get_args(Verdict)
+SUBJECTS: tuple[str, ...] = get_args(Subject)
+STATUSES: tuple[str, ...] = get_args(Status)
 _ID_PATTERN = re.compile(r"^(lemma|theorem|remark|definition|corollary|observation|appendix)-[A-Z0-9.]+/[\w.\-/]+$")
 
 
@@ -60,12 +73,19 @@ CheckFn = Callable[[Context], Outcome]
 
 @dataclass(frozen=True)
 class Check:
+    """One registered check: the claim, how it is tested, the verdict expected, and what it quotes."""
+
     id: str
     claim: str
-    method: str
-    expected: str
+    method: Method
+    expected: Verdict
     fn: CheckFn
     thorough_only: bool = False
+    quote: str = ""
+    location: str = ""
+    subject: Subject = "paper"
+    reading: str | None = None
+    corrects: str | None = None
 
 
 @dataclass
@@ -83,6 +103,11 @@ class Result:
         return {
             "id": self.check.id,
             "claim": self.check.claim,
+            "location": self.check.location,
+            "subject": self.check.subject,
+            "quote": self.check.quote,
+            "reading": self.check.reading,
+            "corrects": self.check.corrects,
             "method": self.check.method,
             "status": self.outcome.status,
             "expected": self.check.expected,
@@ -97,20 +122,37 @@ _REGISTRY: dict[str, Check] = {}
 
 
 def claim(
-    id: str, claim: str, method: str, expected: str = "holds", thorough_only: bool = False
+    id: str,
+    claim: str,
+    method: Method,
+    expected: Verdict = "holds",
+    thorough_only: bool = False,
+    *,
+    quote: str = "",
+    location: str = "",
+    subject: Subject = "paper",
+    reading: str | None = None,
+    corrects: str | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register ``fn`` as the check of one paper claim (see the module docstring)."""
+    """Register ``fn`` as the check of one claim (see the module docstring for the fields)."""
     if not _ID_PATTERN.match(id):
         raise ValueError(f"check id {id!r} must look like 'lemma-A.1/what' (paper label, slash, name)")
     if method not in METHODS:
         raise ValueError(f"method {method!r} of {id!r} must be one of {', '.join(METHODS)}")
     if expected not in EXPECTABLE:
         raise ValueError(f"expected {expected!r} of {id!r} must be one of {', '.join(EXPECTABLE)}")
+    if subject not in SUBJECTS:
+        raise ValueError(f"subject {subject!r} of {id!r} must be one of {', '.join(SUBJECTS)}")
+    if corrects is not None and subject != "correction":
+        raise ValueError(f"{id!r} names the check it corrects ({corrects!r}) but its subject is {subject!r}")
 
     def register(fn: CheckFn) -> CheckFn:
         if id in _REGISTRY:
             raise ValueError(f"check id {id!r} is registered twice")
-        _REGISTRY[id] = Check(id, claim, method, expected, fn, thorough_only)
+        _REGISTRY[id] = Check(
+            id, claim, method, expected, fn, thorough_only,
+            quote=quote, location=location, subject=subject, reading=reading, corrects=corrects,
+        )
         return fn
 
     return register
@@ -141,7 +183,7 @@ def run_check(check: Check, ctx: Context) -> Result:
     try:
         with single_threaded():
             outcome = check.fn(ctx)
-        if outcome.status not in ("holds", "refuted", "failed", "error"):
+        if outcome.status not in STATUSES:
             outcome = Outcome("error", None, f"check returned unknown status {outcome.status!r}")
     except Exception as err:  # a crashing check is reported, never hidden
         tb = traceback.format_exc(limit=4)
