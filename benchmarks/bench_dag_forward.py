@@ -31,7 +31,7 @@ def per_node_forward(net, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> 
         lo, hi = starts[pos]
         preds = torch.stack([values[s] for s in src[lo:hi]], dim=1)
         z = preds @ w[lo:hi] + b[pos - n_in]
-        values.append(net.node_activation[net.nodes[pos]].torch(z))
+        values.append(net.node_activation[net.nodes[pos]].torch_fn(z))
     return torch.stack([values[net.index[v]] for v in net.outputs], dim=1)
 
 

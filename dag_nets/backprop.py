@@ -56,7 +56,7 @@ def explicit_forward(net: DagNet, x: np.ndarray) -> tuple[dict[Node, np.ndarray]
         for u in G.predecessors(v):
             pre = pre + w[(u, v)] * h[u]
         z[v] = pre
-        h[v] = net.node_activation[v].numpy(pre)
+        h[v] = net.node_activation[v].numpy_fn(pre)
     return h, z
 
 

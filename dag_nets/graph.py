@@ -46,13 +46,6 @@ class _Generation:
     groups: tuple[tuple[int, torch.Tensor], ...]  # (activation index, local positions)
 
 
-def activation_key(act: Activation) -> str:
-    """A string identifying an activation: registry name with modulation, or the callable's id."""
-    if act.exact_mpmath or act.sympy is not None:
-        return f"{act.name}|{act.scale!r}|{act.shift!r}"
-    return f"{act.name}|callable@{id(act.torch)}|{act.scale!r}|{act.shift!r}"
-
-
 def _resolve_activation(node: Node, spec: Any) -> Activation:
     try:
         return get_activation(spec)
@@ -179,11 +172,11 @@ class DagNet(torch.nn.Module):
         self.edges: list[tuple[Node, Node]] = [tuple(edges[e]) for e in pairs]  # type: ignore[misc]
         self.edge_index: dict[tuple[Node, Node], int] = {e: i for i, e in enumerate(self.edges)}
         self.activations: list[Activation] = []
-        act_ids: dict[str, int] = {}
+        act_ids: dict[tuple, int] = {}
         node_act: list[int] = []
         for v in self.bias_nodes:
             act = activations[v]
-            key = activation_key(act)
+            key = act.key
             if key not in act_ids:
                 act_ids[key] = len(self.activations)
                 self.activations.append(act)
@@ -395,11 +388,11 @@ class DagNet(torch.nn.Module):
             if noise_t is not None:
                 z = z + noise_t.index_select(0, gen.nodes)
             if len(gen.groups) == 1:
-                h = self.activations[gen.groups[0][0]].torch(z)
+                h = self.activations[gen.groups[0][0]].torch_fn(z)
             else:
                 h = torch.zeros_like(z)
                 for a, loc in gen.groups:
-                    h = h.index_copy(0, loc, self.activations[a].torch(z.index_select(0, loc)))
+                    h = h.index_copy(0, loc, self.activations[a].torch_fn(z.index_select(0, loc)))
             if mask_t is not None:
                 h = h * mask_t.index_select(0, gen.nodes)
             H.index_copy_(0, gen.nodes, h)

@@ -21,7 +21,7 @@ from typing import Hashable, Sequence
 import numpy as np
 import torch
 
-from dag_nets.graph import DagNet, Node, activation_key
+from dag_nets.graph import DagNet, Node
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,9 @@ class Partition:
                         "singleton blocks (pass io_singletons=False to allow cloned inputs/outputs)"
                     )
             if not kinds.pop():
-                keys = {activation_key(net.node_activation[v]) for v in block}
-                if len(keys) > 1:
-                    raise ValueError(f"block {i} mixes activations {sorted(keys)}; one activation per block")
+                acts = {net.node_activation[v].key: net.node_activation[v].name for v in block}
+                if len(acts) > 1:
+                    raise ValueError(f"block {i} mixes activations {sorted(acts.values())}; one activation per block")
 
     def _index_pairs(self) -> None:
         net = self.net

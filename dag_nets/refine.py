@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from dag_nets.graph import DagNet, activation_key
+from dag_nets.graph import DagNet
 from dag_nets.partition import Partition
 
 DEFAULT_REFINE_TOL = 1e-9
@@ -91,7 +91,9 @@ def coarsest_equitable_partition(net: DagNet, tol: float = DEFAULT_REFINE_TOL, m
     W = sp.csr_matrix((w, (src, dst)), shape=(n, n))
     io = {net.index[v] for v in list(net.inputs) + list(net.outputs)}
     depth = _depths(net)
-    acts = ["" if i < len(net.inputs) else activation_key(net.node_activation[net.nodes[i]]) for i in range(n)]
+    act_ids: dict[tuple, int] = {}
+    acts = [-1 if i < len(net.inputs) else act_ids.setdefault(net.node_activation[net.nodes[i]].key, len(act_ids))
+            for i in range(n)]
     start = [(i if i in io else -1, int(depth[i]), acts[i]) for i in range(n)]
     colour = _relabel(start)
     bias = np.zeros(n)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from theory.activations import Activation, get_activation
-from theory.closed_forms import alpha_closed_form, kernel_closed_form
 from theory.frozen import DEFAULT_EPSILON, frozen_probability, frozen_probability_closed_form
 from theory.kernels import alpha, gamma_from_alpha, kernel_direct, kernel_series
 
@@ -30,10 +29,10 @@ def method_disagreements(act: Activation | str, eps: float = DEFAULT_EPSILON) ->
     """α, γ and the maximal relative disagreements between the methods (see the module docstring)."""
     act = get_activation(act)
     a_h, a_s = alpha(act), alpha(act, "stein")
-    a_c = alpha_closed_form(act)
+    a_c = act.closed_form_alpha()
     series, _ = kernel_series(act, ACCURACY_GRID)
     direct = kernel_direct(act, ACCURACY_GRID)
-    closed = kernel_closed_form(act, ACCURACY_GRID)
+    closed = act.closed_form_kernel(ACCURACY_GRID)
     p_roots = frozen_probability(act, eps)
     p_closed = frozen_probability_closed_form(act, eps)
     p_ref, p_ref_name = (p_closed, "closed") if p_closed is not None else (frozen_probability(act, eps, "mp"), "mp")

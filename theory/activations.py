@@ -12,13 +12,20 @@ is evaluated in double precision (documented in :func:`from_callable`).
 
 ``kinks`` lists the points where φ is not twice continuously differentiable; quadrature routines
 split their integrals there, which is what makes 1e-10 accuracy possible for ReLU-like functions.
+
+An activation is a type, not a string: it carries its ``family`` (the registry name, or ``"callable"``),
+its ``parameter``, its Kaiming gain (the ``g`` of He et al.'s U(±g√(3/fan_in)) re-initialization used by
+Continual Backpropagation) and the closed forms of :mod:`theory.closed_forms` known for its family. Code
+never parses names. ``key`` identifies an activation for caches and grouping: registered ones by value,
+callables by the function object itself (held, never its ``id``, which Python reuses after collection).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -26,6 +33,9 @@ import sympy
 import torch
 import torch.nn.functional as F
 from scipy import special
+
+from theory import closed_forms as cf
+from theory.closed_forms import ClosedForms, Interval
 
 NumpyFn = Callable[[np.ndarray], np.ndarray]
 TorchFn = Callable[[torch.Tensor], torch.Tensor]
@@ -36,19 +46,60 @@ DEFAULT_LEAKY_SLOPE = 0.01
 DEFAULT_ELU_ALPHA = 1.0
 DEFAULT_SOFTPLUS_BETA = 1.0
 
+CALLABLE_FAMILY = "callable"
+"""The ``family`` of an activation wrapped from a user's callable (:func:`from_callable`)."""
+
+RELU_GAIN = math.sqrt(2.0)
+TANH_GAIN = 5.0 / 3.0
+"""Kaiming gains as torch.nn.init.calculate_gain defines them (relu √2, tanh 5/3, linear/sigmoid 1).
+ReLU-like smooth families (GELU, SiLU, ELU, softplus) take ReLU's √2, as Dohare et al. (2024) do for swish
+and ELU; bounded or odd families without a standard gain (sin, erf, abs, square) take 1."""
+
+
+def leaky_relu_gain(slope: float) -> float:
+    """√(2/(1 + s²)), torch.nn.init.calculate_gain('leaky_relu', s)."""
+    return math.sqrt(2.0 / (1.0 + slope * slope))
+
+
+class _Identity:
+    """A hashable holder comparing its object by identity; it keeps the object alive, so the identity is
+    never reused by another object while the holder exists (unlike ``id()``)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
+
+    def __repr__(self) -> str:
+        return f"<{getattr(self.obj, '__name__', type(self.obj).__name__)}>"
+
 
 @dataclass(frozen=True)
 class Activation:
-    """An elementwise function φ with its derivative φ' in numpy, torch, mpmath and (optionally) sympy."""
+    """An elementwise function φ with its derivative φ' in numpy, torch, mpmath and (optionally) sympy.
+
+    ``family``/``parameter`` name the registry family (``"leaky_relu"``, 0.01); ``kaiming_gain`` is None
+    for callables (no gain is known for them); ``closed_forms`` holds the family's exact formulas.
+    """
 
     name: str
-    numpy: NumpyFn
+    numpy_fn: NumpyFn
     numpy_derivative: NumpyFn
-    torch: TorchFn
+    torch_fn: TorchFn
     torch_derivative: TorchFn
-    mpmath: MpFn
+    mpmath_fn: MpFn
     mpmath_derivative: MpFn
-    sympy: SympyFn | None = None
+    family: str
+    parameter: float | None = None
+    kaiming_gain: float | None = None
+    closed_forms: ClosedForms = field(default=ClosedForms(), compare=False, repr=False)
+    sympy_fn: SympyFn | None = None
     kinks: tuple[float, ...] = ()
     exact_mpmath: bool = True
     scale: float = 1.0
@@ -56,11 +107,38 @@ class Activation:
     base: "Activation | None" = field(default=None, compare=False, repr=False)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.torch(x)
+        return self.torch_fn(x)
 
     @property
     def is_modulated(self) -> bool:
         return self.scale != 1.0 or self.shift != 0.0
+
+    @property
+    def is_callable(self) -> bool:
+        """True for a user's callable wrapped by :func:`from_callable`."""
+        return self.family == CALLABLE_FAMILY
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Identity for caches and grouping: (family, parameter, a, b) for registered activations; for a
+        callable the function object itself (held by identity) replaces the parameter."""
+        ident: Any = _Identity(self.unmodulated().torch_fn) if self.is_callable else self.parameter
+        return (self.family, ident, float(self.scale), float(self.shift))
+
+    def closed_form_kernel(self, r: np.ndarray | float) -> np.ndarray | None:
+        """K_ψ(r) in closed form (:mod:`theory.closed_forms`), or None where the family has none."""
+        form = self.closed_forms.kernel
+        return None if form is None else form(np.asarray(r, dtype=np.float64), self.scale, self.shift)
+
+    def closed_form_alpha(self) -> float | None:
+        """α = K'_ψ(0) in closed form, or None."""
+        form = self.closed_forms.alpha
+        return None if form is None else form(self.scale, self.shift)
+
+    def closed_form_slow_set(self, threshold: float) -> list[Interval] | None:
+        """{u : |φ'(u)| < threshold} in φ's own variable u = a·z + b, or None where no closed form exists."""
+        form = self.closed_forms.slow_set
+        return None if form is None else form(threshold, self.shift, self.scale)
 
     def modulated(self, scale: float = 1.0, shift: float = 0.0) -> "Activation":
         """ψ(z) = φ(a·z + b) with ψ'(z) = a·φ'(a·z + b) (Appendix A.2).
@@ -95,16 +173,20 @@ def _sympy_affine(base_sym: SympyFn, a: float, b: float) -> SympyFn:
 
 def _modulate(base: Activation, a: float, b: float) -> Activation:
     mp_a, mp_b = mpmath.mpf(a), mpmath.mpf(b)
-    sym = None if base.sympy is None else _sympy_affine(base.sympy, a, b)
+    sym = None if base.sympy_fn is None else _sympy_affine(base.sympy_fn, a, b)
     return Activation(
         name=f"{base.name}(a={a:g},b={b:g})",
-        numpy=lambda x: base.numpy(a * np.asarray(x, dtype=np.float64) + b),
+        numpy_fn=lambda x: base.numpy_fn(a * np.asarray(x, dtype=np.float64) + b),
         numpy_derivative=lambda x: a * base.numpy_derivative(a * np.asarray(x, dtype=np.float64) + b),
-        torch=lambda x: base.torch(a * x + b),
+        torch_fn=lambda x: base.torch_fn(a * x + b),
         torch_derivative=lambda x: a * base.torch_derivative(a * x + b),
-        mpmath=lambda x: base.mpmath(mp_a * x + mp_b),
+        mpmath_fn=lambda x: base.mpmath_fn(mp_a * x + mp_b),
         mpmath_derivative=lambda x: mp_a * base.mpmath_derivative(mp_a * x + mp_b),
-        sympy=sym,
+        family=base.family,
+        parameter=base.parameter,
+        kaiming_gain=base.kaiming_gain,
+        closed_forms=base.closed_forms,
+        sympy_fn=sym,
         kinks=tuple(sorted((k - b) / a for k in base.kinks)),
         exact_mpmath=base.exact_mpmath,
         scale=a,
@@ -120,13 +202,16 @@ def _modulate(base: Activation, a: float, b: float) -> Activation:
 def _relu(_: float | None) -> Activation:
     return Activation(
         name="relu",
-        numpy=lambda x: np.maximum(np.asarray(x, dtype=np.float64), 0.0),
+        family="relu",
+        kaiming_gain=RELU_GAIN,
+        closed_forms=cf.relu_forms(),
+        numpy_fn=lambda x: np.maximum(np.asarray(x, dtype=np.float64), 0.0),
         numpy_derivative=lambda x: (np.asarray(x, dtype=np.float64) > 0).astype(np.float64),
-        torch=torch.relu,
+        torch_fn=torch.relu,
         torch_derivative=lambda x: (x > 0).to(x.dtype),
-        mpmath=lambda x: x if x > 0 else mpmath.mpf(0),
+        mpmath_fn=lambda x: x if x > 0 else mpmath.mpf(0),
         mpmath_derivative=lambda x: mpmath.mpf(1) if x > 0 else mpmath.mpf(0),
-        sympy=lambda z: sympy.Piecewise((z, z > 0), (0, True)),
+        sympy_fn=lambda z: sympy.Piecewise((z, z > 0), (0, True)),
         kinks=(0.0,),
     )
 
@@ -138,13 +223,17 @@ def _leaky_relu(slope: float | None) -> Activation:
     mp_s, sym_s = mpmath.mpf(s), sympy.nsimplify(s)
     return Activation(
         name=f"leaky_relu:{s:g}",
-        numpy=lambda x: np.where(np.asarray(x) > 0, x, s * np.asarray(x, dtype=np.float64)),
+        family="leaky_relu",
+        parameter=s,
+        kaiming_gain=leaky_relu_gain(s),
+        closed_forms=cf.leaky_relu_forms(s),
+        numpy_fn=lambda x: np.where(np.asarray(x) > 0, x, s * np.asarray(x, dtype=np.float64)),
         numpy_derivative=lambda x: np.where(np.asarray(x) > 0, 1.0, s),
-        torch=lambda x: F.leaky_relu(x, negative_slope=s),
+        torch_fn=lambda x: F.leaky_relu(x, negative_slope=s),
         torch_derivative=lambda x: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, s)),
-        mpmath=lambda x: x if x > 0 else mp_s * x,
+        mpmath_fn=lambda x: x if x > 0 else mp_s * x,
         mpmath_derivative=lambda x: mpmath.mpf(1) if x > 0 else mp_s,
-        sympy=lambda z: sympy.Piecewise((z, z > 0), (sym_s * z, True)),
+        sympy_fn=lambda z: sympy.Piecewise((z, z > 0), (sym_s * z, True)),
         kinks=(0.0,),
     )
 
@@ -152,26 +241,32 @@ def _leaky_relu(slope: float | None) -> Activation:
 def _tanh(_: float | None) -> Activation:
     return Activation(
         name="tanh",
-        numpy=np.tanh,
+        family="tanh",
+        kaiming_gain=TANH_GAIN,
+        closed_forms=cf.tanh_forms(),
+        numpy_fn=np.tanh,
         numpy_derivative=lambda x: 1.0 - np.tanh(x) ** 2,
-        torch=torch.tanh,
+        torch_fn=torch.tanh,
         torch_derivative=lambda x: 1.0 - torch.tanh(x) ** 2,
-        mpmath=mpmath.tanh,
+        mpmath_fn=mpmath.tanh,
         mpmath_derivative=lambda x: mpmath.sech(x) ** 2,
-        sympy=sympy.tanh,
+        sympy_fn=sympy.tanh,
     )
 
 
 def _sigmoid(_: float | None) -> Activation:
     return Activation(
         name="sigmoid",
-        numpy=special.expit,
+        family="sigmoid",
+        kaiming_gain=1.0,
+        closed_forms=cf.sigmoid_forms(),
+        numpy_fn=special.expit,
         numpy_derivative=lambda x: special.expit(x) * special.expit(-np.asarray(x, dtype=np.float64)),
-        torch=torch.sigmoid,
+        torch_fn=torch.sigmoid,
         torch_derivative=lambda x: torch.sigmoid(x) * torch.sigmoid(-x),
-        mpmath=lambda x: 1 / (1 + mpmath.exp(-x)),
+        mpmath_fn=lambda x: 1 / (1 + mpmath.exp(-x)),
         mpmath_derivative=lambda x: 1 / ((1 + mpmath.exp(-x)) * (1 + mpmath.exp(x))),
-        sympy=lambda z: 1 / (1 + sympy.exp(-z)),
+        sympy_fn=lambda z: 1 / (1 + sympy.exp(-z)),
     )
 
 
@@ -183,15 +278,17 @@ def _gelu(_: float | None) -> Activation:
     """Exact GELU, x·Φ(x) with Φ the standard normal CDF (not the tanh approximation)."""
     return Activation(
         name="gelu",
-        numpy=lambda x: np.asarray(x, dtype=np.float64) * special.ndtr(x),
+        family="gelu",
+        kaiming_gain=RELU_GAIN,
+        numpy_fn=lambda x: np.asarray(x, dtype=np.float64) * special.ndtr(x),
         numpy_derivative=lambda x: special.ndtr(x)
         + np.asarray(x, dtype=np.float64) * _INV_SQRT2PI * np.exp(-0.5 * np.square(x)),
-        torch=lambda x: F.gelu(x, approximate="none"),
+        torch_fn=lambda x: F.gelu(x, approximate="none"),
         torch_derivative=lambda x: 0.5 * (1.0 + torch.erf(x * _INV_SQRT2))
         + x * _INV_SQRT2PI * torch.exp(-0.5 * x * x),
-        mpmath=lambda x: x * mpmath.ncdf(x),
+        mpmath_fn=lambda x: x * mpmath.ncdf(x),
         mpmath_derivative=lambda x: mpmath.ncdf(x) + x * mpmath.npdf(x),
-        sympy=lambda z: z * (1 + sympy.erf(z / sympy.sqrt(2))) / 2,
+        sympy_fn=lambda z: z * (1 + sympy.erf(z / sympy.sqrt(2))) / 2,
     )
 
 
@@ -210,13 +307,15 @@ def _silu(_: float | None) -> Activation:
 
     return Activation(
         name="silu",
-        numpy=lambda x: np.asarray(x, dtype=np.float64) * special.expit(x),
+        family="silu",
+        kaiming_gain=RELU_GAIN,
+        numpy_fn=lambda x: np.asarray(x, dtype=np.float64) * special.expit(x),
         numpy_derivative=np_d,
-        torch=F.silu,
+        torch_fn=F.silu,
         torch_derivative=t_d,
-        mpmath=lambda x: x / (1 + mpmath.exp(-x)),
+        mpmath_fn=lambda x: x / (1 + mpmath.exp(-x)),
         mpmath_derivative=mp_d,
-        sympy=lambda z: z / (1 + sympy.exp(-z)),
+        sympy_fn=lambda z: z / (1 + sympy.exp(-z)),
     )
 
 
@@ -227,13 +326,17 @@ def _elu(alpha: float | None) -> Activation:
     mp_al, sym_al = mpmath.mpf(al), sympy.nsimplify(al)
     return Activation(
         name=f"elu:{al:g}",
-        numpy=lambda x: np.where(np.asarray(x) > 0, x, al * np.expm1(np.minimum(x, 0.0))),
+        family="elu",
+        parameter=al,
+        kaiming_gain=RELU_GAIN,
+        closed_forms=cf.elu_forms(al),
+        numpy_fn=lambda x: np.where(np.asarray(x) > 0, x, al * np.expm1(np.minimum(x, 0.0))),
         numpy_derivative=lambda x: np.where(np.asarray(x) > 0, 1.0, al * np.exp(np.minimum(x, 0.0))),
-        torch=lambda x: F.elu(x, alpha=al),
+        torch_fn=lambda x: F.elu(x, alpha=al),
         torch_derivative=lambda x: torch.where(x > 0, torch.ones_like(x), al * torch.exp(torch.clamp(x, max=0.0))),
-        mpmath=lambda x: x if x > 0 else mp_al * mpmath.expm1(x),
+        mpmath_fn=lambda x: x if x > 0 else mp_al * mpmath.expm1(x),
         mpmath_derivative=lambda x: mpmath.mpf(1) if x > 0 else mp_al * mpmath.exp(x),
-        sympy=lambda z: sympy.Piecewise((z, z > 0), (sym_al * (sympy.exp(z) - 1), True)),
+        sympy_fn=lambda z: sympy.Piecewise((z, z > 0), (sym_al * (sympy.exp(z) - 1), True)),
         kinks=(0.0,),
     )
 
@@ -246,26 +349,33 @@ def _softplus(beta: float | None) -> Activation:
     mp_be, sym_be = mpmath.mpf(be), sympy.nsimplify(be)
     return Activation(
         name="softplus" if be == 1.0 else f"softplus:{be:g}",
-        numpy=lambda x: np.logaddexp(0.0, be * np.asarray(x, dtype=np.float64)) / be,
+        family="softplus",
+        parameter=be,
+        kaiming_gain=RELU_GAIN,
+        closed_forms=cf.softplus_forms(be),
+        numpy_fn=lambda x: np.logaddexp(0.0, be * np.asarray(x, dtype=np.float64)) / be,
         numpy_derivative=lambda x: special.expit(be * np.asarray(x, dtype=np.float64)),
-        torch=lambda x: torch.logaddexp(torch.zeros_like(x), be * x) / be,
+        torch_fn=lambda x: torch.logaddexp(torch.zeros_like(x), be * x) / be,
         torch_derivative=lambda x: torch.sigmoid(be * x),
-        mpmath=lambda x: mpmath.log1p(mpmath.exp(mp_be * x)) / mp_be,
+        mpmath_fn=lambda x: mpmath.log1p(mpmath.exp(mp_be * x)) / mp_be,
         mpmath_derivative=lambda x: 1 / (1 + mpmath.exp(-mp_be * x)),
-        sympy=lambda z: sympy.log(1 + sympy.exp(sym_be * z)) / sym_be,
+        sympy_fn=lambda z: sympy.log(1 + sympy.exp(sym_be * z)) / sym_be,
     )
 
 
 def _sin(_: float | None) -> Activation:
     return Activation(
         name="sin",
-        numpy=np.sin,
+        family="sin",
+        kaiming_gain=1.0,
+        closed_forms=cf.sin_forms(),
+        numpy_fn=np.sin,
         numpy_derivative=np.cos,
-        torch=torch.sin,
+        torch_fn=torch.sin,
         torch_derivative=torch.cos,
-        mpmath=mpmath.sin,
+        mpmath_fn=mpmath.sin,
         mpmath_derivative=mpmath.cos,
-        sympy=sympy.sin,
+        sympy_fn=sympy.sin,
     )
 
 
@@ -273,26 +383,32 @@ def _erf(_: float | None) -> Activation:
     two_over_sqrt_pi = 2.0 / math.sqrt(math.pi)
     return Activation(
         name="erf",
-        numpy=special.erf,
+        family="erf",
+        kaiming_gain=1.0,
+        closed_forms=cf.erf_forms(),
+        numpy_fn=special.erf,
         numpy_derivative=lambda x: two_over_sqrt_pi * np.exp(-np.square(x)),
-        torch=torch.erf,
+        torch_fn=torch.erf,
         torch_derivative=lambda x: two_over_sqrt_pi * torch.exp(-x * x),
-        mpmath=mpmath.erf,
+        mpmath_fn=mpmath.erf,
         mpmath_derivative=lambda x: 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-x * x),
-        sympy=sympy.erf,
+        sympy_fn=sympy.erf,
     )
 
 
 def _abs(_: float | None) -> Activation:
     return Activation(
         name="abs",
-        numpy=np.abs,
+        family="abs",
+        kaiming_gain=1.0,
+        closed_forms=cf.abs_forms(),
+        numpy_fn=np.abs,
         numpy_derivative=np.sign,
-        torch=torch.abs,
+        torch_fn=torch.abs,
         torch_derivative=torch.sign,
-        mpmath=abs,
+        mpmath_fn=abs,
         mpmath_derivative=lambda x: mpmath.mpf(mpmath.sign(x)),
-        sympy=sympy.Abs,
+        sympy_fn=sympy.Abs,
         kinks=(0.0,),
     )
 
@@ -300,26 +416,32 @@ def _abs(_: float | None) -> Activation:
 def _square(_: float | None) -> Activation:
     return Activation(
         name="square",
-        numpy=np.square,
+        family="square",
+        kaiming_gain=1.0,
+        closed_forms=cf.square_forms(),
+        numpy_fn=np.square,
         numpy_derivative=lambda x: 2.0 * np.asarray(x, dtype=np.float64),
-        torch=lambda x: x * x,
+        torch_fn=lambda x: x * x,
         torch_derivative=lambda x: 2.0 * x,
-        mpmath=lambda x: x * x,
+        mpmath_fn=lambda x: x * x,
         mpmath_derivative=lambda x: 2 * x,
-        sympy=lambda z: z**2,
+        sympy_fn=lambda z: z**2,
     )
 
 
 def _linear(_: float | None) -> Activation:
     return Activation(
         name="linear",
-        numpy=lambda x: np.asarray(x, dtype=np.float64),
+        family="linear",
+        kaiming_gain=1.0,
+        closed_forms=cf.linear_forms(),
+        numpy_fn=lambda x: np.asarray(x, dtype=np.float64),
         numpy_derivative=lambda x: np.ones_like(np.asarray(x, dtype=np.float64)),
-        torch=lambda x: x,
+        torch_fn=lambda x: x,
         torch_derivative=torch.ones_like,
-        mpmath=lambda x: x,
+        mpmath_fn=lambda x: x,
         mpmath_derivative=lambda x: mpmath.mpf(1),
-        sympy=lambda z: z,
+        sympy_fn=lambda z: z,
     )
 
 
@@ -352,12 +474,16 @@ def _valid_choices() -> str:
     return ", ".join(parts)
 
 
-def from_callable(fn: TorchFn, name: str | None = None, kinks: tuple[float, ...] = ()) -> Activation:
+def from_callable(
+    fn: TorchFn, name: str | None = None, kinks: tuple[float, ...] = (), kaiming_gain: float | None = None
+) -> Activation:
     """Wrap a user-supplied elementwise torch function.
 
     The derivative is taken by autograd. The numpy and mpmath forms evaluate the torch function in
     float64, so quantities computed in high precision from a callable are only accurate to about 1e-15
-    relative per evaluation (``exact_mpmath`` is False). Pass ``kinks`` where φ is not smooth.
+    relative per evaluation (``exact_mpmath`` is False). Pass ``kinks`` where φ is not smooth, and
+    ``kaiming_gain`` where a re-initialization needs one. The family is ``"callable"`` whatever the
+    function's name: no closed form is ever assumed for it.
     """
     if not callable(fn):
         raise TypeError(f"activation must be a registered name or a callable, got {type(fn).__name__}")
@@ -383,16 +509,27 @@ def from_callable(fn: TorchFn, name: str | None = None, kinks: tuple[float, ...]
 
     return Activation(
         name=label,
-        numpy=np_f,
+        numpy_fn=np_f,
         numpy_derivative=np_d,
-        torch=fn,
+        torch_fn=fn,
         torch_derivative=t_d,
-        mpmath=mp_f,
+        mpmath_fn=mp_f,
         mpmath_derivative=mp_d,
-        sympy=None,
+        family=CALLABLE_FAMILY,
+        kaiming_gain=_checked_gain(kaiming_gain),
+        sympy_fn=None,
         kinks=tuple(float(k) for k in kinks),
         exact_mpmath=False,
     )
+
+
+def _checked_gain(gain: float | None) -> float | None:
+    if gain is None:
+        return None
+    value = float(gain)
+    if not math.isfinite(value) or value <= 0.0:
+        raise ValueError(f"kaiming_gain must be a finite positive number, got {gain!r}")
+    return value
 
 
 def get_activation(spec: "str | Activation | TorchFn") -> Activation:
@@ -423,6 +560,17 @@ def get_activation(spec: "str | Activation | TorchFn") -> Activation:
                 f"activation parameter in {spec!r} must be a number ({family}:<{_PARAMETERIZED[family]}>)"
             ) from None
     return _FAMILIES[family](param)
+
+
+def kaiming_gain(spec: "str | Activation | TorchFn") -> float:
+    """The Kaiming gain g of an activation (see ``RELU_GAIN``); ValueError for a callable without one."""
+    act = get_activation(spec)
+    if act.kaiming_gain is None:
+        raise ValueError(
+            f"activation {act.name!r} has no Kaiming gain; pass kaiming_gain= to from_callable, or use a "
+            f"registered activation ({_valid_choices()})"
+        )
+    return act.kaiming_gain
 
 
 def modulated(spec: "str | Activation | TorchFn", scale: float = 1.0, shift: float = 0.0) -> Activation:

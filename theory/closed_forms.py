@@ -13,22 +13,44 @@ numerical methods of :mod:`theory.kernels`, never to replace them.
 * sin(a·z + b): Cov(r) = e^{−a²}[sinh(a²r) + sin²b·(e^{−a²r} − 1)] (from E cos(W) = e^{−Var W/2}).
 * (a·z + b)²: Cov(r) = 2a⁴r² + 4a²b²r.   linear: K(r) = r.
 * α for relu(a·z + b) with c = b/|a|: α = Φ(c)²/V(c), V(c) = (c²+1)Φ(c) + cϕ(c) − (cΦ(c) + ϕ(c))².
+
+The frozen set {u : |φ'(u)| < t} of Appendix A.2 in the activation's own variable u = a·z + b (t = ε/|a|):
+tanh via arcsech, sigmoid via arccosh, erf, softplus via logit, ELU via log, ReLU-type half-lines, sin via
+arcsin.
+
+Each family's formulas are bundled in a :class:`ClosedForms` that the activation registry attaches to the
+family's :class:`theory.activations.Activation` (``act.closed_forms``); nothing here parses names.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 from scipy import special
 
-from theory.activations import Activation
+Interval = tuple[float, float]
+KernelForm = Callable[[np.ndarray, float, float], "np.ndarray | None"]
+"""(r, a, b) ↦ K_ψ(r) for ψ(z) = φ(a·z + b), or None where the family's formula does not cover (a, b)."""
+AlphaForm = Callable[[float, float], "float | None"]
+"""(a, b) ↦ α = K'_ψ(0), or None outside the formula's coverage."""
+SlowSetForm = Callable[[float, float, float], "list[Interval] | None"]
+"""(t, b, a) ↦ {u : |φ'(u)| < t} as a union of intervals; (a, b) only bound how far out sin's set is listed."""
+
+GAUSSIAN_REACH = 40.0
+"""|z| beyond which the standard Gaussian mass underflows in float64; sin's periodic frozen set is listed for
+|u| ≤ GAUSSIAN_REACH·|a| + |b| + 2π."""
 
 
-def _family(act: Activation) -> tuple[str, float | None]:
-    name = act.unmodulated().name
-    family, _, param = name.partition(":")
-    return family, (float(param) if param else None)
+@dataclass(frozen=True)
+class ClosedForms:
+    """The closed forms known for one activation family (any of them may be missing)."""
+
+    kernel: KernelForm | None = None
+    alpha: AlphaForm | None = None
+    slow_set: SlowSetForm | None = None
 
 
 def _sqrt_one_minus_r2_minus_one(r: np.ndarray) -> np.ndarray:
@@ -50,32 +72,6 @@ def _sin_cov(r: np.ndarray, a: float, b: float) -> np.ndarray:
     return np.exp(-a2) * (np.sinh(a2 * r) + np.sin(b) ** 2 * np.expm1(-a2 * r))
 
 
-def kernel_closed_form(act: Activation, r: np.ndarray | float) -> np.ndarray | None:
-    """K_ψ(r) in closed form for the families above, or None where no closed form is implemented."""
-    family, param = _family(act)
-    a, b = act.scale, act.shift
-    rr = np.asarray(r, dtype=np.float64)
-    if family == "linear":
-        return rr.copy()
-    if family == "square":
-        return (2 * a**4 * rr**2 + 4 * a * a * b * b * rr) / (2 * a**4 + 4 * a * a * b * b)
-    if family == "sin":
-        return _sin_cov(rr, a, b) / _sin_cov(np.float64(1.0), a, b)
-    if b != 0.0:
-        return None
-    if family == "relu":
-        return _arccos_j_minus_one(rr) / (np.pi - 1.0)
-    if family == "leaky_relu":
-        assert param is not None
-        return _leaky_cov(rr, param) / _leaky_cov(np.float64(1.0), param)
-    if family == "abs":
-        return (_sqrt_one_minus_r2_minus_one(rr) + rr * np.arcsin(rr)) / (np.pi / 2.0 - 1.0)
-    if family == "erf":
-        c = 2 * a * a / (1 + 2 * a * a)
-        return np.arcsin(c * rr) / np.arcsin(c)
-    return None
-
-
 def relu_alpha(c: float) -> float:
     """α of relu(a·z + b) with c = b/|a|: Φ(c)²/V(c) (E ψ' = Φ(c) after scaling out |a|)."""
     cdf, pdf = special.ndtr(c), math.exp(-0.5 * c * c) / math.sqrt(2 * math.pi)
@@ -83,26 +79,137 @@ def relu_alpha(c: float) -> float:
     return float(cdf * cdf / variance)
 
 
-def alpha_closed_form(act: Activation) -> float | None:
-    """α = K'_ψ(0) in closed form, or None."""
-    family, param = _family(act)
-    a, b = act.scale, act.shift
-    if family == "linear":
-        return 1.0
-    if family == "square":
-        return 4 * a * a * b * b / (2 * a**4 + 4 * a * a * b * b)
-    if family == "sin":
-        return float(a * a * math.exp(-a * a) * math.cos(b) ** 2 / _sin_cov(np.float64(1.0), a, b))
-    if family == "relu":
-        return relu_alpha(b / abs(a))
+def _everything_or_nothing(everything: bool) -> list[Interval]:
+    return [(-math.inf, math.inf)] if everything else []
+
+
+def _outside(c: float) -> list[Interval]:
+    return [(-math.inf, -c), (c, math.inf)]
+
+
+def _positive_half_if(flat: bool) -> list[Interval]:
+    """(0, ∞) when the slope-1 branch of a ReLU-type function counts as slow (1 < t), else nothing."""
+    return [(0.0, math.inf)] if flat else []
+
+
+# ------------------------------------------------------------------------------------------ families
+def linear_forms() -> ClosedForms:
+    return ClosedForms(
+        kernel=lambda r, a, b: r.copy(),
+        alpha=lambda a, b: 1.0,
+        slow_set=lambda t, b, a: _everything_or_nothing(1.0 < t),
+    )
+
+
+def square_forms() -> ClosedForms:
+    """(a·z + b)²: Cov(r) = 2a⁴r² + 4a²b²r; φ'(u) = 2u."""
+    return ClosedForms(
+        kernel=lambda r, a, b: (2 * a**4 * r**2 + 4 * a * a * b * b * r) / (2 * a**4 + 4 * a * a * b * b),
+        alpha=lambda a, b: 4 * a * a * b * b / (2 * a**4 + 4 * a * a * b * b),
+        slow_set=lambda t, b, a: [(-t / 2.0, t / 2.0)],
+    )
+
+
+def _sin_slow_set(t: float, b: float, a: float) -> list[Interval]:
+    """|cos u| < t ⇔ u within arcsin(t) of π/2 + nπ."""
+    if t > 1.0:
+        return _everything_or_nothing(True)
+    half = math.asin(t)
+    reach = GAUSSIAN_REACH * abs(a) + abs(b) + 2 * math.pi
+    n_lo, n_hi = math.floor((-reach - math.pi / 2) / math.pi), math.ceil((reach - math.pi / 2) / math.pi)
+    return [(math.pi / 2 + n * math.pi - half, math.pi / 2 + n * math.pi + half) for n in range(n_lo, n_hi + 1)]
+
+
+def sin_forms() -> ClosedForms:
+    """sin(a·z + b): Cov(r) = e^{−a²}[sinh(a²r) + sin²b·(e^{−a²r} − 1)]."""
+    return ClosedForms(
+        kernel=lambda r, a, b: _sin_cov(r, a, b) / _sin_cov(np.float64(1.0), a, b),
+        alpha=lambda a, b: float(a * a * math.exp(-a * a) * math.cos(b) ** 2 / _sin_cov(np.float64(1.0), a, b)),
+        slow_set=_sin_slow_set,
+    )
+
+
+def relu_forms() -> ClosedForms:
+    """Arc-cosine kernel (b = 0 only); α for any (a, b); frozen set (−∞, 0)."""
+    return ClosedForms(
+        kernel=lambda r, a, b: None if b != 0.0 else _arccos_j_minus_one(r) / (np.pi - 1.0),
+        alpha=lambda a, b: relu_alpha(b / abs(a)),
+        slow_set=lambda t, b, a: [(-math.inf, 0.0)] + _positive_half_if(1.0 < t),
+    )
+
+
+def leaky_relu_forms(slope: float) -> ClosedForms:
+    """Cov(r) = s·r + (1−s)²(J(r) − 1)/(2π) (b = 0 only)."""
+    return ClosedForms(
+        kernel=lambda r, a, b: None if b != 0.0 else _leaky_cov(r, slope) / _leaky_cov(np.float64(1.0), slope),
+        alpha=lambda a, b: None if b != 0.0 else float(((1 + slope) / 2) ** 2 / _leaky_cov(np.float64(1.0), slope)),
+        slow_set=lambda t, b, a: ([(-math.inf, 0.0)] if abs(slope) < t else []) + _positive_half_if(1.0 < t),
+    )
+
+
+def abs_forms() -> ClosedForms:
+    """K(r) = (√(1−r²) + r·arcsin r − 1)/(π/2 − 1) (b = 0 only); |φ'| = 1 except at 0."""
+    return ClosedForms(
+        kernel=lambda r, a, b: None if b != 0.0 else (_sqrt_one_minus_r2_minus_one(r) + r * np.arcsin(r)) / (np.pi / 2.0 - 1.0),
+        alpha=lambda a, b: None if b != 0.0 else 0.0,
+        slow_set=lambda t, b, a: _everything_or_nothing(1.0 < t),
+    )
+
+
+def _erf_kernel(r: np.ndarray, a: float, b: float) -> np.ndarray | None:
     if b != 0.0:
         return None
-    if family == "leaky_relu":
-        assert param is not None
-        return float(((1 + param) / 2) ** 2 / _leaky_cov(np.float64(1.0), param))
-    if family == "abs":
-        return 0.0
-    if family == "erf":
-        c = 2 * a * a / (1 + 2 * a * a)
-        return c / math.asin(c)
-    return None
+    c = 2 * a * a / (1 + 2 * a * a)
+    return np.arcsin(c * r) / np.arcsin(c)
+
+
+def _erf_alpha(a: float, b: float) -> float | None:
+    if b != 0.0:
+        return None
+    c = 2 * a * a / (1 + 2 * a * a)
+    return c / math.asin(c)
+
+
+def _erf_slow_set(t: float, b: float, a: float) -> list[Interval]:
+    """(2/√π) e^{−u²} < t."""
+    peak = 2.0 / math.sqrt(math.pi)
+    return _everything_or_nothing(True) if t > peak else _outside(math.sqrt(math.log(peak / t)))
+
+
+def erf_forms() -> ClosedForms:
+    """Arcsine kernel: E[erf(aX) erf(aY)] = (2/π)·arcsin(2a²r/(1+2a²)) (b = 0 only)."""
+    return ClosedForms(kernel=_erf_kernel, alpha=_erf_alpha, slow_set=_erf_slow_set)
+
+
+def tanh_forms() -> ClosedForms:
+    """Frozen set only: sech²u < t ⇔ |u| > arcsech(√t)."""
+    return ClosedForms(
+        slow_set=lambda t, b, a: _everything_or_nothing(True) if t > 1.0 else _outside(math.acosh(1.0 / math.sqrt(t)))
+    )
+
+
+def sigmoid_forms() -> ClosedForms:
+    """Frozen set only: 1/(4 cosh²(u/2)) < t."""
+    return ClosedForms(
+        slow_set=lambda t, b, a: _everything_or_nothing(True) if t > 0.25 else _outside(2.0 * math.acosh(0.5 / math.sqrt(t)))
+    )
+
+
+def softplus_forms(beta: float) -> ClosedForms:
+    """Frozen set only: σ(βu) < t ⇔ u < logit(t)/β."""
+    return ClosedForms(
+        slow_set=lambda t, b, a: _everything_or_nothing(True) if t >= 1.0 else [(-math.inf, math.log(t / (1.0 - t)) / beta)]
+    )
+
+
+def _elu_slow_set(alpha: float) -> SlowSetForm:
+    def slow(t: float, b: float, a: float) -> list[Interval]:
+        """α·e^u < t on u < 0 (the whole negative half-line when α = 0)."""
+        neg = [(-math.inf, min(0.0, math.log(t / abs(alpha))))] if alpha != 0.0 else [(-math.inf, 0.0)]
+        return neg + _positive_half_if(1.0 < t)
+
+    return slow
+
+
+def elu_forms(alpha: float) -> ClosedForms:
+    return ClosedForms(slow_set=_elu_slow_set(alpha))

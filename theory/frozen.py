@@ -24,19 +24,19 @@ import mpmath
 import numpy as np
 
 from theory.activations import Activation, get_activation
+from theory.closed_forms import GAUSSIAN_REACH, Interval
 from theory.gaussian import MP_DPS, gaussian_mass
-from theory.hermite import activation_key
+from theory.memo import BoundedMemo
 
 DEFAULT_EPSILON = 0.01  # Appendix A.2: "P(|f'| < ε) where ε = 0.01"
 GRID_HALF_WIDTH = 12.0  # fine grid on [−12, 12]; Gaussian mass outside is 3.6e−33
-OUTER_HALF_WIDTH = 40.0  # coarse grid out to ±40 (mass beyond underflows)
+OUTER_HALF_WIDTH = GAUSSIAN_REACH  # coarse grid out to ±40 (mass beyond underflows)
 GRID_SPACING = 1e-3
 COARSE_SPACING = 1e-2
 MAX_GRID_POINTS = 1_000_000  # caps the spacing at 2.4e-5 for large gains
 BISECTION_STEPS = 64
 MP_GRID_POINTS = 3001
 FrozenMethod = Literal["roots", "closed", "mp"]
-Interval = tuple[float, float]
 
 
 def check_epsilon(eps: float) -> float:
@@ -105,53 +105,6 @@ def _probability_of(intervals: list[Interval]) -> float:
     return float(np.sum(gaussian_mass(lo, hi)))
 
 
-# ---------------------------------------------------------------------------------------------------
-# Closed forms: the set {u : |φ'(u)| < t} with t = ε/|a|, in the activation's own variable u.
-
-
-def _free_or_frozen(everything: bool) -> list[Interval]:
-    return [(-math.inf, math.inf)] if everything else []
-
-
-def _outside(c: float) -> list[Interval]:
-    return [(-math.inf, -c), (c, math.inf)]
-
-
-def _u_set(family: str, param: float | None, t: float, shift: float, scale: float) -> list[Interval] | None:
-    inf = math.inf
-    if family in ("linear", "abs"):
-        return _free_or_frozen(1.0 < t)
-    if family == "relu":
-        return [(-inf, 0.0)] + ([(0.0, inf)] if 1.0 < t else [])
-    if family == "leaky_relu":
-        assert param is not None
-        return ([(-inf, 0.0)] if abs(param) < t else []) + ([(0.0, inf)] if 1.0 < t else [])
-    if family == "elu":
-        assert param is not None
-        neg = [(-inf, min(0.0, math.log(t / abs(param))))] if param != 0.0 else [(-inf, 0.0)]
-        return neg + ([(0.0, inf)] if 1.0 < t else [])
-    if family == "tanh":  # sech²u < t  ⇔  |u| > arcsech(√t)
-        return _free_or_frozen(True) if t > 1.0 else _outside(math.acosh(1.0 / math.sqrt(t)))
-    if family == "sigmoid":  # 1/(4 cosh²(u/2)) < t
-        return _free_or_frozen(True) if t > 0.25 else _outside(2.0 * math.acosh(0.5 / math.sqrt(t)))
-    if family == "erf":  # (2/√π) e^{−u²} < t
-        peak = 2.0 / math.sqrt(math.pi)
-        return _free_or_frozen(True) if t > peak else _outside(math.sqrt(math.log(peak / t)))
-    if family == "softplus":  # σ(βu) < t
-        beta = 1.0 if param is None else param
-        return _free_or_frozen(True) if t >= 1.0 else [(-inf, math.log(t / (1.0 - t)) / beta)]
-    if family == "square":  # |2u| < t
-        return [(-t / 2.0, t / 2.0)]
-    if family == "sin":  # |cos u| < t  ⇔  u within arcsin(t) of π/2 + nπ
-        if t > 1.0:
-            return _free_or_frozen(True)
-        half = math.asin(t)
-        reach = OUTER_HALF_WIDTH * abs(scale) + abs(shift) + 2 * math.pi
-        n_lo, n_hi = math.floor((-reach - math.pi / 2) / math.pi), math.ceil((reach - math.pi / 2) / math.pi)
-        return [(math.pi / 2 + n * math.pi - half, math.pi / 2 + n * math.pi + half) for n in range(n_lo, n_hi + 1)]
-    return None
-
-
 def frozen_probability_closed_form(act: Activation | str, eps: float = DEFAULT_EPSILON) -> float | None:
     """P(|ψ'(Z)| < ε) from the closed-form frozen set in u = a·z + b, or None where none is implemented.
 
@@ -159,11 +112,8 @@ def frozen_probability_closed_form(act: Activation | str, eps: float = DEFAULT_E
     """
     act = get_activation(act)
     eps = check_epsilon(eps)
-    name = act.unmodulated().name
-    family, _, param_text = name.partition(":")
-    param = float(param_text) if param_text else None
     a, b = act.scale, act.shift
-    u_set = _u_set(family, param, eps / abs(a), b, a)
+    u_set = act.closed_form_slow_set(eps / abs(a))
     if u_set is None:
         return None
     z_set = [((lo - b) / abs(a), (hi - b) / abs(a)) for lo, hi in u_set]
@@ -209,7 +159,7 @@ def _mp_probability(act: Activation, eps: float) -> float:
         return float(total)
 
 
-_CACHE: dict[tuple, float] = {}
+_PROBABILITIES: BoundedMemo[float] = BoundedMemo()
 
 
 def frozen_probability(act: Activation | str, eps: float = DEFAULT_EPSILON, method: FrozenMethod = "roots") -> float:
@@ -226,7 +176,7 @@ def frozen_probability(act: Activation | str, eps: float = DEFAULT_EPSILON, meth
         return value
     if method not in ("roots", "mp"):
         raise ValueError(f"unknown frozen-probability method {method!r}; valid choices: roots, closed, mp")
-    key = (activation_key(act), eps, method)
-    if key not in _CACHE:
-        _CACHE[key] = _probability_of(frozen_intervals(act, eps)) if method == "roots" else _mp_probability(act, eps)
-    return _CACHE[key]
+    return _PROBABILITIES.get_or_compute(
+        (act.key, eps, method),
+        lambda: _probability_of(frozen_intervals(act, eps)) if method == "roots" else _mp_probability(act, eps),
+    )

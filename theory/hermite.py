@@ -17,11 +17,13 @@ truncation error of the Mehler series (see :mod:`theory.kernels`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import mpmath
 import numpy as np
 
 from theory.activations import Activation, get_activation
 from theory.gaussian import MP_DPS, gaussian_rule, mp_expectation
+from theory.memo import BoundedMemo
 
 DEFAULT_DEGREE = 600
 # Parseval's tail is a difference of two O(1) numbers: below this floor (relative to Var) it is noise.
@@ -55,14 +57,7 @@ class HermiteExpansion:
         return w
 
 
-def activation_key(act: Activation) -> tuple:
-    """A hashable identity for caching: registered activations by name, callables by object identity."""
-    base = act.unmodulated()
-    ident = base.name if base.exact_mpmath else id(base)
-    return (ident, float(act.scale), float(act.shift))
-
-
-_CACHE: dict[tuple, HermiteExpansion] = {}
+_EXPANSIONS: BoundedMemo[HermiteExpansion] = BoundedMemo()
 
 
 def hermite_expansion(act: Activation | str, degree: int = DEFAULT_DEGREE) -> HermiteExpansion:
@@ -75,11 +70,12 @@ def hermite_expansion(act: Activation | str, degree: int = DEFAULT_DEGREE) -> He
     act = get_activation(act)
     if degree < 1:
         raise ValueError(f"degree must be a positive integer, got {degree!r}")
-    key = (activation_key(act), int(degree))
-    if key in _CACHE:
-        return _CACHE[key]
+    return _EXPANSIONS.get_or_compute((act.key, int(degree)), lambda: _expansion(act, int(degree)))
+
+
+def _expansion(act: Activation, degree: int) -> HermiteExpansion:
     z, w = gaussian_rule(act, oscillation_degree=degree)
-    values = act.numpy(z)
+    values = act.numpy_fn(z)
     if not np.all(np.isfinite(values)):
         raise ValueError(f"activation {act.name} is not finite on the quadrature nodes")
     weighted = w * values
@@ -94,9 +90,7 @@ def hermite_expansion(act: Activation | str, degree: int = DEFAULT_DEGREE) -> He
     if not variance > 0.0:
         raise ValueError(f"activation {act.name} is constant under N(0,1) (variance {variance:g}); K is undefined")
     deriv = act.numpy_derivative(z)
-    expansion = HermiteExpansion(coeffs, mean, variance, float(w @ deriv**2))
-    _CACHE[key] = expansion
-    return expansion
+    return HermiteExpansion(coeffs, mean, variance, float(w @ deriv**2))
 
 
 @dataclass(frozen=True)
@@ -109,23 +103,26 @@ class LowOrderMoments:
     second_moment_of_derivative: float
 
 
-_MOMENT_CACHE: dict[tuple, LowOrderMoments] = {}
+_MOMENTS: BoundedMemo[LowOrderMoments] = BoundedMemo()
 
 
 def low_order_moments(act: Activation | str) -> LowOrderMoments:
     """The moments behind α = a_1²/Var and K'(1) = E φ'²/Var, without the cost of 600 coefficients."""
     act = get_activation(act)
-    key = activation_key(act)
-    if key not in _MOMENT_CACHE:
-        z, w = gaussian_rule(act)
-        values = act.numpy(z)
-        mean = float(w @ values)
-        variance = float(w @ (values - mean) ** 2)
-        if not variance > 0.0:
-            raise ValueError(f"activation {act.name} is constant under N(0,1) (variance {variance:g}); K is undefined")
-        deriv = act.numpy_derivative(z)
-        _MOMENT_CACHE[key] = LowOrderMoments(mean, float(w @ (values * z)), variance, float(w @ deriv**2))
-    return _MOMENT_CACHE[key]
+    return _MOMENTS.get_or_compute(act.key, lambda: _moments(act))
+
+
+def _moments(act: Activation) -> LowOrderMoments:
+    z, w = gaussian_rule(act)
+    values = act.numpy_fn(z)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"activation {act.name} is not finite on the quadrature nodes")
+    mean = float(w @ values)
+    variance = float(w @ (values - mean) ** 2)
+    if not variance > 0.0:
+        raise ValueError(f"activation {act.name} is constant under N(0,1) (variance {variance:g}); K is undefined")
+    deriv = act.numpy_derivative(z)
+    return LowOrderMoments(mean, float(w @ (values * z)), variance, float(w @ deriv**2))
 
 
 def hermite_coefficients(act: Activation | str, degree: int = 8) -> np.ndarray:
@@ -140,21 +137,19 @@ def hermite_tail(act: Activation | str, degree: int) -> float:
     return max(exp.variance - head, TAIL_NOISE_FLOOR * exp.variance)
 
 
-_MP_CACHE: dict[tuple, mpmath.mpf] = {}
+_MP_COEFFICIENTS: BoundedMemo[mpmath.mpf] = BoundedMemo(4096)
 
 
 def _mp_coefficient(act: Activation, k: int) -> mpmath.mpf:
-    key = (activation_key(act), k)
-    if key in _MP_CACHE:
-        return _MP_CACHE[key]
+    return _MP_COEFFICIENTS.get_or_compute((act.key, k), lambda: _mp_coefficient_uncached(act, k))
 
+
+def _mp_coefficient_uncached(act: Activation, k: int) -> mpmath.mpf:
     def integrand(z: mpmath.mpf) -> mpmath.mpf:
-        return act.mpmath(z) * mpmath.hermite(k, z / mpmath.sqrt(2)) * mpmath.mpf(2) ** (-mpmath.mpf(k) / 2)
+        return act.mpmath_fn(z) * mpmath.hermite(k, z / mpmath.sqrt(2)) * mpmath.mpf(2) ** (-mpmath.mpf(k) / 2)
 
     with mpmath.workdps(MP_DPS):
-        value = mp_expectation(integrand, act) / mpmath.sqrt(mpmath.factorial(k))
-    _MP_CACHE[key] = value
-    return value
+        return mp_expectation(integrand, act) / mpmath.sqrt(mpmath.factorial(k))
 
 
 def hermite_coefficient_mp(act: Activation | str, k: int) -> mpmath.mpf:

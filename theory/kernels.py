@@ -22,18 +22,14 @@ import mpmath
 import numpy as np
 
 from theory.activations import Activation, get_activation
-from theory.closed_forms import alpha_closed_form, kernel_closed_form
 from theory.gaussian import MP_DPS, TRUNCATION, composite_rule, gaussian_rule, mp_expectation, panel_width_for
-from theory.hermite import activation_key, hermite_expansion, low_order_moments
+from theory.hermite import hermite_expansion, low_order_moments
+from theory.memo import BoundedMemo
 
 # The auto method uses the series where its rigorous truncation bound is below this relative size.
 SERIES_RELATIVE_TOLERANCE = 1e-13
 KernelMethod = Literal["auto", "series", "direct", "closed"]
 AlphaMethod = Literal["hermite", "stein", "closed"]
-
-
-def _as_activation(act: Activation | str) -> Activation:
-    return get_activation(act)
 
 
 def check_correlations(r: np.ndarray | float) -> np.ndarray:
@@ -48,7 +44,7 @@ def check_correlations(r: np.ndarray | float) -> np.ndarray:
 
 def kernel_series(act: Activation | str, r: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """(K_N(r), bound): the Mehler partial sum Σ_{k=1}^{N} w_k r^k and |r|^{N+1}·tail/Var (Eq. (1))."""
-    act = _as_activation(act)
+    act = get_activation(act)
     rr = check_correlations(r)
     exp = hermite_expansion(act)
     weights = exp.weights
@@ -71,9 +67,9 @@ def _direct_single(act: Activation, r: float) -> float:
     mean, variance = exp.mean, exp.variance
     s = math.sqrt(1.0 - r * r)
     x, wx = gaussian_rule(act, extra_breaks=_graded_breaks(act.kinks, r, s))
-    fx = act.numpy(x) - mean
+    fx = act.numpy_fn(x) - mean
     if abs(r) == 1.0:
-        return float(wx @ (fx * (act.numpy(r * x) - mean)) / variance)
+        return float(wx @ (fx * (act.numpy_fn(r * x) - mean)) / variance)
     width = panel_width_for(act)
     kinks = np.asarray(act.kinks, dtype=np.float64)
     # Inner breakpoints (κ − r·x)/s for every outer node x, clipped to the truncated line.
@@ -86,13 +82,13 @@ def _direct_single(act: Activation, r: float) -> float:
     lengths = np.diff(edges, axis=1)  # (n_x, pieces)
     z = edges[:, :-1, None] + lengths[:, :, None] * unit_nodes[None, None, :]
     wz = lengths[:, :, None] * unit_weights[None, None, :] * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-    inner = np.sum(wz * (act.numpy(r * x[:, None, None] + s * z) - mean), axis=(1, 2))
+    inner = np.sum(wz * (act.numpy_fn(r * x[:, None, None] + s * z) - mean), axis=(1, 2))
     return float(wx @ (fx * inner) / variance)
 
 
 def kernel_direct(act: Activation | str, r: np.ndarray | float) -> np.ndarray:
     """K(r) by the direct two-dimensional Gaussian integral (conditioning on X), split at kinks."""
-    act = _as_activation(act)
+    act = get_activation(act)
     rr = check_correlations(r)
     flat = [_direct_single(act, float(v)) for v in rr.ravel()]
     return np.asarray(flat, dtype=np.float64).reshape(rr.shape)
@@ -102,14 +98,14 @@ def kernel(act: Activation | str, r: np.ndarray | float, method: KernelMethod = 
     """K_φ(r) (Theorem 3.1). ``auto``: the Mehler series where its rigorous tail bound is below
     ``SERIES_RELATIVE_TOLERANCE``·|K|, else the direct integral; K(1) = 1 exactly.
     ``closed`` raises ValueError when no closed form exists for this activation."""
-    act = _as_activation(act)
+    act = get_activation(act)
     rr = check_correlations(r)
     if method == "series":
         return kernel_series(act, rr)[0]
     if method == "direct":
         return kernel_direct(act, rr)
     if method == "closed":
-        closed = kernel_closed_form(act, rr)
+        closed = act.closed_form_kernel(rr)
         if closed is None:
             raise ValueError(f"no closed-form kernel for {act.name}; use method 'auto', 'series' or 'direct'")
         return closed
@@ -131,35 +127,36 @@ def alpha(act: Activation | str, method: AlphaMethod = "hermite") -> float:
 
     ``stein``: (E φ'(Z))²/Var φ(Z) in mpmath (Appendix A.2's formula); ``closed``: closed form or ValueError.
     """
-    act = _as_activation(act)
+    act = get_activation(act)
     if method == "hermite":
         moments = low_order_moments(act)
         return moments.first**2 / moments.variance
     if method == "stein":
         return float(alpha_stein_mp(act))
     if method == "closed":
-        value = alpha_closed_form(act)
+        value = act.closed_form_alpha()
         if value is None:
             raise ValueError(f"no closed-form α for {act.name}; use method 'hermite' or 'stein'")
         return value
     raise ValueError(f"unknown alpha method {method!r}; valid choices: hermite, stein, closed")
 
 
-_STEIN_CACHE: dict[tuple, tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]] = {}
+_STEIN: BoundedMemo[tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]] = BoundedMemo()
 
 
 def stein_moments_mp(act: Activation | str) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]:
     """(E ψ'(Z), E ψ(Z)·Z, Var ψ(Z)) in mpmath high precision (quadrature split at kinks); cached."""
-    act = _as_activation(act)
-    key = activation_key(act)
-    if key not in _STEIN_CACHE:
-        with mpmath.workdps(MP_DPS):
-            mean_deriv = mp_expectation(act.mpmath_derivative, act)
-            first = mp_expectation(lambda z: act.mpmath(z) * z, act)
-            mean = mp_expectation(act.mpmath, act)
-            variance = mp_expectation(lambda z: (act.mpmath(z) - mean) ** 2, act)
-        _STEIN_CACHE[key] = (mean_deriv, first, variance)
-    return _STEIN_CACHE[key]
+    act = get_activation(act)
+    return _STEIN.get_or_compute(act.key, lambda: _stein_moments(act))
+
+
+def _stein_moments(act: Activation) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]:
+    with mpmath.workdps(MP_DPS):
+        mean_deriv = mp_expectation(act.mpmath_derivative, act)
+        first = mp_expectation(lambda z: act.mpmath_fn(z) * z, act)
+        mean = mp_expectation(act.mpmath_fn, act)
+        variance = mp_expectation(lambda z: (act.mpmath_fn(z) - mean) ** 2, act)
+    return (mean_deriv, first, variance)
 
 
 def alpha_stein_mp(act: Activation | str) -> mpmath.mpf:
@@ -181,7 +178,7 @@ def gamma(act: Activation | str, method: AlphaMethod = "hermite") -> float:
 
 def kernel_slope_at_one(act: Activation | str) -> float:
     """K'_φ(1) = Σ_k k·w_k = E[φ'(Z)²]/Var φ (differentiate Mehler's series; Hermite derivative identity)."""
-    moments = low_order_moments(_as_activation(act))
+    moments = low_order_moments(get_activation(act))
     return moments.second_moment_of_derivative / moments.variance
 
 

@@ -134,18 +134,18 @@ def _density(z: sympy.Expr) -> sympy.Expr:
 @lru_cache(maxsize=None)
 def _symbolic_coefficient(name: str, k: int) -> sympy.Expr:
     act = get_activation(name)
-    assert act.sympy is not None
+    assert act.sympy_fn is not None
     norm = sympy.sqrt(sympy.factorial(k))
     if act.kinks:
         if act.kinks != (0.0,):
             raise ValueError(f"symbolic Hermite coefficients need kinks only at 0, {name} has {act.kinks}")
         # on each half-line the Piecewise collapses to one branch (the symbol carries the sign)
-        right = sympy.integrate(act.sympy(_ZP) * sympy.hermite_prob(k, _ZP) * _density(_ZP), (_ZP, 0, sympy.oo))
-        left = sympy.integrate(act.sympy(_ZN) * sympy.hermite_prob(k, _ZN) * _density(_ZN), (_ZN, -sympy.oo, 0))
+        right = sympy.integrate(act.sympy_fn(_ZP) * sympy.hermite_prob(k, _ZP) * _density(_ZP), (_ZP, 0, sympy.oo))
+        left = sympy.integrate(act.sympy_fn(_ZN) * sympy.hermite_prob(k, _ZN) * _density(_ZN), (_ZN, -sympy.oo, 0))
         value = right + left
     else:
         # E[φ(Z) He_k(Z)] = E[φ^{(k)}(Z)] (Gaussian integration by parts, k times)
-        value = sympy.integrate(sympy.diff(act.sympy(_Z), _Z, k) * _density(_Z), (_Z, -sympy.oo, sympy.oo))
+        value = sympy.integrate(sympy.diff(act.sympy_fn(_Z), _Z, k) * _density(_Z), (_Z, -sympy.oo, sympy.oo))
     return sympy.simplify(value / norm)
 
 
@@ -156,8 +156,7 @@ def hermite_coefficient_symbolic(act: Activation | str, k: int) -> sympy.Expr:
     ValueError for callables, modulated activations or activations without a sympy form.
     """
     act = get_activation(act)
-    family = act.name.partition(":")[0]
-    if act.sympy is None or not act.exact_mpmath or act.is_modulated or family not in SYMBOLIC_FAMILIES:
+    if act.sympy_fn is None or not act.exact_mpmath or act.is_modulated or act.family not in SYMBOLIC_FAMILIES:
         raise ValueError(
             f"symbolic Hermite coefficients need an unmodulated activation of {', '.join(SYMBOLIC_FAMILIES)}; "
             f"got {act.name}"

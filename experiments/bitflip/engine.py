@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.bitflip.learner import CBPSettings, init_parameters, kaiming_gain, uniform_draws
+from experiments.bitflip.learner import CBPSettings, init_parameters, uniform_draws
 from experiments.bitflip.task import BitFlipStreams, BitFlipTask
-from theory.activations import get_activation
+from theory.activations import get_activation, kaiming_gain
 
 DEFAULT_CHUNK = 1000  # steps of task data generated at once
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -44,7 +44,7 @@ class _Kernel:
 
     def __init__(self, activation: str) -> None:
         self.act = get_activation(activation)
-        self.family = self.act.name.partition(":")[0]
+        self.family = self.act.family
 
     def forward(self, z: np.ndarray, out: np.ndarray) -> None:
         if self.family == "relu":
@@ -52,7 +52,7 @@ class _Kernel:
         elif self.family == "tanh":
             np.tanh(z, out=out)
         else:
-            out[...] = self.act.numpy(z)
+            out[...] = self.act.numpy_fn(z)
 
     def derivative(self, z: np.ndarray, h: np.ndarray, out: np.ndarray) -> None:
         if self.family == "relu":

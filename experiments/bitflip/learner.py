@@ -30,37 +30,10 @@ from experiments.optim.cbp import (
     UniformSampler,
     UnitLayer,
 )
-from theory.activations import get_activation
+from theory.activations import get_activation, kaiming_gain
 
 DEFAULT_WIDTH = 5  # Dohare et al.'s num_features
 DEFAULT_LR = 0.01  # Dohare et al.'s step size for SGD (cfg/sgd/bp/relu.json)
-
-# Activation family -> torch.nn.init gain name. Dohare maps swish and elu to ReLU's gain; smooth
-# ReLU-likes follow them; bounded or odd non-standard families use gain 1.
-_GAIN_NAMES = {
-    "relu": "relu",
-    "gelu": "relu",
-    "silu": "relu",
-    "elu": "relu",
-    "softplus": "relu",
-    "tanh": "tanh",
-    "sigmoid": "sigmoid",
-    "linear": "linear",
-}
-
-
-def gain_name(activation: str) -> tuple[str, float | None]:
-    """``(nonlinearity, param)`` for ``torch.nn.init.calculate_gain`` of a registry activation name."""
-    family, _, parameter = get_activation(activation).name.partition(":")
-    if family == "leaky_relu":
-        return "leaky_relu", float(parameter)
-    return _GAIN_NAMES.get(family, "linear"), None
-
-
-def kaiming_gain(activation: str) -> float:
-    """The gain g of Kaiming initialization for an activation name of the registry."""
-    return nn.init.calculate_gain(*gain_name(activation))
-
 
 @dataclass(frozen=True)
 class LearnerParameters:
@@ -120,7 +93,7 @@ class TwoLayerNet(nn.Module):
 class _TorchActivation(nn.Module):
     def __init__(self, name: str) -> None:
         super().__init__()
-        self.fn = get_activation(name).torch
+        self.fn = get_activation(name).torch_fn
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.fn(z)
@@ -177,14 +150,7 @@ class ReferenceLearner:
 
     def _start_cbp(self) -> None:
         assert self.cbp_settings is not None
-        nonlinearity, parameter = gain_name(self.activation)
-        layer = UnitLayer(
-            self.net.hidden,
-            self.net.out,
-            self.net.activation,
-            nonlinearity=nonlinearity,
-            nonlinearity_param=parameter,
-        )
+        layer = UnitLayer(self.net.hidden, self.net.out, self.net.activation, gain=kaiming_gain(self.activation))
         s = self.cbp_settings
         self.cbp = ContinualBackprop(
             [layer],

@@ -46,7 +46,7 @@ class Elementwise(nn.Module):
         self.fn = get_activation(name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn.torch(x)
+        return self.fn.torch_fn(x)
 
     def extra_repr(self) -> str:
         return self.name

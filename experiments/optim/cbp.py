@@ -57,6 +57,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from theory.activations import RELU_GAIN
+
 UtilityType = Literal["contribution", "adaptable_contribution"]
 UTILITY_TYPES: tuple[str, ...] = ("contribution", "adaptable_contribution")
 
@@ -80,16 +82,15 @@ class UnitLayer:
 
     ``activation`` is the module whose output is h (a forward hook records it). ``spatial_size`` is the
     number of consecutive ``outgoing`` inputs fed by each unit (H·W at a conv → flatten → linear boundary).
-    ``nonlinearity`` (and ``nonlinearity_param``, e.g. a leaky-ReLU slope) name the gain of the Kaiming
-    re-initialization, as ``torch.nn.init.calculate_gain(nonlinearity, nonlinearity_param)``.
+    ``gain`` is the g of the Kaiming re-initialization U(±g√(3/fan_in)) (an activation's
+    ``theory.activations.Activation.kaiming_gain``; ReLU's √2 by default).
     """
 
     incoming: WeightLayer
     outgoing: WeightLayer
     activation: nn.Module
     spatial_size: int = 1
-    nonlinearity: str = "relu"
-    nonlinearity_param: float | None = None
+    gain: float = RELU_GAIN
 
     @property
     def num_units(self) -> int:
@@ -114,9 +115,9 @@ def _validate_unit_layer(layer: UnitLayer) -> None:
         )
 
 
-def kaiming_uniform_bound(fan_in: int, nonlinearity: str = "relu", param: float | None = None) -> float:
+def kaiming_uniform_bound(fan_in: int, gain: float = RELU_GAIN) -> float:
     """Kaiming-uniform bound g·√(3/fan_in) (He et al. 2015; the re-init of Dohare et al. 2024)."""
-    return nn.init.calculate_gain(nonlinearity, param) * math.sqrt(3.0 / fan_in)
+    return gain * math.sqrt(3.0 / fan_in)
 
 
 def per_unit_activations(h: torch.Tensor, is_conv: bool) -> torch.Tensor:
@@ -299,7 +300,7 @@ class ContinualBackprop:
             w_out = w_out.reshape(w_out.shape[0], units.numel(), layer.spatial_size, -1).sum(dim=(2, 3))
             outgoing.bias.add_((w_out @ corrected_mean).to(outgoing.bias.dtype))
         fan_in = incoming.weight[0].numel()
-        bound = kaiming_uniform_bound(fan_in, layer.nonlinearity, layer.nonlinearity_param)
+        bound = kaiming_uniform_bound(fan_in, layer.gain)
         shape = (units.numel(), *incoming.weight.shape[1:])
         incoming.weight[units] = self._sample(shape, bound).to(incoming.weight.device, incoming.weight.dtype)
         if incoming.bias is not None:

@@ -55,27 +55,15 @@ from experiments.models.mlp import MLP
 from experiments.models.resnet import BasicBlock, ResNet
 from experiments.models.vit import ViT
 from experiments.optim.cbp import ContinualBackprop, UnitLayer, reset_optimizer_entries
+from theory.activations import kaiming_gain, leaky_relu_gain
 
 InitName = Literal["default", "kaiming"]
 INIT_CHOICES: tuple[str, ...] = ("default", "kaiming")
 SUPPORTED_MODELS: tuple[str, ...] = ("MLP", "CNN", "ResNet", "ViT")
 
-TORCH_DEFAULT_INIT = ("leaky_relu", math.sqrt(5.0))
-"""(nonlinearity, parameter) whose Kaiming-uniform bound g·√(3/fan_in) is torch's default 1/√fan_in."""
-
-KAIMING_GAIN_NAMES: dict[str, str] = {
-    "relu": "relu",
-    "leaky_relu": "leaky_relu",
-    "tanh": "tanh",
-    "sigmoid": "sigmoid",
-    "linear": "linear",
-    # ReLU-like activations without a torch gain of their own use ReLU's √2 (as Dohare et al. do for all).
-    "gelu": "relu",
-    "silu": "relu",
-    "elu": "relu",
-    "softplus": "relu",
-}
-"""``init="kaiming"``: the ``torch.nn.init.calculate_gain`` name for each registry activation (others: 1)."""
+TORCH_DEFAULT_GAIN = leaky_relu_gain(math.sqrt(5.0))
+"""The gain g = √(1/3) (leaky-ReLU gain at a = √5) whose Kaiming-uniform bound g·√(3/fan_in) is torch's
+default Linear/Conv init 1/√fan_in."""
 
 BN_INIT_MEAN = 0.0
 BN_INIT_VAR = 1.0
@@ -95,13 +83,9 @@ class CBPTarget:
     norm: PerUnitNorm | None = None
 
 
-def _gain(activation: str, init: InitName) -> tuple[str, float | None]:
-    if init == "default":
-        return TORCH_DEFAULT_INIT
-    base, _, arg = activation.partition(":")
-    name = KAIMING_GAIN_NAMES.get(base, "linear")
-    param = float(arg) if (name == "leaky_relu" and arg) else (0.01 if name == "leaky_relu" else None)
-    return name, param
+def reinit_gain(activation: str, init: InitName) -> float:
+    """The gain g of the re-initialization U(±g√(3/fan_in)): torch's default, or the activation's own."""
+    return TORCH_DEFAULT_GAIN if init == "default" else kaiming_gain(activation)
 
 
 def _norm_or_none(module: nn.Module) -> PerUnitNorm | None:
@@ -135,10 +119,9 @@ def cbp_targets(model: nn.Module, init: InitName = "default") -> list[CBPTarget]
             f"no CBP unit layers known for {type(model).__name__}; supported models (experiments.models.build): "
             f"{', '.join(SUPPORTED_MODELS)}"
         )
-    nonlinearity, param = _gain(model.spec.activation, init)
+    gain = reinit_gain(model.spec.activation, init)
     for target in targets:
-        target.unit_layer.nonlinearity = nonlinearity
-        target.unit_layer.nonlinearity_param = param
+        target.unit_layer.gain = gain
     return targets
 
 

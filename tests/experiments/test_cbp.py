@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from experiments.optim.cbp import ContinualBackprop, UnitLayer, kaiming_uniform_bound
+from theory.activations import RELU_GAIN, TANH_GAIN
 
 EXACT = 0.0
 FLOAT64_TOL = 1e-12
@@ -156,7 +157,7 @@ def test_new_incoming_weights_are_kaiming_uniform_draws() -> None:
     (replaced,) = cbp.step()
     assert requests == [((1, 3), math.sqrt(2.0) * math.sqrt(3.0 / 3))]
     assert torch.all(net.fc1.weight[replaced] == 0.125)
-    assert kaiming_uniform_bound(3, "relu") == requests[0][1]
+    assert kaiming_uniform_bound(3, RELU_GAIN) == requests[0][1]
 
 
 @pytest.mark.parametrize("optimizer_name", ["sgd", "adam"])
@@ -247,7 +248,7 @@ def test_conv_to_conv_zeroes_outgoing_input_channel() -> None:
     torch.manual_seed(4)
     conv1, act, conv2 = nn.Conv2d(1, 3, 3).double(), nn.Tanh(), nn.Conv2d(3, 2, 3).double()
     cbp = ContinualBackprop(
-        [UnitLayer(conv1, conv2, act, nonlinearity="tanh")], replacement_rate=1 / 3, maturity_threshold=0
+        [UnitLayer(conv1, conv2, act, gain=TANH_GAIN)], replacement_rate=1 / 3, maturity_threshold=0
     )
     conv2(act(conv1(torch.rand(2, 1, 7, 7, dtype=torch.float64))))
     (replaced,) = cbp.step()

@@ -190,8 +190,9 @@ def test_unsupported_model_and_init_are_named() -> None:
 def test_kaiming_init_uses_the_activation_gain() -> None:
     mlp = build("mlp", TINY_INPUT, TINY_CLASSES, width=0.0625, activation="tanh")
     layer = unit_layers(mlp, init="kaiming")[0]
-    assert (layer.nonlinearity, layer.nonlinearity_param) == ("tanh", None)
-    assert unit_layers(mlp)[0].nonlinearity == "leaky_relu"  # torch's default init: a = √5
+    assert layer.gain == pytest.approx(nn.init.calculate_gain("tanh"), rel=1e-15)
+    # torch's default init: Kaiming-uniform with a = √5
+    assert unit_layers(mlp)[0].gain == pytest.approx(nn.init.calculate_gain("leaky_relu", math.sqrt(5.0)), rel=1e-15)
 
 
 def test_batchnorm_dead_unit_is_revived_only_with_the_norm_reset() -> None:

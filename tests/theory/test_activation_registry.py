@@ -26,9 +26,9 @@ def _close(a: float, b: float, tol: float) -> bool:
 def test_numpy_torch_mpmath_agree(name):
     act = get_activation(name)
     with mpmath.workdps(30):
-        ref = [act.mpmath(mpmath.mpf(float(x))) for x in GRID]
-    t = act.torch(torch.tensor(GRID, dtype=torch.float64)).numpy()
-    n = act.numpy(GRID)
+        ref = [act.mpmath_fn(mpmath.mpf(float(x))) for x in GRID]
+    t = act.torch_fn(torch.tensor(GRID, dtype=torch.float64)).numpy()
+    n = act.numpy_fn(GRID)
     for x, r, tv, nv in zip(GRID, ref, t, n):
         assert _close(float(nv), float(r), AGREE_TOL), (name, x)
         assert _close(float(tv), float(r), AGREE_TOL), (name, x)
@@ -38,31 +38,31 @@ def test_numpy_torch_mpmath_agree(name):
 def test_derivatives_match_autograd_and_numerical_differentiation(name):
     act = get_activation(name)
     x = torch.tensor(GRID, dtype=torch.float64, requires_grad=True)
-    (auto,) = torch.autograd.grad(act.torch(x).sum(), x)
+    (auto,) = torch.autograd.grad(act.torch_fn(x).sum(), x)
     np.testing.assert_allclose(act.torch_derivative(x.detach()).numpy(), auto.numpy(), rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(act.numpy_derivative(GRID), auto.numpy(), rtol=1e-13, atol=1e-15)
     with mpmath.workdps(40):
         for xv in GRID:
-            num = mpmath.diff(act.mpmath, mpmath.mpf(float(xv)))
+            num = mpmath.diff(act.mpmath_fn, mpmath.mpf(float(xv)))
             assert _close(float(act.mpmath_derivative(mpmath.mpf(float(xv)))), float(num), DERIV_TOL), (name, xv)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sympy_form_matches(name):
     act = get_activation(name)
-    assert act.sympy is not None, f"{name} has a closed form; its sympy expression is missing"
+    assert act.sympy_fn is not None, f"{name} has a closed form; its sympy expression is missing"
     z = sympy.Symbol("z", real=True)
-    expr = act.sympy(z)
+    expr = act.sympy_fn(z)
     deriv = sympy.diff(expr, z)
     for xv in GRID:
-        assert _close(float(expr.subs(z, sympy.Float(xv, 30))), float(act.numpy(np.array([xv]))[0]), 1e-13)
+        assert _close(float(expr.subs(z, sympy.Float(xv, 30))), float(act.numpy_fn(np.array([xv]))[0]), 1e-13)
         assert _close(float(deriv.subs(z, sympy.Float(xv, 30))), float(act.numpy_derivative(np.array([xv]))[0]), 1e-13)
 
 
 def test_parameterized_names_and_aliases():
-    assert get_activation("leaky_relu:0.2").numpy(np.array([-1.0]))[0] == pytest.approx(-0.2)
-    assert get_activation("leaky_relu").numpy(np.array([-1.0]))[0] == pytest.approx(-0.01)
-    assert get_activation("elu:2").numpy(np.array([-50.0]))[0] == pytest.approx(-2.0)
+    assert get_activation("leaky_relu:0.2").numpy_fn(np.array([-1.0]))[0] == pytest.approx(-0.2)
+    assert get_activation("leaky_relu").numpy_fn(np.array([-1.0]))[0] == pytest.approx(-0.01)
+    assert get_activation("elu:2").numpy_fn(np.array([-50.0]))[0] == pytest.approx(-2.0)
     assert get_activation("swish").name == "silu" and get_activation("identity").name == "linear"
 
 
@@ -98,6 +98,6 @@ def test_user_callable_gets_autograd_derivative():
     act = get_activation(lambda x: x * torch.tanh(x))
     x = np.array([-1.0, 0.5])
     np.testing.assert_allclose(act.numpy_derivative(x), np.tanh(x) + x * (1 - np.tanh(x) ** 2), rtol=1e-14)
-    assert not act.exact_mpmath and act.sympy is None
+    assert not act.exact_mpmath and act.sympy_fn is None
     psi = act.modulated(2.0, 0.5)
-    np.testing.assert_allclose(psi.numpy(x), act.numpy(2 * x + 0.5), rtol=1e-15)
+    np.testing.assert_allclose(psi.numpy_fn(x), act.numpy_fn(2 * x + 0.5), rtol=1e-15)

@@ -26,7 +26,7 @@ def test_rule_is_split_at_kinks():
     # E[relu(2Z − 1)] in closed form: 2(ϕ(c) − c·Φ(−c)) with c = 0.5
     c = 0.5
     expected = 2 * (math.exp(-c * c / 2) / math.sqrt(2 * math.pi) - c * special.ndtr(-c))
-    assert w @ act.numpy(z) == pytest.approx(expected, rel=1e-14)
+    assert w @ act.numpy_fn(z) == pytest.approx(expected, rel=1e-14)
 
 
 def test_breakpoints_and_composite_rule():
@@ -44,5 +44,5 @@ def test_gaussian_mass_tails():
 def test_mp_expectation():
     act = get_activation("abs")
     with mpmath.workdps(30):
-        value = mp_expectation(act.mpmath, act)
+        value = mp_expectation(act.mpmath_fn, act)
         assert abs(value - mpmath.sqrt(2 / mpmath.pi)) < mpmath.mpf(10) ** -25

@@ -9,7 +9,6 @@ import pytest
 
 from tests.theory.cases import ZOO, ZOO_IDS, build
 from theory.activations import get_activation, modulated
-from theory.closed_forms import alpha_closed_form, kernel_closed_form
 from theory.kernels import (
     alpha,
     check_correlations,
@@ -57,9 +56,9 @@ CLOSED = [("relu", 1, 0), ("relu", -3, 0), ("leaky_relu:0.2", 1, 0), ("abs", 1, 
 def test_closed_form_kernels(spec):
     act = modulated(*spec)
     r = np.concatenate([R_GRID, [-1.0, -0.99, 0.99, 1.0]])
-    closed = kernel_closed_form(act, r)
+    closed = act.closed_form_kernel(r)
     assert _rel(kernel(act, r), closed) < REL_TOL
-    assert abs(alpha(act) - alpha_closed_form(act)) <= REL_TOL * max(alpha_closed_form(act), 1e-4)
+    assert abs(alpha(act) - act.closed_form_alpha()) <= REL_TOL * max(act.closed_form_alpha(), 1e-4)
 
 
 def test_closed_form_special_values():
@@ -68,9 +67,9 @@ def test_closed_form_special_values():
     assert kernel("sin", 0.5) == pytest.approx(math.sinh(0.5) / math.sinh(1.0), rel=1e-13)
     assert kernel_slope_at_one("relu") == pytest.approx(math.pi / (math.pi - 1), rel=1e-12)
     # α of relu(z + b) in closed form: Φ(b)²/Var
-    assert alpha(modulated("relu", 1.0, -1.0)) == pytest.approx(alpha_closed_form(modulated("relu", 1.0, -1.0)), rel=1e-12)
-    assert kernel_closed_form(get_activation("tanh"), 0.5) is None
-    assert alpha_closed_form(get_activation("gelu")) is None
+    assert alpha(modulated("relu", 1.0, -1.0)) == pytest.approx(modulated("relu", 1.0, -1.0).closed_form_alpha(), rel=1e-12)
+    assert get_activation("tanh").closed_form_kernel(0.5) is None
+    assert get_activation("gelu").closed_form_alpha() is None
 
 
 @pytest.mark.parametrize("name", ["relu", "tanh", "abs", "gelu"])
@@ -82,7 +81,7 @@ def test_auto_kernel_near_one_and_endpoints(name):
     assert auto[-1] == 1.0
     series, bound = kernel_series(name, r)
     assert np.all(np.abs(auto - series) <= bound + REL_TOL * np.abs(series))
-    closed = kernel_closed_form(get_activation(name), r)
+    closed = get_activation(name).closed_form_kernel(r)
     if closed is not None:
         assert _rel(auto, closed) < REL_TOL
     assert np.all(np.abs(auto) <= np.abs(r) + 1e-14)
@@ -114,4 +113,4 @@ def test_direct_kernel_near_one_for_kinks(name):
     """Regression: the direct integral lost accuracy (3e-10 at r = 0.999) before its outer rule was graded
     towards the smoothed kink of g(x) = E φ(rx + √(1−r²)Z)."""
     r = np.array([-0.999999, -0.9999, -0.999, 0.999, 0.9999, 0.999999])
-    assert _rel(kernel_direct(name, r), kernel_closed_form(get_activation(name), r)) < 1e-13
+    assert _rel(kernel_direct(name, r), get_activation(name).closed_form_kernel(r)) < 1e-13
