@@ -250,6 +250,22 @@ def test_loader_and_pin_memory_resolution():
     assert all(torch.equal(a[1], b[1]) for a, b in zip(batches, again))
 
 
+def test_bug_loader_and_synthetic_bad_arguments_give_raw_errors():
+    """Mismatched tensors gave torch's bare AssertionError; a zero-size synthetic image or NaN noise was
+    accepted (empty or all-zero images), a negative max_shift a torch RuntimeError."""
+    ds = make_synthetic(10)
+    with pytest.raises(ValueError, match="images and labels differ in length: 10 images, 9 labels"):
+        make_loader(ds.images, ds.labels[:9], 4, shuffle=False, seed=0)
+    with pytest.raises(ValueError, match="num_workers must be ≥ 0, got -1"):
+        make_loader(ds.images, ds.labels, 4, shuffle=False, seed=0, num_workers=-1)
+    with pytest.raises(ValueError, match=r"image_shape must be C, H, W, each ≥ 1, got \(3, 0, 8\)"):
+        make_synthetic(10, image_shape=(3, 0, 8))
+    with pytest.raises(ValueError, match="finite noise ≥ 0"):
+        make_synthetic(10, noise=float("nan"))
+    with pytest.raises(ValueError, match="max_shift ≥ 0"):
+        make_synthetic(10, max_shift=-1)
+
+
 def test_download_failure_says_where_to_put_files(tmp_path, monkeypatch):
     import urllib.error
     import urllib.request
