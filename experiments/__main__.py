@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from experiments.config import ConfigError
+from experiments.data import DataFileError
 
 SUBCOMMANDS: dict[str, str] = {
     "cloning": "experiments.studies.cloning",
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = list(args.overrides) + extra
     try:
         return int(modules[args.command].main(args))
-    except (ConfigError, FileNotFoundError) as err:  # configuration and data mistakes: one clear line
+    except (ConfigError, DataFileError, FileNotFoundError) as err:  # config and data mistakes: one line
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -1,7 +1,9 @@
 """Datasets of Appendix B.1.3 (CIFAR-10/100, MNIST, Tiny ImageNet) and an offline synthetic task.
 
-``load_dataset(name, data_dir, train, download=False)``; a missing file raises :class:`DatasetNotFound`
-saying where to put it; ``download=True`` fetches the public archive with urllib when the network allows.
+``load_dataset(name, data_dir, train, download=False)``; ``download=True`` fetches the public archive with
+urllib when the network allows. Every problem with the files on disk raises :class:`DataFileError` (a
+ValueError) naming the file and what is wrong with it; a missing dataset is its subclass
+:class:`DatasetNotFound` (also a FileNotFoundError), which says where to put the files.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from experiments.data.augment import channel_stats, normalize, random_crop_flip
-from experiments.data.base import DatasetNotFound, ImageDataset
+from experiments.data.base import DataFileError, DatasetNotFound, ImageDataset
 from experiments.data.cifar import load_cifar
 from experiments.data.loader import make_loader, resolve_pin_memory
 from experiments.data.mnist import load_mnist, read_idx
@@ -19,8 +21,8 @@ from experiments.data.tiny_imagenet import load_tiny_imagenet
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "mnist", "tiny_imagenet")
 
 __all__ = [
-    "DATASETS", "DatasetNotFound", "ImageDataset", "channel_stats", "load_dataset", "make_loader", "make_synthetic",
-    "normalize", "random_crop_flip", "read_idx", "resolve_pin_memory",
+    "DATASETS", "DataFileError", "DatasetNotFound", "ImageDataset", "channel_stats", "load_dataset",
+    "make_loader", "make_synthetic", "normalize", "random_crop_flip", "read_idx", "resolve_pin_memory",
 ]
 
 

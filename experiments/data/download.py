@@ -6,15 +6,18 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
-from experiments.data.base import DatasetNotFound
+from experiments.data.base import DataFileError, DatasetNotFound
 
 DOWNLOAD_TIMEOUT_S = 60
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
 
 def fetch_and_extract(url: str, data_dir: Path, expected: Path, what: str) -> None:
-    """Download ``url`` into ``data_dir`` and unpack it; raise DatasetNotFound saying where files go."""
+    """Download ``url`` into ``data_dir`` and unpack it; raise DatasetNotFound saying where files go, or
+    DataFileError naming an archive that cannot be unpacked."""
     data_dir.mkdir(parents=True, exist_ok=True)
     archive = data_dir / url.rsplit("/", 1)[-1]
     try:
@@ -24,14 +27,27 @@ def fetch_and_extract(url: str, data_dir: Path, expected: Path, what: str) -> No
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         archive.unlink(missing_ok=True)
         raise DatasetNotFound(
+            expected,
             f"could not download {what} from {url} ({err}). Download it elsewhere and place it so that "
-            f"{expected} exists (data_dir={data_dir})."
+            f"{expected} exists (data_dir={data_dir}).",
         ) from None
-    if archive.suffix == ".zip":
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(data_dir)
-    elif archive.name.endswith((".tar.gz", ".tgz", ".tar")):
-        with tarfile.open(archive) as tf:
-            tf.extractall(data_dir, filter="data")
+    unpack(archive, data_dir)
     if not expected.exists():
-        raise DatasetNotFound(f"downloaded {archive} but {expected} is still missing")
+        raise DatasetNotFound(expected, f"downloaded {archive} but {expected} is still missing")
+
+
+def unpack(archive: Path, into: Path) -> None:
+    """Unpack a .zip or .tar[.gz] archive (tar members outside ``into`` are refused by the "data" filter)."""
+    try:
+        if archive.suffix == ".zip":
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(into)
+        elif archive.name.endswith(TAR_SUFFIXES):
+            with tarfile.open(archive) as tf:
+                tf.extractall(into, filter="data")
+        else:
+            kinds = ", ".join((".zip", *TAR_SUFFIXES))
+            raise DataFileError(archive, f"is not an archive this loader unpacks ({kinds})")
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as err:
+        raise DataFileError(archive, f"cannot be unpacked ({type(err).__name__}: {err}); delete it and "
+                                     f"download again") from None

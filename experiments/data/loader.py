@@ -11,7 +11,7 @@ def resolve_pin_memory(flag: bool | str, device: str) -> bool:
     """``auto`` → pin only when training on CUDA; ``True`` on a machine without CUDA resolves to False."""
     if flag == "auto":
         return device.startswith("cuda") and torch.cuda.is_available()
-    if not isinstance(flag, bool):
+    if flag is not True and flag is not False:
         raise ValueError(f"pin_memory must be true, false or auto, got {flag!r}")
     return flag and torch.cuda.is_available()
 
@@ -21,7 +21,12 @@ def make_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, shu
     """Batches of (images, labels); shuffling from a seeded generator (reproducible epochs)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels differ in length: {len(images)} images, {len(labels)} labels")
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be ≥ 0, got {num_workers}")
     dataset = TensorDataset(images, labels)
-    base = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(dataset)
+    generator = torch.Generator().manual_seed(seed)
+    base = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
     return DataLoader(dataset, sampler=BatchSampler(base, batch_size, drop_last=False), batch_size=None,
                       pin_memory=pin_memory, num_workers=num_workers)

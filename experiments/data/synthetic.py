@@ -19,14 +19,21 @@ MAX_FREQUENCY = 3
 
 
 def make_synthetic(num_samples: int, num_classes: int = 10, image_shape: tuple[int, int, int] = (3, 8, 8),
-                   noise: float = 0.6, max_shift: int = 1, seed: int = 0, sample_seed: int | None = None) -> ImageDataset:
+                   noise: float = 0.6, max_shift: int = 1, seed: int = 0,
+                   sample_seed: int | None = None) -> ImageDataset:
     """``num_samples`` images (classes balanced round-robin); prototypes depend on ``seed`` only, the
     samples on ``sample_seed`` (default ``seed``), so train and test sets share classes."""
     if num_samples < 1 or num_classes < 2:
         raise ValueError(f"need num_samples ≥ 1 and num_classes ≥ 2, got {num_samples}, {num_classes}")
+    if len(image_shape) != 3 or min(image_shape) < 1:
+        raise ValueError(f"image_shape must be C, H, W, each ≥ 1, got {tuple(image_shape)}")
+    if not (math.isfinite(noise) and noise >= 0) or max_shift < 0:
+        raise ValueError(f"need a finite noise ≥ 0 and max_shift ≥ 0, got noise={noise}, "
+                         f"max_shift={max_shift}")
     c, h, w = image_shape
     g = torch.Generator().manual_seed(seed)
-    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    rows, cols = torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64)
+    yy, xx = torch.meshgrid(rows, cols, indexing="ij")
     protos = torch.zeros(num_classes, c, h, w, dtype=torch.float64)
     for k in range(num_classes):
         for ch in range(c):
