@@ -21,7 +21,7 @@ from experiments.metrics import (
     prediction_agreement,
     renyi2_feature_rank,
     saturated_fraction,
-    stable_rank,
+    gram_renyi2_rank,
     stratified_indices,
 )
 from experiments.models import build
@@ -71,7 +71,7 @@ def test_effective_rank_by_hand_and_against_theory():
 def test_stable_and_renyi2_rank_by_hand():
     # centred H with singular values (2, 1): ‖H‖_F⁴ / tr((HᵀH)²) = (4+1)² / (16+1)
     H = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -1.0]]) / math.sqrt(2)
-    assert stable_rank(H) == pytest.approx(25 / 17)
+    assert gram_renyi2_rank(H) == pytest.approx(25 / 17)
     assert renyi2_feature_rank(H) == pytest.approx(2.0)  # uncorrelated units: C = I
     assert renyi2_feature_rank(torch.tensor([[1.0, 2.0], [2.0, 4.0], [3.0, 6.1]])) == pytest.approx(1.0, abs=1e-3)
 
@@ -122,5 +122,5 @@ def test_rows_and_summary_shapes():
     x, y = torch.randn(16, *TINY_INPUT), torch.randint(0, 3, (16,))
     _, feats, grads = layer_features(model, x, y)
     s = layer_summary(feats[feature_layers(model)[0]], grads[feature_layers(model)[0]])
-    assert set(s) == {"dead", "duplicate", "effective_rank", "stable_rank", "renyi2_rank", "saturated"}
+    assert set(s) == {"dead", "duplicate", "effective_rank", "gram_renyi2_rank", "renyi2_rank", "saturated"}
     assert all(np.isfinite(v) for v in s.values())
