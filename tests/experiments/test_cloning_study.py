@@ -87,3 +87,18 @@ def test_paper_size_models_clone_exactly_in_float32(arch):
     x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
     report = compare_with_base(base, clone, plan, x, y, train=False, gradient_reference="model")
     assert report.max_deviation() <= FLOAT32_RTOL, report.worst()
+
+
+def test_bug_cloning_leaves_the_torch_thread_count_changed(tmp_path, monkeypatch):
+    """Before: ``threads=2`` called torch.set_num_threads(2) and never restored the caller's setting.
+    (Training is replaced by a probe of the thread count: two threads on the loaded CI machine are slow.)"""
+    import experiments.studies.cloning as study
+
+    seen = []
+    monkeypatch.setattr(study, "train_and_log", lambda setup, test, run_dir: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr(study, "draw_run", lambda run_dir: None)
+    before = torch.get_num_threads()
+    run_dir = run(resolve_config(CloningConfig, "smoke", [*TINY[:-1], "threads=2", f"out={tmp_path}"]))
+    assert seen == [2] and torch.get_num_threads() == before
+    assert json.loads((run_dir / "config.json").read_text())["environment"]["torch_threads"] == 2
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
