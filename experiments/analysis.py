@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -259,7 +259,7 @@ class Series:
         return f"n={high}" if low == high else f"n={low}–{high}"
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
     """A finite-or-nan float/int that is not a bool (metrics.jsonl values that can be averaged)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -154,7 +154,7 @@ class BaseConfig:
         hints = typing.get_type_hints(cls)
         lines = []
         for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc, operator]
             lines.append(f"  {f.name}={_format(default)}  ({_type_name(hints[f.name])}) {f.metadata.get('help', '')}")
         return "\n".join(lines)
 
@@ -267,18 +267,17 @@ def parse_value(key: str, tp: Any, text: str) -> Any:
                 parsed.append(parse_value(key, elem, part))
         return tuple(parsed) if origin is tuple else parsed
     if origin in (typing.Union, types.UnionType):
-        args = get_args(tp)
-        if type(None) in args and text.lower() in ("none", "null", ""):
+        members = get_args(tp)
+        if type(None) in members and text.lower() in ("none", "null", ""):
             return None
-        for arg in args:
+        for arg in members:
             if arg is type(None):
                 continue
             try:
                 return parse_value(key, arg, text)
             except ConfigError:
                 continue
-        kinds = " or ".join("none" if a is type(None) else _type_name(a) for a in args)
-        raise ConfigError(f"{key}={text!r} is not valid; give a {kinds}")
+        raise ConfigError(f"{key}={text!r} is not valid; give a {_type_name(tp)}")
     if tp is bool:
         low = text.lower()
         if low in _TRUE:
@@ -346,9 +345,8 @@ def _check_scalar(name: str, tp: Any, value: Any, meta: Any, shown: str | None =
         raise ConfigError(f"{name}={value!r} must be a boolean")
     if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{name}={value!r} must be an integer")
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"{name}={value!r} must be a finite number")
+    if tp is float and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+        raise ConfigError(f"{name}={value!r} must be a finite number")
     if tp is str and not isinstance(value, str):
         raise ConfigError(f"{name}={value!r} must be a string")
     low, high = meta.get("low"), meta.get("high")
@@ -372,6 +370,8 @@ def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
         return "|".join(map(str, get_args(tp)))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("none" if a is type(None) else _type_name(a) for a in get_args(tp))
     if origin in (tuple, list):
         args = [a for a in get_args(tp) if a is not Ellipsis]
         return f"comma-separated {args[0].__name__ if args else 'values'}"

@@ -27,8 +27,8 @@ accuracy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -154,9 +154,12 @@ def _check_matrix(H: torch.Tensor) -> None:
 
 
 def stratified_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` indices mixing every class as evenly as possible (round-robin over seeded per-class orders)."""
+    """``n`` indices mixing every class as evenly as possible (round-robin over seeded per-class orders);
+    ``n`` larger than the number of samples is a ValueError (the batch would silently be smaller)."""
     if n < 1:
         raise ValueError(f"n must be ≥ 1, got {n}")
+    if n > len(labels):
+        raise ValueError(f"a metric batch of {n} exceeds the {len(labels)} samples it is drawn from")
     g = torch.Generator().manual_seed(seed)
     classes = torch.unique(labels)
     pools = [torch.nonzero(labels == c).flatten() for c in classes]
@@ -174,9 +177,7 @@ def feature_layers(model: nn.Module) -> list[str]:
     units); for a ViT also every transformer block's output (the residual stream) and, last, the final norm."""
     names = []
     for name, m in model.named_modules():
-        if isinstance(m, Elementwise):
-            names.append(name)
-        elif isinstance(m, TransformerBlock):
+        if isinstance(m, (Elementwise, TransformerBlock)):
             names.append(name)
     if isinstance(model, ViT):
         # a block's name precedes its children in named_modules(); put it after them (forward order)

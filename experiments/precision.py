@@ -42,7 +42,7 @@ class Precision:
     dtype: torch.dtype | None
 
     @classmethod
-    def resolve(cls, amp: str, device: str) -> "Precision":
+    def resolve(cls, amp: str, device: str) -> Precision:
         return cls(device, resolve_amp(amp, device))
 
     def autocast(self) -> contextlib.AbstractContextManager:

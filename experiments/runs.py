@@ -71,7 +71,7 @@ class Diverged(Exception):
         self.run_dir: Path | None = None
 
     @classmethod
-    def at(cls, what: str, **where: Any) -> "Diverged":
+    def at(cls, what: str, **where: Any) -> Diverged:
         """``Diverged("<what> at seed 0, task 1, step 57", seed=0, task=1, step=57)``."""
         place = ", ".join(f"{k} {v}" for k, v in where.items())
         return cls(f"{what} at {place}" if place else what, **where)
@@ -268,7 +268,7 @@ class MetricsLog:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "MetricsLog":
+    def __enter__(self) -> MetricsLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -304,13 +304,15 @@ def read_metrics(run_dir: str | Path) -> MetricsContents:
             continue
         try:
             record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
         except ValueError as err:
+            record, problem = None, str(err)
+        else:
+            problem = "" if isinstance(record, dict) else f"a JSON {type(record).__name__}"
+        if problem:
             if number == len(lines):  # the last piece had no newline: written when the run was killed
                 torn = True
                 break
-            raise RunFileError(f"{path}, line {number}: not a JSON object ({err})") from None
+            raise RunFileError(f"{path}, line {number}: not a JSON object ({problem})")
         records.append({k: (math.nan if v is None else v) for k, v in record.items()})
     return MetricsContents(records, torn)
 
@@ -379,7 +381,7 @@ class ProgressBar:
     def render(self, now: float | None = None) -> str:
         elapsed = (time.monotonic() if now is None else now) - self._start
         frac = min(1.0, self.count / self.total) if self.total else 1.0
-        filled = int(round(frac * PROGRESS_WIDTH))
+        filled = round(frac * PROGRESS_WIDTH)
         eta = elapsed / self.count * (self.total - self.count) if self.count else math.nan
         extras = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.postfix.items())
         eta_text = "?" if math.isnan(eta) else str(_dt.timedelta(seconds=int(eta)))
@@ -391,7 +393,7 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -67,7 +67,7 @@ class ModelSpec:
     def normalised_widths(self) -> list[int]:
         return normalised_widths(self.arch, dict(self.sizes))
 
-    def scaled(self, factor: int) -> "ModelSpec":
+    def scaled(self, factor: int) -> ModelSpec:
         """The spec of the ``factor``-times wider clone (Remark A.4: widths, channels, heads × factor)."""
         sizes = dict(self.sizes)
         if self.arch == "mlp":
@@ -172,7 +172,7 @@ def make_spec(arch: str, input_shape: tuple[int, int, int], num_classes: int, **
             "heads": heads,
             "head_dim": head_dim,
             "depth": int(opts["depth"]),
-            "mlp_hidden": max(1, int(round(heads * head_dim * mlp_ratio))),
+            "mlp_hidden": max(1, round(heads * head_dim * mlp_ratio)),
             "attn_dropout": attn_dropout,
         }
     widths = normalised_widths(arch, sizes)

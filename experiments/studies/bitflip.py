@@ -139,6 +139,8 @@ class BitFlipConfig(BaseConfig):
         out: dict[str, Inert] = {}
         if not self.uses_cbp:
             out |= inert(CBP_KEYS, "switch_step < samples", f"switch_step={self.switch_step} ≥ samples={self.samples}")
+        elif self.replacement_rate == 0:
+            out |= inert(CBP_KEYS[1:], "replacement_rate > 0", "replacement_rate=0: CBP replaces no unit")
         if self.flipping_bits == 0:
             out |= inert(("flip_period",), "flipping_bits ≥ 1", "flipping_bits=0")
         return out
@@ -316,6 +318,11 @@ def summarize_runs(runs: list[Run]) -> dict:
 # ----------------------------------------------------------------------------------------------- figures
 
 
+def at_width(width: int) -> Callable[[dict[str, Any]], bool]:
+    """Selects the records of one width."""
+    return lambda record: record.get("width") == width
+
+
 def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
     """figure_b1.png (metrics vs step, mean ± std over seeds, per setting and width) and figure_b2.png
     (phase averages vs width, :func:`summarize_runs`)."""
@@ -328,7 +335,7 @@ def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
         runs = groups[label]
         for width in runs[0].config.width:
             for ax, metric in zip(axes, FIGURE_METRICS):
-                s = series(runs, metric, lambda r, w=width: r.get("width") == w)
+                s = series(runs, metric, at_width(width))
                 if not len(s):
                     continue
                 seeds.add(int(s.count.max()))
@@ -416,5 +423,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the same errors and exit statuses as ``python -m experiments bitflip``
+    from experiments.__main__ import main as experiments_main
+
+    sys.exit(experiments_main(["bitflip", *sys.argv[1:]]))

@@ -69,7 +69,15 @@ from experiments.metrics import (
 from experiments.models import build, make_spec
 from experiments.optim import make_optimizer
 from experiments.precision import Precision
-from experiments.runs import Diverged, MetricsLog, ProgressBar, check_out_root, open_run, require_finite, torch_threads
+from experiments.runs import (
+    Diverged,
+    MetricsLog,
+    ProgressBar,
+    check_out_root,
+    open_run,
+    require_finite,
+    torch_threads,
+)
 from experiments.studies.figure_files import StudyFigures, save_figure, setup_matplotlib
 
 STUDY = "cloning"
@@ -80,7 +88,7 @@ SYNTHETIC_TEST_SEED_OFFSET = 10_000
 AUGMENT_SEED_OFFSET = 1
 VIT_LARGE_PATCH, VIT_SMALL_PATCH, VIT_LARGE_IMAGE = 8, 4, 16
 """patch_size=0: 8×8 patches for images of at least 16 pixels a side, 4×4 below."""
-PIN_MEMORY = {"auto": "auto", "true": True, "false": False}
+PIN_MEMORY: dict[str, bool | str] = {"auto": "auto", "true": True, "false": False}
 FIGURE_NAME = "cloning.png"
 
 
@@ -165,9 +173,12 @@ def load_data(cfg: CloningConfig) -> tuple[ImageDataset, ImageDataset]:
         test = make_synthetic(n_test, image_shape=shape, noise=cfg.synthetic_noise, seed=cfg.seed,  # type: ignore[arg-type]
                               sample_seed=cfg.seed + SYNTHETIC_TEST_SEED_OFFSET)
         return train, test
-    train = load_dataset(cfg.dataset, cfg.data_dir, True, cfg.download).subset(cfg.train_samples or None, cfg.seed)
-    test = load_dataset(cfg.dataset, cfg.data_dir, False, cfg.download).subset(cfg.test_samples or None, cfg.seed)
-    return train, test
+    full_train = load_dataset(cfg.dataset, cfg.data_dir, True, cfg.download)
+    full_test = load_dataset(cfg.dataset, cfg.data_dir, False, cfg.download)
+    for key, n, full in (("train_samples", cfg.train_samples, full_train), ("test_samples", cfg.test_samples, full_test)):
+        if n > len(full):
+            raise ConfigError(f"{key}={n} exceeds the {len(full)} images of {cfg.dataset}; give at most {len(full)} (0 = all)")
+    return full_train.subset(cfg.train_samples or None, cfg.seed), full_test.subset(cfg.test_samples or None, cfg.seed)
 
 
 def model_options(cfg: CloningConfig, input_shape: tuple[int, int, int]) -> dict[str, Any]:
@@ -208,6 +219,9 @@ def prepare(cfg: CloningConfig) -> tuple[CloningSetup, ImageDataset]:
         make_spec(cfg.arch, train.input_shape, train.num_classes, **model_options(cfg, train.input_shape))
     except (ValueError, TypeError) as err:
         raise ConfigError(str(err)) from None
+    for key, size in (("metric_batch", cfg.metric_batch), ("batch_size", cfg.batch_size)):
+        if size > len(train):
+            raise ConfigError(f"{key}={size} exceeds the {len(train)} training images; give at most {len(train)}")
     mean, std = channel_stats(train.as_float())
     precision = Precision.resolve(cfg.amp, cfg.device)
     pin = resolve_pin_memory(PIN_MEMORY[cfg.pin_memory], cfg.device)

@@ -83,8 +83,10 @@ def test_incomplete_runs_are_drawn_apart_and_named() -> None:
     groups = group_runs([fake_run("a"), killed])
     assert sorted(groups) == ["mlp, norm=default", "mlp, norm=default [incomplete: killed]"]
     assert groups.notes == [
-        "killed is incomplete (status running: killed or still running; seed 1 stops at step 0 of 20000); "
-        "drawn on its own, not pooled"
+        (
+            "killed is incomplete (status running: killed or still running; seed 1 stops at step 0 of 20000); "
+            "drawn on its own, not pooled"
+        )
     ]
 
 

@@ -59,6 +59,17 @@ ERROR_CASES: list[tuple[str, list[str], str]] = [
     ("continual synthetic key with real data", ["continual", "--preset", "paper", "synthetic_noise=1"],
      "synthetic_noise only act with dataset=synthetic"),
     ("cloning pin_memory on the CPU", ["cloning", "device=cpu", "pin_memory=true"], "pin_memory only act with a CUDA device"),
+    ("continual CBP keys without replacements", ["continual", "method=cbp", "replacement_rate=0", "maturity_threshold=5"],
+     "maturity_threshold only act with replacement_rate > 0"),
+    ("bitflip CBP keys without replacements", ["bitflip", "replacement_rate=0", "utility=contribution"],
+     "utility only act with replacement_rate > 0"),
+    ("cloning metric batch larger than the data", ["cloning", "metric_batch=5000"],
+     "metric_batch=5000 exceeds the 2048 training images"),
+    ("cloning batch larger than the data", ["cloning", "batch_size=4096"], "batch_size=4096 exceeds the 2048 training images"),
+    ("continual batch larger than a task", ["continual", "batch_size=1000"],
+     "batch_size=1000 exceeds the 600 training images of task 0 (seed 0)"),
+    ("continual metric batch larger than the data", ["continual", "metric_batch_size=5000"],
+     "metric_batch_size=5000 exceeds the 2400 training images"),
     ("continual seed and seeds", ["continual", "seed=3", "seeds=1,2"], "give either seed=3 or seeds=1,2"),
     ("bitflip seed and seeds", ["bitflip", "seed=3", "seeds=1,2"], "give either seed=3 or seeds=1,2"),
     ("continual --plot with overrides", ["continual", "--plot", "some_run", "lr=0.1"], "--plot redraws saved runs"),
@@ -355,8 +366,10 @@ def test_bug_plot_pools_runs_with_different_thread_counts(saved: dict[str, Path]
     groups = continual.group_runs([a, b])
     assert sorted(groups) == ["torch_threads=1", "torch_threads=2"]
     assert groups.notes == [
-        "the runs differ in torch_threads (1, 2), which changes results: they are grouped separately by it, "
-        "never pooled"
+        (
+            "the runs differ in torch_threads (1, 2), which changes results: they are grouped separately by it, "
+            "never pooled"
+        )
     ]
 
 

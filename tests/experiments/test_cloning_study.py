@@ -9,8 +9,8 @@ import torch
 
 from experiments.__main__ import SUBCOMMANDS, main
 from experiments.config import ConfigError, resolve_config
-from experiments.runs import load_config, load_metrics
 from experiments.precision import autocast, resolve_amp
+from experiments.runs import load_config, load_metrics
 from experiments.studies.cloning import CloningConfig, run
 
 TINY = ["dataset=synthetic", "synthetic_shape=3,8,8", "train_samples=128", "test_samples=64", "width=0.0625",
@@ -102,3 +102,18 @@ def test_bug_cloning_leaves_the_torch_thread_count_changed(tmp_path, monkeypatch
     assert seen == [2] and torch.get_num_threads() == before
     assert json.loads((run_dir / "config.json").read_text())["environment"]["torch_threads"] == 2
     assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
+
+
+def test_subset_sizes_beyond_the_dataset_are_errors(tmp_path, monkeypatch):
+    """train_samples larger than the dataset would silently mean "all" while recording the larger number."""
+    import experiments.studies.cloning as study
+    from experiments.data import make_synthetic
+
+    monkeypatch.setattr(study, "load_dataset", lambda name, data_dir, train, download: make_synthetic(100 if train else 40))
+    cfg = resolve_config(CloningConfig, "paper", ["train_samples=101", f"out={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"train_samples=101 exceeds the 100 images of cifar10; give at most 100 \(0 = all\)"):
+        study.prepare(cfg)
+    cfg = resolve_config(CloningConfig, "paper", ["test_samples=41", f"out={tmp_path}"])
+    with pytest.raises(ConfigError, match="test_samples=41 exceeds the 40 images"):
+        study.prepare(cfg)
+    assert not list(tmp_path.iterdir())

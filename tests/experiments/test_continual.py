@@ -431,4 +431,4 @@ def test_task_batches_reshuffle_every_pass_like_the_loader() -> None:
     stream = continual.TaskBatches(make_loader(images, labels, 4, shuffle=True, seed=7))
     got = [stream.next()[1].tolist() for _ in range(len(expected))]
     assert got == expected and (stream.passes, stream.position) == (3, 3)
-    assert sorted(sum(got[:3], [])) == list(range(10))
+    assert sorted(label for batch in got[:3] for label in batch) == list(range(10))

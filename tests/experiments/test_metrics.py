@@ -7,27 +7,27 @@ import math
 import numpy as np
 import pytest
 import torch
+from exp_fixtures import TINY_INPUT, batch, moved_model
 
 from experiments.cloning import Profile, expand_with_plan
 from experiments.metrics import (
+    NonFiniteFeatures,
     as_rows,
     cloning_r2,
     dead_fraction,
     duplicate_fraction,
     effective_rank,
     feature_layers,
+    gram_renyi2_rank,
     layer_features,
     layer_summary,
     prediction_agreement,
     renyi2_feature_rank,
     saturated_fraction,
-    gram_renyi2_rank,
     stratified_indices,
 )
 from experiments.models import build
 from theory.ranks import shannon_rank
-
-from exp_fixtures import TINY_INPUT, batch, moved_model
 
 
 def test_dead_units_by_hand():
@@ -124,3 +124,20 @@ def test_rows_and_summary_shapes():
     s = layer_summary(feats[feature_layers(model)[0]], grads[feature_layers(model)[0]])
     assert set(s) == {"dead", "duplicate", "effective_rank", "gram_renyi2_rank", "renyi2_rank", "saturated"}
     assert all(np.isfinite(v) for v in s.values())
+
+
+def test_bug_metric_batch_larger_than_the_data_is_silently_smaller():
+    labels = torch.tensor([0, 1, 0, 1, 2])
+    assert sorted(stratified_indices(labels, 5).tolist()) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="a metric batch of 6 exceeds the 5 samples"):
+        stratified_indices(labels, 6)
+
+
+def test_non_finite_features_are_a_clear_error():
+    H = torch.ones(4, 3)
+    H[1, 2] = math.nan
+    for metric in (effective_rank, dead_fraction, duplicate_fraction, gram_renyi2_rank):
+        with pytest.raises(NonFiniteFeatures, match="NaN or inf"):
+            metric(H)
+    with pytest.raises(NonFiniteFeatures, match="gradient matrix"):
+        saturated_fraction(torch.ones(4, 3), H)

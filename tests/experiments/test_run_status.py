@@ -44,10 +44,9 @@ def test_a_run_is_running_then_complete(tmp_path: Path) -> None:
 
 
 def test_a_diverged_run_says_where_and_keeps_its_metrics(tmp_path: Path) -> None:
-    with pytest.raises(Diverged) as info, open_run(tmp_path, "toy", {"a": 1}) as run_dir:
-        with MetricsLog(run_dir) as log:
-            log.log(step=0, loss=1.0)
-            require_finite(math.nan, "the loss", seed=3, step=7)
+    with pytest.raises(Diverged) as info, open_run(tmp_path, "toy", {"a": 1}) as run_dir, MetricsLog(run_dir) as log:
+        log.log(step=0, loss=1.0)
+        require_finite(math.nan, "the loss", seed=3, step=7)
     assert info.value.run_dir == run_dir and info.value.message == "the loss is nan at seed 3, step 7"
     status = read_status(run_dir)
     assert status is not None and status["state"] == DIVERGED and (status["seed"], status["step"]) == (3, 7)

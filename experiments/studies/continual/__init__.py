@@ -63,7 +63,6 @@ from experiments.studies.continual.suite import SUITE, metric_suite
 from experiments.studies.continual.summary import KIND, SUMMARY_FILE, group_runs, summarize
 from experiments.studies.continual.tasks import TaskBatches, load_data, task_classes
 
-
 __all__ = [
     "DEFAULT_DROPOUT", "DEFAULT_LR", "FIGURES", "FIGURES_DIR", "FIGURE_NAMES", "INTERVAL", "KIND", "METHOD_KEYS",
     "STUDY", "SUITE", "SUMMARY_FILE", "TASK_END", "ContinualConfig", "RunningAccuracy", "SeedSetup", "SeedState",

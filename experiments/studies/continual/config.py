@@ -132,6 +132,9 @@ class ContinualConfig(BaseConfig):
         for method, keys in METHOD_KEYS.items():
             if self.method != method:
                 out |= inert(keys, f"method={method}", f"method={self.method}")
+        if self.method == "cbp" and self.replacement_rate == 0:
+            others = [k for k in METHOD_KEYS["cbp"] if k != "replacement_rate"]
+            out |= inert(others, "replacement_rate > 0", "replacement_rate=0: CBP replaces no unit")
         return out
 
     def run_seeds(self) -> list[int]:

@@ -47,7 +47,7 @@ INTERVAL, TASK_END = "interval", "task_end"
 AUGMENT_PADDING = 4
 STATS_SAMPLES = 10_000
 """Images used for the per-channel input normalisation statistics (a seeded subset)."""
-PIN_MEMORY = {"auto": "auto", "true": True, "false": False}
+PIN_MEMORY: dict[str, bool | str] = {"auto": "auto", "true": True, "false": False}
 CBP_STREAM, NOISE_STREAM, AUGMENT_STREAM, BATCH_STREAM = 1, 2, 3, 4
 """Sub-streams of a seed (:func:`derived_seed`)."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from experiments.config import ConfigError
 from experiments.data import ImageDataset, resolve_pin_memory
 from experiments.models import make_spec
@@ -19,12 +21,26 @@ from experiments.studies.continual.tasks import load_data, task_classes
 
 
 def check_against_data(cfg: ContinualConfig, train: ImageDataset) -> None:
-    """The checks that need the data (task split, model sizes); raises :class:`ConfigError`."""
+    """The checks that need the data (task split, model sizes, batch sizes that the data would silently
+    cut); raises :class:`ConfigError`."""
     try:
         task_classes(train.num_classes, cfg.tasks, cfg.classes_per_task, 0)
         make_spec(cfg.arch, train.input_shape, train.num_classes, **model_options(cfg, train.input_shape))
     except (ValueError, TypeError) as err:
         raise ConfigError(str(err)) from None
+    if cfg.metric_batch_size > len(train):
+        raise ConfigError(
+            f"metric_batch_size={cfg.metric_batch_size} exceeds the {len(train)} training images; give at most {len(train)}"
+        )
+    per_class = torch.bincount(train.labels, minlength=train.num_classes)
+    for seed in cfg.run_seeds():
+        for task, classes in enumerate(task_classes(train.num_classes, cfg.tasks, cfg.classes_per_task, seed)):
+            images = int(per_class[classes].sum())
+            if cfg.batch_size > images:
+                raise ConfigError(
+                    f"batch_size={cfg.batch_size} exceeds the {images} training images of task {task} (seed {seed}): "
+                    f"every batch would hold them all; give at most {images}"
+                )
 
 
 def run(cfg: ContinualConfig) -> Path:

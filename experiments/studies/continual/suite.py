@@ -8,7 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from experiments.metrics import dead_fraction, duplicate_fraction, effective_rank, layer_features, saturated_fraction
+from experiments.metrics import (
+    dead_fraction,
+    duplicate_fraction,
+    effective_rank,
+    layer_features,
+    saturated_fraction,
+)
 
 SUITE = ("dead_fraction", "duplicate_fraction", "effective_rank", "saturated_fraction")
 """The layer-mean keys of every interval record (also ``layer/<name>/<key>`` per layer)."""
