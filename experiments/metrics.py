@@ -10,20 +10,25 @@ backward metrics, the matching gradient matrix G = ∂L/∂H.
 * saturated unit j:  |G_ij| / max(μ_j, ε) < τ_sat = 1e-4 for more than p_sat = 99 % of the samples,
   μ_j = (1/N) Σ_i |H_ij|;
 * effective rank:    exp(−Σ p_i log p_i), p_i = σ_i / Σ σ_j, singular values of H;
-* stable rank:       ‖H̃‖_F⁴ / tr((H̃ᵀH̃)²) for mean-centred H̃ = er₂(H̃ᵀH̃) (theory.ranks.renyi2_rank);
+* Gram Rényi-2 rank: ‖H̃‖_F⁴ / tr((H̃ᵀH̃)²) for mean-centred H̃ = er₂(H̃ᵀH̃) (theory.ranks.renyi2_rank).
+  Appendix B.1.2 calls this the "stable rank"; it is the Rényi-2 effective rank of the centred Gram
+  matrix, NOT ``theory.ranks.stable_rank`` (‖M‖_F²/‖M‖₂²), hence its name here (:func:`gram_renyi2_rank`);
 * Rényi-2 rank:      er₂ of the feature correlation matrix, (tr C)² / ‖C‖_F² (Section 3);
 * cloning R²:        1 − Σ_ij (H_ij − H̄_{i,b(j)})² / Σ_ij (H_ij − H̄)², H̄_{i,b} the mean over the
   units of block b for sample i, H̄ the mean of the whole layer (1 ⇔ clones identical).
 
 :func:`layer_features` collects H (and G) through hooks that are removed before it returns; nothing is
 kept between calls. Subsampling of rows is deterministic (a seeded permutation). :func:`stratified_indices`
-builds a metric batch that mixes all classes.
+builds a metric batch that mixes all classes. A feature matrix with NaN or ±inf entries (a diverged model)
+is a :class:`NonFiniteFeatures` error, never a LinAlgError from deep inside an SVD.
+:class:`RunningAccuracy` is the small stateful metric (``update``, ``result``, ``reset``) of online
+accuracy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -83,6 +88,8 @@ def saturated_fraction(H: torch.Tensor, G: torch.Tensor, tau: float = TAU_SAT, p
     _check_matrix(H)
     if G.shape != H.shape:
         raise ValueError(f"G must have the shape of H {tuple(H.shape)}, got {tuple(G.shape)}")
+    if not bool(torch.isfinite(G).all()):
+        raise NonFiniteFeatures("the gradient matrix G has NaN or inf entries (a diverged model?)")
     mu = H.double().abs().mean(0).clamp_min(eps)
     ratio = G.double().abs() / mu
     return float(((ratio < tau).double().mean(0) > p).double().mean())
@@ -99,8 +106,9 @@ def effective_rank(H: torch.Tensor) -> float:
     return float(torch.exp(-(p * p.log()).sum()))
 
 
-def stable_rank(H: torch.Tensor) -> float:
-    """‖H̃‖_F⁴ / tr((H̃ᵀH̃)²) for mean-centred H̃ (Appendix B.1.2) = er₂(H̃ᵀH̃) (0 for constant H)."""
+def gram_renyi2_rank(H: torch.Tensor) -> float:
+    """‖H̃‖_F⁴ / tr((H̃ᵀH̃)²) for mean-centred H̃ = er₂(H̃ᵀH̃) (0 for constant H): the "stable rank" of
+    Appendix B.1.2, which is the Rényi-2 rank of the centred Gram matrix (not ‖M‖_F²/‖M‖₂²)."""
     _check_matrix(H)
     Hc = H.double() - H.double().mean(0, keepdim=True)
     gram = (Hc.T @ Hc).cpu().numpy()
@@ -132,15 +140,26 @@ def cloning_r2(H: torch.Tensor, profile: Profile) -> float:
     return float(1.0 - ((Hd - block_mean) ** 2).sum() / total)
 
 
+class NonFiniteFeatures(ValueError):
+    """A feature or gradient matrix holds NaN or ±inf: its metrics are undefined (the model diverged)."""
+
+
 def _check_matrix(H: torch.Tensor) -> None:
     if not isinstance(H, torch.Tensor) or H.dim() != 2 or H.shape[0] < 1 or H.shape[1] < 1:
         raise ValueError(f"expected a non-empty [samples, units] matrix, got {getattr(H, 'shape', type(H))}")
+    if not bool(torch.isfinite(H).all()):
+        raise NonFiniteFeatures(
+            f"the feature matrix ({H.shape[0]}×{H.shape[1]}) has NaN or inf entries (a diverged model?)"
+        )
 
 
 def stratified_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` indices mixing every class as evenly as possible (round-robin over seeded per-class orders)."""
+    """``n`` indices mixing every class as evenly as possible (round-robin over seeded per-class orders);
+    ``n`` larger than the number of samples is a ValueError (the batch would silently be smaller)."""
     if n < 1:
         raise ValueError(f"n must be ≥ 1, got {n}")
+    if n > len(labels):
+        raise ValueError(f"a metric batch of {n} exceeds the {len(labels)} samples it is drawn from")
     g = torch.Generator().manual_seed(seed)
     classes = torch.unique(labels)
     pools = [torch.nonzero(labels == c).flatten() for c in classes]
@@ -158,9 +177,7 @@ def feature_layers(model: nn.Module) -> list[str]:
     units); for a ViT also every transformer block's output (the residual stream) and, last, the final norm."""
     names = []
     for name, m in model.named_modules():
-        if isinstance(m, Elementwise):
-            names.append(name)
-        elif isinstance(m, TransformerBlock):
+        if isinstance(m, (Elementwise, TransformerBlock)):
             names.append(name)
     if isinstance(model, ViT):
         # a block's name precedes its children in named_modules(); put it after them (forward order)
@@ -226,7 +243,7 @@ def layer_summary(H: torch.Tensor, G: torch.Tensor | None, thresholds: Threshold
         "dead": dead_fraction(H, thresholds.dead_tol, thresholds.tau_dead),
         "duplicate": duplicate_fraction(H, thresholds.tau_corr),
         "effective_rank": effective_rank(H),
-        "stable_rank": stable_rank(H),
+        "gram_renyi2_rank": gram_renyi2_rank(H),
         "renyi2_rank": renyi2_feature_rank(H),
     }
     if G is not None:
@@ -248,3 +265,25 @@ def clone_r2_by_layer(feats: dict[str, torch.Tensor], grads: dict[str, torch.Ten
 def prediction_agreement(clone_logits: torch.Tensor, base_logits: torch.Tensor) -> float:
     """Fraction of samples on which clone and base predict the same class."""
     return float((clone_logits.argmax(-1) == base_logits.argmax(-1)).double().mean())
+
+
+class RunningAccuracy:
+    """Sample-weighted running accuracy (and mean loss): ``update``, ``result``, ``reset``.
+
+    ``correct``, ``seen`` and ``loss_sum`` are its whole state."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.correct, self.seen, self.loss_sum = 0, 0, 0.0
+
+    def update(self, correct: int, count: int, loss: float) -> None:
+        self.correct += int(correct)
+        self.seen += int(count)
+        self.loss_sum += float(loss) * int(count)
+
+    def result(self) -> dict[str, float]:
+        if self.seen == 0:
+            return {}
+        return {"accuracy": self.correct / self.seen, "loss": self.loss_sum / self.seen}

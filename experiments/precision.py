@@ -8,6 +8,7 @@ The CPU path (bfloat16 autocast) is what the tests exercise where no GPU is pres
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import torch
 
@@ -30,3 +31,23 @@ def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractConte
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Where and in which precision a study computes: the device and the autocast dtype (None: full
+    precision). fp16 needs a gradient scaler, which holds training state (:meth:`new_scaler`)."""
+
+    device: str
+    dtype: torch.dtype | None
+
+    @classmethod
+    def resolve(cls, amp: str, device: str) -> Precision:
+        return cls(device, resolve_amp(amp, device))
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return autocast(self.device, self.dtype)
+
+    def new_scaler(self) -> torch.amp.GradScaler | None:
+        """A fresh gradient scaler for fp16 autocast, None otherwise."""
+        return torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None

@@ -27,7 +27,6 @@ from torch import nn
 
 from theory.activations import get_activation
 
-NormKind = Literal["none", "batch", "layer", "group"]
 NORMALIZATIONS: tuple[str, ...] = ("none", "batch", "layer", "group")
 Layout = Literal["vector", "map", "tokens"]
 DEFAULT_GROUP_COUNT = 8

@@ -16,7 +16,9 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, stride: int, spec: ModelSpec) -> None:
         super().__init__()
-        norm = lambda c: make_norm(spec.normalization, c, "map", spec.affine, spec.groups)  # noqa: E731
+        def norm(channels: int) -> nn.Module:
+            return make_norm(spec.normalization, channels, "map", spec.affine, spec.groups)
+
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1)
         self.norm1 = norm(out_ch)
         self.act1 = Elementwise(spec.activation)

@@ -67,7 +67,7 @@ class ModelSpec:
     def normalised_widths(self) -> list[int]:
         return normalised_widths(self.arch, dict(self.sizes))
 
-    def scaled(self, factor: int) -> "ModelSpec":
+    def scaled(self, factor: int) -> ModelSpec:
         """The spec of the ``factor``-times wider clone (Remark A.4: widths, channels, heads × factor)."""
         sizes = dict(self.sizes)
         if self.arch == "mlp":
@@ -94,8 +94,21 @@ def normalised_widths(arch: str, sizes: dict[str, Any]) -> list[int]:
     return [sizes["heads"] * sizes["head_dim"]]
 
 
-def _scale(n: int, width: float) -> int:
-    return max(1, int(round(n * width)))
+WIDTH_TOL = 1e-9
+"""How far n·width may lie from a whole number and still count as one (float round-off of the multiplier)."""
+
+
+def _scale(n: int, width: float, name: str) -> int:
+    """n·width, which must be a whole number ≥ 1: a width that rounds would build another width than it
+    records (width=0.001 would build width-1 layers). ValueError names the valid multipliers."""
+    scaled = n * width
+    whole = round(scaled)
+    if whole < 1 or abs(scaled - whole) > WIDTH_TOL * max(1.0, scaled):
+        raise ValueError(
+            f"width={width:g} gives {scaled:g} units for {name}={n}; the width multiplier must make every size "
+            f"a whole number ≥ 1 (here a multiple of 1/{n}, e.g. {1 / n:g}, {max(1, round(n / 4)) / n:g} or 1)"
+        )
+    return whole
 
 
 def make_spec(arch: str, input_shape: tuple[int, int, int], num_classes: int, **options: Any) -> ModelSpec:
@@ -128,26 +141,26 @@ def make_spec(arch: str, input_shape: tuple[int, int, int], num_classes: int, **
     if arch == "mlp":
         if int(opts["depth"]) < 1:
             raise ValueError(f"depth must be ≥ 1, got {opts['depth']}")
-        sizes = {"hidden": (_scale(int(opts["hidden"]), width),) * int(opts["depth"])}
+        sizes = {"hidden": (_scale(int(opts["hidden"]), width, "hidden"),) * int(opts["depth"])}
     elif arch == "cnn":
-        channels = tuple(_scale(int(c), width) for c in opts["channels"])
+        channels = tuple(_scale(int(c), width, "channels") for c in opts["channels"])
         if not channels:
             raise ValueError("channels must list at least one convolution width")
         if min(height, width_px) < 2 ** len(channels):
             raise ValueError(f"images of {height}×{width_px} are too small for {len(channels)} 2×2 max-pool stages")
-        sizes = {"channels": channels, "fc": _scale(int(opts["fc"]), width)}
+        sizes = {"channels": channels, "fc": _scale(int(opts["fc"]), width, "fc")}
     elif arch == "resnet":
         blocks = tuple(int(b) for b in opts["blocks"])
         if not blocks or min(blocks) < 1:
             raise ValueError(f"blocks must be positive counts per stage, got {opts['blocks']!r}")
-        sizes = {"blocks": blocks, "base_channels": _scale(int(opts["base_channels"]), width)}
+        sizes = {"blocks": blocks, "base_channels": _scale(int(opts["base_channels"]), width, "base_channels")}
     else:
         patch, dim, heads = int(opts["patch_size"]), int(opts["dim"]), int(opts["heads"])
         if heads < 1 or dim % heads:
             raise ValueError(f"dim={dim} must be a positive multiple of heads={heads}")
         if patch < 1 or height % patch or width_px % patch:
             raise ValueError(f"patch_size={patch} must divide the image size {height}×{width_px}")
-        head_dim = _scale(dim // heads, width)
+        head_dim = _scale(dim // heads, width, "head dimension (dim/heads)")
         mlp_ratio = float(opts["mlp_ratio"])
         if not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio}")
@@ -159,7 +172,7 @@ def make_spec(arch: str, input_shape: tuple[int, int, int], num_classes: int, **
             "heads": heads,
             "head_dim": head_dim,
             "depth": int(opts["depth"]),
-            "mlp_hidden": _scale(int(round(heads * head_dim * mlp_ratio)), 1.0),
+            "mlp_hidden": max(1, round(heads * head_dim * mlp_ratio)),
             "attn_dropout": attn_dropout,
         }
     widths = normalised_widths(arch, sizes)

@@ -1,35 +1,49 @@
 """The bit-flipping study: SGD, then Continual Backpropagation (Section 4, Figures B.1, B.2, Appendix B.1.1).
 
-For each width, ``seeds`` runs learn the bit-flipping task online in one vectorized engine
-(:class:`experiments.bitflip.engine.BitFlipEngine`): plain SGD until ``switch_step``, SGD + CBP after.
-Every ``bin_size`` steps each run logs one line to ``metrics.jsonl``: the mean online loss of the bin,
-and the effective rank, duplicate fraction and dead fraction of its hidden features on a fixed probe
-batch. Figures: ``figure_b1.png`` (metrics over time, mean ± std over seeds, per width) and
-``figure_b2.png`` (per width, the average over the last ``summary_window`` steps of each phase);
-``summary.json`` holds the numbers of Figure B.2.
+For each width, the runs of ``seeds`` (the list of seeds to run, as in every study) learn the
+bit-flipping task online in one vectorized engine (:class:`experiments.bitflip.engine.BitFlipEngine`):
+plain SGD until ``switch_step``, SGD + CBP after. Every ``bin_size`` steps each run logs one line to
+``metrics.jsonl``: the mean online loss of the bin, and the effective rank, duplicate fraction and dead
+fraction of its hidden features on a fixed probe batch. Figures: ``figure_b1.png`` (metrics over time,
+mean ± std over seeds, per width) and ``figure_b2.png`` (per width, the average over the last
+``summary_window`` steps of each phase); ``summary.json`` holds the numbers of Figure B.2. A non-finite
+online loss or non-finite hidden features stop the study (status ``diverged``), keeping the bins so far.
 
     python -m experiments bitflip --preset smoke
-    python -m experiments bitflip --preset paper seeds=70 --out runs
+    python -m experiments bitflip --preset paper seeds=0..69 --out runs
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from experiments.analysis import Groups, Run, StudyKind, group_runs, load_run, per_unit_means, series
 from experiments.bitflip.engine import BitFlipEngine
 from experiments.bitflip.learner import CBPSettings
 from experiments.bitflip.probe import feature_metrics, probe_inputs
 from experiments.bitflip.task import BitFlipTask
-from experiments.config import BaseConfig, ConfigError, config_from_dict, param, resolve_config, seed_everything
-from experiments.runs import MetricsLog, ProgressBar, load_config, new_run_dir, save_config
+from experiments.config import (
+    MAX_SEED,
+    BaseConfig,
+    ConfigError,
+    Inert,
+    inert,
+    param,
+    resolve_config,
+    seed_everything,
+)
+from experiments.runs import THREAD_ENVIRONMENT, Diverged, MetricsLog, ProgressBar, check_out_root, open_run
+from experiments.studies.figure_files import StudyFigures, save_figure, setup_matplotlib
 from theory.activations import get_activation
 
 STUDY = "bitflip"
@@ -38,6 +52,11 @@ DEFAULT_OUT = "runs"
 SUMMARY_FILE = "summary.json"
 PHASES = ("sgd", "cbp")
 FIGURE_METRICS = ("loss", "effective_rank", "duplicate_fraction", "dead_fraction")
+FIGURE_NAMES = ("figure_b1.png", "figure_b2.png")
+CBP_KEYS = ("replacement_rate", "maturity", "decay", "utility")
+DEFAULT_SEEDS = tuple(range(8))
+PAPER_SEEDS = tuple(range(5))
+"""Appendix B.1.3: five seeds."""
 
 
 @dataclass
@@ -49,14 +68,16 @@ class BitFlipConfig(BaseConfig):
         "smoke": {},
         "paper": {
             "width": (5, 10, 50, 100),
-            "seeds": 5,
+            "seeds": PAPER_SEEDS,
             "samples": 5_000_000,
             "switch_step": 2_500_000,
             "bin_size": 20_000,
         },
     }
 
-    seeds: int = param(8, "number of runs per width (seeds seed, seed+1, ...)", low=1)
+    seeds: tuple[int, ...] = param(
+        DEFAULT_SEEDS, "the seeds to run per width (3 = seed 3 alone; 0..69 = seventy)", low=0, high=MAX_SEED
+    )
     samples: int = param(600_000, "online samples (= steps) per run", low=1)
     width: tuple[int, ...] = param((5, 50), "hidden widths of the learner (comma-separated)", low=1)
     switch_step: int = param(300_000, "step at which SGD switches to SGD+CBP (>= samples: never)", low=0)
@@ -93,6 +114,7 @@ class BitFlipConfig(BaseConfig):
     precision: Literal["float32", "float64"] = param("float32", "floating point type of the engine")
     chunk_size: int = param(1000, "steps of task data generated at once", low=1)
     figures: bool = param(True, "write figure_b1.png and figure_b2.png")
+    out: str = param(DEFAULT_OUT, "root folder of run directories")
 
     def validate(self) -> None:
         super().validate()
@@ -113,6 +135,28 @@ class BitFlipConfig(BaseConfig):
         except ValueError as error:
             raise ConfigError(f"activation={self.activation!r}: {error}") from None
 
+    def inert_keys(self) -> dict[str, Inert]:
+        out: dict[str, Inert] = {}
+        if not self.uses_cbp:
+            out |= inert(CBP_KEYS, "switch_step < samples", f"switch_step={self.switch_step} ≥ samples={self.samples}")
+        elif self.replacement_rate == 0:
+            out |= inert(CBP_KEYS[1:], "replacement_rate > 0", "replacement_rate=0: CBP replaces no unit")
+        if self.flipping_bits == 0:
+            out |= inert(("flip_period",), "flipping_bits ≥ 1", "flipping_bits=0")
+        return out
+
+    @classmethod
+    def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Runs saved before ``seeds`` became the list of seeds: ``seeds=N`` meant seed, …, seed+N−1."""
+        if isinstance(values.get("seeds"), int):
+            base = int(values.get("seed", 0))
+            values = {**values, "seeds": list(range(base, base + values["seeds"])), "seed": 0}
+        return values
+
+    @property
+    def uses_cbp(self) -> bool:
+        return self.switch_step < self.samples
+
     def task(self) -> BitFlipTask:
         return BitFlipTask(
             num_bits=self.num_bits,
@@ -124,180 +168,262 @@ class BitFlipConfig(BaseConfig):
         )
 
     def cbp(self) -> CBPSettings | None:
-        if self.switch_step >= self.samples:
+        if not self.uses_cbp:
             return None
         return CBPSettings(self.replacement_rate, self.maturity, self.decay, self.utility)
 
     def run_seeds(self) -> list[int]:
-        return list(range(self.seed, self.seed + self.seeds))
+        return list(self.seeds) if self.seeds else [self.seed]
 
 
-def run_study(cfg: BitFlipConfig, out_root: str | Path = DEFAULT_OUT) -> Path:
-    """Run every width of ``cfg``: write config.json, metrics.jsonl, summary.json, figures; return the dir."""
-    seed_everything(cfg.seed)  # the engine draws from per-run streams; this covers everything else
-    run_dir = new_run_dir(out_root, STUDY)
-    save_config(run_dir, cfg)
-    task = cfg.task()
-    probe = probe_inputs(cfg.num_bits, cfg.probe_size, np.random.default_rng([cfg.seed, PROBE_STREAM]))
-    timings: dict[str, float] = {}
-    with (
-        MetricsLog(run_dir) as log,
-        ProgressBar(cfg.samples * len(cfg.width), desc=STUDY, enabled=cfg.progress) as bar,
-    ):
-        for width in cfg.width:
-            engine = BitFlipEngine(
+def make_engines(cfg: BitFlipConfig) -> dict[int, BitFlipEngine]:
+    """One engine per width (every check of the task and the engine happens here, before any run dir)."""
+    try:
+        task = cfg.task()
+        return {
+            width: BitFlipEngine(
                 task,
                 width,
                 cfg.run_seeds(),
                 activation=cfg.activation,
                 lr=cfg.lr,
                 cbp=cfg.cbp(),
-                switch_step=cfg.switch_step if cfg.switch_step < cfg.samples else None,
+                switch_step=cfg.switch_step if cfg.uses_cbp else None,
                 dtype=cfg.precision,
                 chunk_size=cfg.chunk_size,
             )
-            start = time.perf_counter()
+            for width in cfg.width
+        }
+    except (ValueError, TypeError) as err:
+        raise ConfigError(str(err)) from None
 
-            def on_bin(
-                step: int, losses: np.ndarray, engine: BitFlipEngine = engine, width: int = width
-            ) -> None:
-                metrics = feature_metrics(engine.hidden_features(probe))
-                phase = "sgd" if step <= cfg.switch_step else "cbp"
-                for r, seed in enumerate(engine.seeds):
-                    log.log(
-                        step=step,
-                        seed=seed,
-                        width=width,
-                        phase=phase,
-                        loss=float(losses[r]),
-                        **{name: float(values[r]) for name, values in metrics.items()},
-                        replacements=int(engine.replacements[r]),
-                    )
-                bar.update(cfg.bin_size, width=width, loss=float(losses.mean()))
 
-            engine.run_binned(cfg.samples, cfg.bin_size, on_bin)
-            timings[str(width)] = time.perf_counter() - start
-    summary = summarize(run_dir, cfg)
-    summary["wall_seconds_per_width"] = timings
-    summary["sample_steps_per_second"] = {w: cfg.samples * cfg.seeds / s for w, s in timings.items()}
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-    if cfg.figures:
-        plot_figures(run_dir, cfg, summary)
+def bin_logger(
+    cfg: BitFlipConfig, engine: BitFlipEngine, width: int, probe: np.ndarray, log: MetricsLog, bar: ProgressBar
+) -> Callable[[int, np.ndarray], None]:
+    """The engine's end-of-bin callback: check finiteness, measure the probe features, log a line per run."""
+
+    def on_bin(step: int, losses: np.ndarray) -> None:
+        bad = [seed for seed, loss in zip(engine.seeds, losses) if not math.isfinite(float(loss))]
+        if bad:
+            raise Diverged.at(
+                f"the online loss (lr={cfg.lr}) is not finite for seed(s) {', '.join(map(str, bad))}",
+                width=width, step=step, seeds=bad,
+            )
+        features = engine.hidden_features(probe)
+        if not np.isfinite(features).all():
+            raise Diverged.at(f"the hidden features (lr={cfg.lr}) are not finite", width=width, step=step)
+        metrics = feature_metrics(features)
+        phase = "sgd" if step <= cfg.switch_step else "cbp"
+        for r, seed in enumerate(engine.seeds):
+            log.log(
+                step=step,
+                seed=seed,
+                width=width,
+                phase=phase,
+                loss=float(losses[r]),
+                **{name: float(values[r]) for name, values in metrics.items()},
+                replacements=int(engine.replacements[r]),
+            )
+        bar.update(cfg.bin_size, width=width, loss=float(losses.mean()))
+
+    return on_bin
+
+
+def run_study(cfg: BitFlipConfig, out_root: str | Path | None = None) -> Path:
+    """Run every width of ``cfg`` into a new run directory under ``out_root`` (default ``cfg.out``):
+    config.json, status.json, metrics.jsonl, summary.json, figures; return the directory."""
+    root = cfg.out if out_root is None else out_root
+    check_out_root(root, STUDY)
+    seed_everything(cfg.seed)  # the engine draws from per-run streams; this covers everything else
+    engines = make_engines(cfg)
+    probe = probe_inputs(cfg.num_bits, cfg.probe_size, np.random.default_rng([cfg.seed, PROBE_STREAM]))
+    timings: dict[str, float] = {}
+    with open_run(root, STUDY, cfg) as run_dir:
+        with (
+            MetricsLog(run_dir) as log,
+            ProgressBar(cfg.samples * len(cfg.width), desc=STUDY, enabled=cfg.progress) as bar,
+            np.errstate(over="ignore", invalid="ignore"),  # a diverging run is caught by bin_logger
+        ):
+            for width, engine in engines.items():
+                start = time.perf_counter()
+                engine.run_binned(cfg.samples, cfg.bin_size, bin_logger(cfg, engine, width, probe, log, bar))
+                timings[str(width)] = time.perf_counter() - start
+        run = load_run(run_dir, KIND)
+        summary = summarize_runs([run])
+        summary["wall_seconds_per_width"] = timings
+        summary["sample_steps_per_second"] = {w: cfg.samples * len(cfg.run_seeds()) / s for w, s in timings.items()}
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        if cfg.figures:
+            draw(group_runs([run]), {name: run_dir / name for name in FIGURE_NAMES})
     return run_dir
 
 
-def redraw(run_dir: Path) -> list[Path]:
-    """Recompute ``summary.json``'s figure numbers from a saved run and redraw its two figures."""
-    cfg = config_from_dict(BitFlipConfig, load_config(run_dir))
-    plot_figures(run_dir, cfg, summarize(run_dir, cfg))
-    return [run_dir / "figure_b1.png", run_dir / "figure_b2.png"]
+# ----------------------------------------------------------------------------------------------- analysis
 
 
-def _records(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+def missing_records(cfg: BitFlipConfig, records: list[dict[str, Any]]) -> str | None:
+    """What a finished run has and ``records`` lack: every (width, seed)'s record of the last step."""
+    done = {(r.get("width"), r.get("seed")) for r in records if r.get("step") == cfg.samples}
+    problems = []
+    for width in cfg.width:
+        short = [s for s in cfg.run_seeds() if (width, s) not in done]
+        if short:
+            last = max((int(r["step"]) for r in records if r.get("width") == width), default=0)
+            problems.append(f"width {width}: {len(short)} of {len(cfg.run_seeds())} seeds stop before step "
+                            f"{cfg.samples} (last bin logged: step {last})")
+    return "; ".join(problems) or None
 
 
-def summarize(run_dir: Path, cfg: BitFlipConfig) -> dict:
-    """Figure B.2's numbers: per width and phase, mean and std over seeds of each run's average over the
-    bins ending in the last ``summary_window`` steps of the phase."""
-    records = _records(run_dir)
+KIND = StudyKind(
+    STUDY, BitFlipConfig, missing_records, lambda config: "bit flipping", frozenset({"chunk_size"}),
+    environment_keys=("numpy", *(name.lower() for name in THREAD_ENVIRONMENT)),
+)
+"""The bit-flipping study for :mod:`experiments.analysis`: the chunk size changes no number (tested
+bitwise); the engine is numpy, so numpy's version and BLAS thread variables matter, torch's do not."""
+
+
+def summarize(run_dir: Path) -> dict:
+    """Figure B.2's numbers of one saved run (:func:`summarize_runs`)."""
+    return summarize_runs([load_run(run_dir, KIND)])
+
+
+def summarize_runs(runs: list[Run]) -> dict:
+    """Figure B.2's numbers over the seeds of ``runs`` (one setting): per width and phase, mean and std
+    over seeds of each seed's average over the bins ending in the last ``summary_window`` steps of the
+    phase. A phase without such bins (an incomplete run) is left out."""
+    cfg: BitFlipConfig = runs[0].config
     phase_ends = {"sgd": min(cfg.switch_step, cfg.samples), "cbp": cfg.samples}
     out: dict = {"phase_end_step": phase_ends, "widths": {}}
     for width in cfg.width:
-        per_phase = {}
+        per_phase: dict[str, dict] = {}
         for phase, end in phase_ends.items():
-            if phase == "cbp" and cfg.switch_step >= cfg.samples:
+            if phase == "cbp" and not cfg.uses_cbp:
                 continue
-            window = [
-                r for r in records if r["width"] == width and end - cfg.summary_window < r["step"] <= end
-            ]
-            per_phase[phase] = {}
-            for metric in FIGURE_METRICS:
-                by_seed = [np.mean([r[metric] for r in window if r["seed"] == s]) for s in cfg.run_seeds()]
-                per_phase[phase][metric] = {"mean": float(np.mean(by_seed)), "std": float(np.std(by_seed))}
+
+            def in_window(r: dict, width: int = width, end: int = end) -> bool:
+                return r.get("width") == width and end - cfg.summary_window < r["step"] <= end
+
+            table = {metric: per_unit_means(runs, metric, in_window) for metric in FIGURE_METRICS}
+            if not table["loss"]:
+                continue
+            per_phase[phase] = {
+                metric: {"mean": float(np.mean(by_seed)), "std": float(np.std(by_seed))}
+                for metric, by_seed in table.items()
+            }
         out["widths"][str(width)] = per_phase
     return out
 
 
-def plot_figures(run_dir: Path, cfg: BitFlipConfig, summary: dict) -> None:
-    """figure_b1.png (metrics vs step, mean ± std over seeds) and figure_b2.png (phase averages vs width)."""
-    import matplotlib
+# ----------------------------------------------------------------------------------------------- figures
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    records = _records(run_dir)
+def at_width(width: int) -> Callable[[dict[str, Any]], bool]:
+    """Selects the records of one width."""
+    return lambda record: record.get("width") == width
+
+
+def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
+    """figure_b1.png (metrics vs step, mean ± std over seeds, per setting and width) and figure_b2.png
+    (phase averages vs width, :func:`summarize_runs`)."""
+    plt = setup_matplotlib()
+    names = sorted(groups)
+    many = len(names) > 1
     fig, axes = plt.subplots(1, len(FIGURE_METRICS), figsize=(4.5 * len(FIGURE_METRICS), 3.6))
-    for width in cfg.width:
-        steps = sorted({r["step"] for r in records if r["width"] == width})
-        for ax, metric in zip(axes, FIGURE_METRICS):
-            table = np.array(
-                [[r[metric] for r in records if r["width"] == width and r["step"] == s] for s in steps]
-            )
-            mean, std = table.mean(axis=1), table.std(axis=1)
-            ax.plot(steps, mean, label=f"width {width}")
-            ax.fill_between(steps, mean - std, mean + std, alpha=0.25)
+    seeds = set()
+    for label in names:
+        runs = groups[label]
+        for width in runs[0].config.width:
+            for ax, metric in zip(axes, FIGURE_METRICS):
+                s = series(runs, metric, at_width(width))
+                if not len(s):
+                    continue
+                seeds.add(int(s.count.max()))
+                varies = int(s.count.min()) != int(s.count.max())
+                text = (f"{label}, " if many else "") + f"width {width}" + (f" ({s.n_label})" if varies else "")
+                ax.plot(s.steps, s.mean, label=text)
+                ax.fill_between(s.steps, s.mean - s.std, s.mean + s.std, alpha=0.25)
+    switches = sorted({g[0].config.switch_step for g in groups.values() if g[0].config.uses_cbp})
     for ax, metric in zip(axes, FIGURE_METRICS):
-        if cfg.switch_step < cfg.samples:
-            ax.axvline(cfg.switch_step, color="k", linestyle="--", linewidth=1, label="SGD → CBP")
+        for switch in switches:
+            ax.axvline(switch, color="k", linestyle="--", linewidth=1, label="SGD → CBP")
         ax.set_xlabel("samples")
         ax.set_title(metric.replace("_", " "))
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Bit flipping: SGD then CBP ({cfg.seeds} seeds, mean ± std)")
+    count = f"{seeds.pop()} seeds" if len(seeds) == 1 else "seeds"
+    fig.suptitle(f"Bit flipping: SGD then CBP ({count}, mean ± std)")
     fig.tight_layout()
-    fig.savefig(run_dir / "figure_b1.png", dpi=120)
-    plt.close(fig)
+    written = [save_figure(fig, targets["figure_b1.png"], dpi=120)]
 
     fig, axes = plt.subplots(1, len(FIGURE_METRICS), figsize=(4.5 * len(FIGURE_METRICS), 3.6))
-    widths = list(cfg.width)
+    widths = sorted({w for g in groups.values() for run in g for w in run.config.width})
+    slots = [(label, phase) for label in names for phase in PHASES]
+    offsets = np.linspace(-0.3, 0.3, len(slots)) if len(slots) > 1 else np.zeros(1)
+    summaries = {label: summarize_runs(groups[label]) for label in names}
     for ax, metric in zip(axes, FIGURE_METRICS):
-        for offset, phase in zip((-0.15, 0.15), PHASES):
-            if phase not in summary["widths"][str(widths[0])]:
+        for offset, (label, phase) in zip(offsets, slots):
+            points = [
+                (i, summaries[label]["widths"][str(w)][phase][metric])
+                for i, w in enumerate(widths)
+                if phase in summaries[label]["widths"].get(str(w), {})
+            ]
+            if not points:
                 continue
-            mean = [summary["widths"][str(w)][phase][metric]["mean"] for w in widths]
-            std = [summary["widths"][str(w)][phase][metric]["std"] for w in widths]
             ax.errorbar(
-                np.arange(len(widths)) + offset,
-                mean,
-                yerr=std,
+                np.array([i for i, _ in points]) + offset,
+                [p["mean"] for _, p in points],
+                yerr=[p["std"] for _, p in points],
                 fmt="o",
                 capsize=3,
-                label="BP (SGD)" if phase == "sgd" else "CBP",
+                label=(f"{label}: " if many else "") + ("BP (SGD)" if phase == "sgd" else "CBP"),
             )
         ax.set_xticks(range(len(widths)), [str(w) for w in widths])
         ax.set_xlabel("width")
-        ax.set_title(f"{metric.replace('_', ' ')} (last {cfg.summary_window:,} steps)")
+        windows = sorted({g[0].config.summary_window for g in groups.values()})
+        ax.set_title(f"{metric.replace('_', ' ')} (last {', '.join(f'{w:,}' for w in windows)} steps)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(run_dir / "figure_b2.png", dpi=120)
-    plt.close(fig)
+    written.append(save_figure(fig, targets["figure_b2.png"], dpi=120))
+    return written
+
+
+FIGURES = StudyFigures(KIND, FIGURE_NAMES, lambda run_dir: run_dir, draw)
+"""The bit-flipping figure set for ``python -m experiments plot`` (a run's figures lie in the run dir)."""
+
+
+# ----------------------------------------------------------------------------------------------- CLI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bitflip`` subcommand's arguments: ``[--preset NAME] [--out DIR] [key=value ...]``."""
-    parser.add_argument("--preset", default="default", help=f"one of {', '.join(BitFlipConfig.PRESETS)}")
-    parser.add_argument("--out", default=DEFAULT_OUT, help="root directory of run directories")
+    parser.add_argument("--preset", default="default", choices=list(BitFlipConfig.PRESETS),
+                        help=f"one of {', '.join(BitFlipConfig.PRESETS)}")
+    parser.add_argument("--out", default=None, help=f"root folder of run directories (same as out=DIR; default {DEFAULT_OUT})")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     parser.epilog = "keys:\n" + BitFlipConfig.describe()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(args: argparse.Namespace | list[str] | None = None) -> int:
-    """Run the study from parsed arguments (``python -m experiments bitflip``) or an argv list; print the dir."""
+    """Run the study from parsed arguments (``python -m experiments bitflip``) or an argv list; print the dir.
+    A configuration mistake prints one ``error:`` line and returns 2."""
     if not isinstance(args, argparse.Namespace):
         parser = argparse.ArgumentParser(
             prog="python -m experiments bitflip", description=__doc__.splitlines()[0]
         )
         add_arguments(parser)
         args = parser.parse_args(args)
+    overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
     try:
-        cfg = resolve_config(BitFlipConfig, args.preset, args.overrides)
+        cfg = resolve_config(BitFlipConfig, args.preset, overrides)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(run_study(cfg, args.out))
+    print(run_study(cfg))
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the same errors and exit statuses as ``python -m experiments bitflip``
+    from experiments.__main__ import main as experiments_main
+
+    sys.exit(experiments_main(["bitflip", *sys.argv[1:]]))

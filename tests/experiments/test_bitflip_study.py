@@ -11,7 +11,7 @@ from experiments.config import ConfigError, resolve_config
 from experiments.studies.bitflip import BitFlipConfig, main
 
 TINY = [
-    "seeds=2",
+    "seeds=0,1",
     "samples=4000",
     "switch_step=2000",
     "bin_size=1000",

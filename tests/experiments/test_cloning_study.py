@@ -9,8 +9,8 @@ import torch
 
 from experiments.__main__ import SUBCOMMANDS, main
 from experiments.config import ConfigError, resolve_config
-from experiments.runs import load_config, load_metrics
 from experiments.precision import autocast, resolve_amp
+from experiments.runs import load_config, load_metrics
 from experiments.studies.cloning import CloningConfig, run
 
 TINY = ["dataset=synthetic", "synthetic_shape=3,8,8", "train_samples=128", "test_samples=64", "width=0.0625",
@@ -87,3 +87,33 @@ def test_paper_size_models_clone_exactly_in_float32(arch):
     x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
     report = compare_with_base(base, clone, plan, x, y, train=False, gradient_reference="model")
     assert report.max_deviation() <= FLOAT32_RTOL, report.worst()
+
+
+def test_bug_cloning_leaves_the_torch_thread_count_changed(tmp_path, monkeypatch):
+    """Before: ``threads=2`` called torch.set_num_threads(2) and never restored the caller's setting.
+    (Training is replaced by a probe of the thread count: two threads on the loaded CI machine are slow.)"""
+    import experiments.studies.cloning as study
+
+    seen = []
+    monkeypatch.setattr(study, "train_and_log", lambda setup, test, run_dir: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr(study, "draw_run", lambda run_dir: None)
+    before = torch.get_num_threads()
+    run_dir = run(resolve_config(CloningConfig, "smoke", [*TINY[:-1], "threads=2", f"out={tmp_path}"]))
+    assert seen == [2] and torch.get_num_threads() == before
+    assert json.loads((run_dir / "config.json").read_text())["environment"]["torch_threads"] == 2
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
+
+
+def test_subset_sizes_beyond_the_dataset_are_errors(tmp_path, monkeypatch):
+    """train_samples larger than the dataset would silently mean "all" while recording the larger number."""
+    import experiments.studies.cloning as study
+    from experiments.data import make_synthetic
+
+    monkeypatch.setattr(study, "load_dataset", lambda name, data_dir, train, download: make_synthetic(100 if train else 40))
+    cfg = resolve_config(CloningConfig, "paper", ["train_samples=101", f"out={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"train_samples=101 exceeds the 100 images of cifar10; give at most 100 \(0 = all\)"):
+        study.prepare(cfg)
+    cfg = resolve_config(CloningConfig, "paper", ["test_samples=41", f"out={tmp_path}"])
+    with pytest.raises(ConfigError, match="test_samples=41 exceeds the 40 images"):
+        study.prepare(cfg)
+    assert not list(tmp_path.iterdir())

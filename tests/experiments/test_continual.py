@@ -1,4 +1,4 @@
-"""The continual-learning study (experiments/studies/continual.py; Section 3.1, Appendix B.1.1): task
+"""The continual-learning study (experiments/studies/continual/; Section 3.1, Appendix B.1.1): task
 split, masked loss, head reset, online-accuracy bookkeeping, metrics.jsonl records, run directories,
 configuration errors, a missing dataset, and tiny end-to-end runs of every architecture and method."""
 
@@ -41,8 +41,10 @@ FLOAT64_RTOL = 1e-12
 
 
 def tiny(tmp_path: Path, *extra: str) -> list[str]:
-    """A run of seconds: 2 tasks × 2 classes × 4 steps on 8×8 synthetic images, tiny widths."""
-    return [
+    """A run of seconds: 2 tasks × 2 classes × 4 steps on 8×8 synthetic images, tiny widths; ``extra``
+    replaces a default of the same key (a key given twice is an error)."""
+    given = {item.partition("=")[0] for item in extra}
+    base = [
         "dataset=synthetic",
         "synthetic_shape=3,8,8",
         f"tasks={TINY_TASKS}",
@@ -60,8 +62,8 @@ def tiny(tmp_path: Path, *extra: str) -> list[str]:
         "threads=1",
         "seeds=0",
         f"out={tmp_path}",
-        *extra,
     ]
+    return [item for item in base if item.partition("=")[0] not in given] + list(extra)
 
 
 def tiny_run(tmp_path: Path, *extra: str) -> Path:
@@ -141,7 +143,7 @@ def test_head_is_reset_at_every_task_start(
         real(head, optimizer)
         calls.append((head.weight.detach().clone(), head.bias.detach().clone(), optimizer))
 
-    monkeypatch.setattr(continual, "reset_head_", spy)
+    monkeypatch.setattr(continual.loop, "reset_head_", spy)
     tiny_run(tmp_path, f"reset_head={str(reset).lower()}", "arch=mlp")
     assert len(calls) == (TINY_TASKS if reset else 0)
     for weight, bias, optimizer in calls:
@@ -187,7 +189,7 @@ def test_logged_online_accuracy_averages_the_intervals_batches(
         seen.append((out[1], len(y)))
         return out
 
-    monkeypatch.setattr(continual, "train_step", spy)
+    monkeypatch.setattr(continual.loop, "train_step", spy)
     run_dir = tiny_run(tmp_path, "batch_size=7")  # 40 training images per task: batches of 7, 7, …, 5
     logged = [r for r in load_metrics(run_dir) if r["event"] == INTERVAL and r["step"] > 0 and r["seed"] == 0]
     assert len(logged) == TINY_TASKS * TINY_STEPS // TINY_INTERVAL
@@ -256,7 +258,7 @@ def test_records_are_written_as_the_run_goes(tmp_path: Path, monkeypatch: pytest
             raise RuntimeError("simulated crash")
         return real(*args)
 
-    monkeypatch.setattr(continual, "train_step", failing)
+    monkeypatch.setattr(continual.loop, "train_step", failing)
     with pytest.raises(RuntimeError, match="simulated crash"):
         tiny_run(tmp_path)
     (run_dir,) = (tmp_path / "continual").iterdir()
@@ -354,7 +356,7 @@ def test_missing_dataset_fails_clearly_and_leaves_no_run_dir(
 
 def test_too_many_tasks_for_the_dataset_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small = continual.load_data(resolve_continual_config("smoke", tiny(tmp_path)))
-    monkeypatch.setattr(continual, "load_data", lambda cfg: small)
+    monkeypatch.setattr(continual.study, "load_data", lambda cfg: small)
     with pytest.raises(ConfigError, match="exceeds the 4 classes"):
         tiny_run(tmp_path, "tasks=3")
     assert not (tmp_path / "continual").exists()
@@ -403,3 +405,30 @@ def test_bfloat16_autocast_path_on_cpu(tmp_path: Path) -> None:
         == "torch.bfloat16"
     )
     assert all(r["online_accuracy"] >= 0 for r in records if r["event"] == INTERVAL and r["step"] > 0)
+
+
+def test_a_crashed_run_is_marked_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*args):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(continual.loop, "train_step", failing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        tiny_run(tmp_path)
+    (run_dir,) = (tmp_path / "continual").iterdir()
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and "simulated crash" in status["message"]
+
+
+def test_task_batches_reshuffle_every_pass_like_the_loader() -> None:
+    """TaskBatches with explicit (passes, position) yields what cycling over the seeded loader yields."""
+    from experiments.data import make_loader
+
+    images, labels = torch.arange(10 * 3 * 2 * 2, dtype=torch.float32).reshape(10, 3, 2, 2), torch.arange(10)
+    expected = []
+    loader = make_loader(images, labels, 4, shuffle=True, seed=7)
+    for _ in range(3):
+        expected += [y.tolist() for _, y in loader]
+    stream = continual.TaskBatches(make_loader(images, labels, 4, shuffle=True, seed=7))
+    got = [stream.next()[1].tolist() for _ in range(len(expected))]
+    assert got == expected and (stream.passes, stream.position) == (3, 3)
+    assert sorted(label for batch in got[:3] for label in batch) == list(range(10))

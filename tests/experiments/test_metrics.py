@@ -7,27 +7,27 @@ import math
 import numpy as np
 import pytest
 import torch
+from exp_fixtures import TINY_INPUT, batch, moved_model
 
 from experiments.cloning import Profile, expand_with_plan
 from experiments.metrics import (
+    NonFiniteFeatures,
     as_rows,
     cloning_r2,
     dead_fraction,
     duplicate_fraction,
     effective_rank,
     feature_layers,
+    gram_renyi2_rank,
     layer_features,
     layer_summary,
     prediction_agreement,
     renyi2_feature_rank,
     saturated_fraction,
-    stable_rank,
     stratified_indices,
 )
 from experiments.models import build
 from theory.ranks import shannon_rank
-
-from exp_fixtures import TINY_INPUT, batch, moved_model
 
 
 def test_dead_units_by_hand():
@@ -71,7 +71,7 @@ def test_effective_rank_by_hand_and_against_theory():
 def test_stable_and_renyi2_rank_by_hand():
     # centred H with singular values (2, 1): ‖H‖_F⁴ / tr((HᵀH)²) = (4+1)² / (16+1)
     H = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -1.0]]) / math.sqrt(2)
-    assert stable_rank(H) == pytest.approx(25 / 17)
+    assert gram_renyi2_rank(H) == pytest.approx(25 / 17)
     assert renyi2_feature_rank(H) == pytest.approx(2.0)  # uncorrelated units: C = I
     assert renyi2_feature_rank(torch.tensor([[1.0, 2.0], [2.0, 4.0], [3.0, 6.1]])) == pytest.approx(1.0, abs=1e-3)
 
@@ -122,5 +122,22 @@ def test_rows_and_summary_shapes():
     x, y = torch.randn(16, *TINY_INPUT), torch.randint(0, 3, (16,))
     _, feats, grads = layer_features(model, x, y)
     s = layer_summary(feats[feature_layers(model)[0]], grads[feature_layers(model)[0]])
-    assert set(s) == {"dead", "duplicate", "effective_rank", "stable_rank", "renyi2_rank", "saturated"}
+    assert set(s) == {"dead", "duplicate", "effective_rank", "gram_renyi2_rank", "renyi2_rank", "saturated"}
     assert all(np.isfinite(v) for v in s.values())
+
+
+def test_bug_metric_batch_larger_than_the_data_is_silently_smaller():
+    labels = torch.tensor([0, 1, 0, 1, 2])
+    assert sorted(stratified_indices(labels, 5).tolist()) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="a metric batch of 6 exceeds the 5 samples"):
+        stratified_indices(labels, 6)
+
+
+def test_non_finite_features_are_a_clear_error():
+    H = torch.ones(4, 3)
+    H[1, 2] = math.nan
+    for metric in (effective_rank, dead_fraction, duplicate_fraction, gram_renyi2_rank):
+        with pytest.raises(NonFiniteFeatures, match="NaN or inf"):
+            metric(H)
+    with pytest.raises(NonFiniteFeatures, match="gradient matrix"):
+        saturated_fraction(torch.ones(4, 3), H)

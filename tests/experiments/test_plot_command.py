@@ -17,7 +17,7 @@ def saved_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
     bf_cfg = resolve_config(
         bitflip.BitFlipConfig, "smoke",
-        ["seeds=2", "samples=4000", "width=5", "switch_step=2000", "bin_size=1000", "summary_window=1000",
+        ["seeds=0,1", "samples=4000", "width=5", "switch_step=2000", "bin_size=1000", "summary_window=1000",
          "probe_size=64", "progress=false", "figures=false"],
     )
     cl_cfg = continual.resolve_continual_config(
