@@ -14,14 +14,14 @@ from dag_nets.dynamics import cloning_report, run_trajectory
 from dag_nets.graph import DagNet
 from dag_nets.manifolds import manifold
 from dag_nets.partition import Partition
-from proofs_check.registry import Context, Outcome, ReadingOutcome, claim, judge_readings
+from proofs_check.registry import Context, Outcome, ReadingOutcome, Status, claim, judge_readings
 
 EXACT_TOL = 1e-12
 """Float64 round-off bound for identities that hold exactly."""
 BROKEN_TOL = 1e-6
 """A spread above this is a genuine violation (≥ 1e6 × round-off)."""
 STEPS = 30
-RATIO_SIZES = (2, 3, 4, 6)
+RATIO_SIZES = (2, 3, 4, 5)
 """Block sizes n of the Remark A.1 ratio check (dim Θ grows like n², dim M_D stays fixed)."""
 RATIO_BASES = ((4, (6, 6, 6), 2), (4, (12, 12, 12), 2))
 """Base MLPs (inputs, hidden widths, outputs): a narrow one and one whose hidden→hidden blocks dominate."""
@@ -104,12 +104,12 @@ def duplicate_manifold_persists_under_sgd(ctx: Context) -> Outcome:
        reading="the proof's clause on its own (CE, not RE); Theorem A.1 (2) itself correctly assumes RE ∩ CE. "
                "Tested on DAG modules (the proof is 'the restriction of Theorem 2.1 to the subgraph')")
 def column_equitability_alone_gives_backward_cloning(ctx: Context) -> Outcome:
-    best = (0.0, None)
+    best: tuple[float, int | None] = (0.0, None)
     for s, (net, part, _, x, y) in enumerate(_scenarios(ctx)):
         rep = cloning_report(_on("CE", net, part, ctx.seed), part, x, y)
         if rep.backward > best[0]:
             best = (rep.backward, s)
-    status = "refuted" if best[0] > BROKEN_TOL else "holds"
+    status: Status = "refuted" if best[0] > BROKEN_TOL else "holds"
     return Outcome(status, margin=best[0],
                    detail=f"cloned_random_dag(seed={ctx.seed + 100 + (best[1] or 0)}) moved to a random CE point "
                           f"(manifold('CE').random_point(seed {ctx.seed})): forward spread 0 but δ spread {best[0]:.3g}; "
@@ -279,7 +279,7 @@ def base_network_as_defined(ctx: Context) -> Outcome:
     x = torch.tensor([[1.0]], dtype=torch.float64)
     y = torch.zeros(1, 1, dtype=torch.float64)
     paper = base_correspondence(part, x, y, "paper")
-    status = "refuted" if paper["output"] > BROKEN_TOL else "holds"
+    status: Status = "refuted" if paper["output"] > BROKEN_TOL else "holds"
     with torch.no_grad():
         clone_out = net(x).item()
     return Outcome(status, margin=paper["output"],

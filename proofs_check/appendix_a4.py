@@ -41,7 +41,8 @@ ESCAPE = 1e-6
 """A relative deviation above this (10⁶ × float64 round-off) counts as "not cloned"."""
 STEPS = 3
 LR = 0.05
-ARCH_OPTIONS = {"mlp": {}, "cnn": {}, "resnet": {"blocks": (1, 1)}, "vit": {"patch_size": 4, "depth": 2}}
+ARCH_OPTIONS: dict[str, dict[str, object]] = {"mlp": {}, "cnn": {}, "resnet": {"blocks": (1, 1)},
+                                              "vit": {"patch_size": 4, "depth": 2}}
 NUMPY_AGREEMENT = 1e-13
 """numpy and torch GroupNorm outputs (float64, O(1) values) agree to this."""
 

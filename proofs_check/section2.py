@@ -28,7 +28,7 @@ from dag_nets.graph import DagNet
 from dag_nets.manifolds import manifold
 from dag_nets.partition import Partition
 from dag_nets.stability import normal_stability
-from proofs_check.registry import CheckFn, Context, Outcome, ReadingOutcome, claim, judge_readings
+from proofs_check.registry import CheckFn, Context, Outcome, ReadingOutcome, Status, claim, judge_readings
 
 EXACT_TOL = 1e-12
 """Float64 round-off bound for identities that hold exactly (O(1) weights, ≤ 100 steps)."""
@@ -103,6 +103,8 @@ TANH_DRIFT_BIASES = (-6.0, -8.0, -10.0)
 """Biases of the quantitative check: drifts stay far above the float64 resolution of θ_in (≈ 1e-15)."""
 DRIFT_PROPORTIONALITY = 0.5
 """The drift per unit of max f' may vary by at most this relative amount across TANH_DRIFT_BIASES."""
+APPROXIMATELY_ZERO = 1e-9
+"""'∂L/∂θ_in(v) ≈ 0': the θ_in share of ‖∇L‖ and the drift of θ_in over STEPS steps are both below this."""
 
 
 def _tanh_net() -> tuple[DagNet, torch.Tensor, torch.Tensor]:
@@ -140,7 +142,7 @@ def frozen_tanh_unit(ctx: Context) -> Outcome:
         f"‖Δθ_in‖ = {moved:.3g}; M_F is not invariant")
     approximate = ReadingOutcome(
         "approximate: ∂L/∂θ_in(v) ≈ 0, θ_in(v) practically fixed",
-        "holds" if tang < 1e-9 and moved < 1e-9 else "refuted",
+        "holds" if tang < APPROXIMATELY_ZERO and moved < APPROXIMATELY_ZERO else "refuted",
         f"the θ_in part of the gradient is {tang:.2g} of ‖∇L‖ and θ_in drifts by {moved:.2g} in {STEPS} steps "
         f"(it shrinks in proportion to max f', see theorem-2.1/frozen-tanh-bounded-drift)")
     return judge_readings([exact, approximate], margin=fprime,
@@ -266,7 +268,7 @@ def cloning_incomplete_block_pairs(ctx: Context) -> Outcome:
     rep0 = cloning_report(net, part, x, y)
     tang = tangency_residuals(net, part, x, y, kinds=("C",))["C"]
     traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=1, lr=0.5)
-    status = "refuted" if tang > ESCAPE_TOL and traj.distance_C[-1] > ESCAPE_TOL else "holds"
+    status: Status = "refuted" if tang > ESCAPE_TOL and traj.distance_C[-1] > ESCAPE_TOL else "holds"
     return Outcome(status, margin=tang,
                    detail=f"x→{{a,b}} w=0.7,0.7; a→c 0, b→c 1, a→d 1 (pair {{a,b}}→{{c,d}} not biregular); "
                           f"c,d→y 0.5. M_C residual {on:.1e}, forward spread {rep0.forward:.1e}; the gradient is "
@@ -333,7 +335,7 @@ for _opt, _quote, _reading in (
 
 # The weight-decay map: where decay does and does not break cloning (Remark 2.4, Remark A.3).
 DECAY = 0.1
-DECAY_STEPS = 25
+DECAY_STEPS = 15
 DECAY_FACTORS = (2, 3)
 DECAY_STARTS = ("constant", "equitable")
 DECAY_OPTIMIZERS = ("adamw", "l2", "adam-l2")
@@ -696,7 +698,8 @@ def single_noisy_step_escape_at_a_saddle(ctx: Context) -> Outcome:
         worst = max(worst, this)
         rows.append(head)
     ok &= tested > 0
-    control = run_trajectory(*_critical_point(ctx.seed), optimizer="sgd", steps=KICK_STEPS, lr=KICK_LR)
+    c_net, c_part, c_x, c_y = _critical_point(ctx.seed)
+    control = run_trajectory(c_net, c_part, c_x, c_y, optimizer="sgd", steps=KICK_STEPS, lr=KICK_LR)
     ok &= max(control.distance_C) < EXACT_TOL
     return Outcome("holds" if ok else "refuted", margin=worst,
                    detail=f"base 3→{list(BASE_WIDTHS)}→1 tanh fitted by L-BFGS ({CRITICAL_ITERS} iterations) to "

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from proofs_check.registry import Context, Outcome, ReadingOutcome, claim, judge_readings
-from theory.activations import get_activation, registered_names
+from theory.activations import Activation, get_activation, registered_names
 from theory.bounds import improved_bound, intermediate_bound, rank_gain_ratio, theorem_bound
 from theory.kernels import gamma, is_linear, kernel
 from theory.random_matrices import CORRELATION_KINDS, SEED_RANGE, CorrelationSpec, correlation_specs
@@ -61,7 +61,7 @@ def _samples(ctx: Context) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=4)
-def _ratio_table(ctx: Context) -> tuple[tuple[np.ndarray, object, float], ...]:
+def _ratio_table(ctx: Context) -> tuple[tuple[np.ndarray, Activation, float], ...]:
     """(C, activation, er₂(K(C))/er₂(C)) for every {0, ±1} correlation matrix (d ≤ 3, or 4 when thorough) and
     every seeded sample, for every activation: shared by the equality-condition checks."""
     dims = (2, 3, 4) if ctx.thorough else (2, 3)

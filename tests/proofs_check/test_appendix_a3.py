@@ -21,4 +21,4 @@ def test_bug_remark_a2_backward_reports_the_worst_scenario() -> None:
 def test_remark_a1_ratio_reports_the_limit_not_a_window() -> None:
     out = appendix_a3.duplicate_manifold_dimension_ratio(Context())
     assert out.status == "holds" and 0.5 < out.margin < 1.0  # L = share of hidden→hidden blocks, below 1
-    assert "decreasing to L" in out.detail and "n=6" in out.detail
+    assert "decreasing to L" in out.detail and "n=5" in out.detail
