@@ -210,10 +210,13 @@ def claim(
 
 
 def all_checks() -> list[Check]:
-    from proofs_check import load_all
+    """Every registered check, in the order of ``SECTION_MODULES`` and, within a module, of registration
+    (so the order never depends on which module happened to be imported first)."""
+    from proofs_check import SECTION_MODULES, load_all
 
     load_all()
-    return list(_REGISTRY.values())
+    rank = {name: i for i, name in enumerate(SECTION_MODULES)}
+    return sorted(_REGISTRY.values(), key=lambda c: rank.get(c.fn.__module__, len(rank)))
 
 
 def select(checks: list[Check], pattern: str | None, thorough: bool) -> list[Check]:

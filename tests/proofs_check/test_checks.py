@@ -91,3 +91,9 @@ def test_every_check_function_is_named_after_its_claim() -> None:
 
 def test_check_ids_are_unique() -> None:
     assert len(BY_ID) == len(CHECKS)
+
+
+def test_bug_check_order_does_not_depend_on_import_order() -> None:
+    """The errata table rendered in another order when a test imported one section module first."""
+    ranks = [SECTION_MODULES.index(c.fn.__module__) for c in CHECKS]
+    assert ranks == sorted(ranks)
