@@ -1,7 +1,12 @@
-"""``python -m proofs_check [--quick | --thorough] [--only PATTERN] [--json] [--list]``.
+"""``python -m proofs_check [--quick | --thorough] [--only ID|PATTERN] [--seed N] [--json | --list]
+[--report FILE [--force]] [--readme-section] [-v]``.
 
 Runs every registered claim check and prints a table (or JSON). Exit status 0 only when every check ends
-as expected: ``holds`` where the paper is right, ``refuted`` (with a printed counterexample) where it is not.
+as expected: ``holds`` where the paper is right, ``refuted`` (with a printed counterexample) where it is
+not, ``imprecise`` (each reading's outcome printed) where the sentence is hedged or ambiguous; 2 for bad
+arguments (one line on stderr, no traceback). ``--only`` with an exact check id runs that check alone.
+``--report FILE`` also writes the Markdown errata (:mod:`proofs_check.errata`); it never overwrites an
+existing FILE unless ``--force`` is given.
 """
 
 from __future__ import annotations
@@ -11,23 +16,61 @@ import json
 import sys
 import textwrap
 from collections import Counter
+from pathlib import Path
+from typing import NoReturn
 
-from proofs_check.registry import Context, Result, all_checks, run_check, select
+from proofs_check.errata import render_readme_section, render_report
+from proofs_check.registry import SEED_MAX, Context, Result, all_checks, run_check, select
 
-_COLUMNS = (("id", 44), ("claim", 46), ("method", 14), ("status", 8), ("margin", 11), ("s", 6))
+_COLUMNS = (("id", 44), ("location", 30), ("claim", 44), ("method", 14), ("status", 11), ("margin", 10), ("s", 6))
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {SEED_MAX}], got {text!r}")
+    return value
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m proofs_check", description=__doc__.splitlines()[0])
+    p = _Parser(prog="python -m proofs_check", description=__doc__.splitlines()[0])
     level = p.add_mutually_exclusive_group()
     level.add_argument("--quick", action="store_true", help="every registered check at quick effort (default)")
     level.add_argument("--thorough", action="store_true", help="larger searches and property-test budgets")
-    p.add_argument("--only", metavar="PATTERN", help="run checks whose id contains PATTERN (or matches it as a regex)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    p.add_argument("--list", action="store_true", help="list the selected checks without running them")
-    p.add_argument("--seed", type=int, default=0, help="seed for randomized searches (default 0)")
+    p.add_argument("--only", metavar="ID|PATTERN",
+                   help="run the check with this exact id alone, else the checks whose id contains PATTERN (or "
+                        "matches it as a regular expression)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    out.add_argument("--list", action="store_true", help="list the selected checks without running them")
+    p.add_argument("--seed", type=_seed, default=0, help=f"seed for randomized searches, 0 … {SEED_MAX} (default 0)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every check's detail under the table")
-    return p.parse_args(argv)
+    p.add_argument("--report", metavar="FILE", type=Path,
+                   help="also write the Markdown errata report (paper claims that do not hold) to FILE")
+    p.add_argument("--force", action="store_true", help="let --report overwrite an existing FILE")
+    p.add_argument("--readme-section", action="store_true",
+                   help="also print the generated part of README.md's 'What the paper gets wrong'")
+    args = p.parse_args(argv)
+    if args.force and args.report is None:
+        p.error("--force only applies to --report FILE")
+    if args.report is not None:
+        if args.report.is_dir():
+            p.error(f"--report {str(args.report)!r} is a directory; give a file name")
+        if args.report.exists() and not args.force:
+            p.error(f"--report {str(args.report)!r} exists; refusing to overwrite it (add --force to replace it)")
+        if not args.report.parent.is_dir():
+            p.error(f"--report {str(args.report)!r}: directory {str(args.report.parent)!r} does not exist")
+    return args
 
 
 def _fmt_margin(m: float | None) -> str:
@@ -67,6 +110,7 @@ def _print_table(results: list[Result], verbose: bool) -> None:
             _row(
                 [
                     r.check.id,
+                    r.check.location,
                     r.check.claim,
                     r.check.method,
                     r.outcome.status + mark,
@@ -80,7 +124,7 @@ def _print_table(results: list[Result], verbose: bool) -> None:
         print("\nDetails" + ("" if verbose else " (claims not holding, and anything unexpected)") + ":")
     for r in shown:
         head = f"[{r.outcome.status}{'' if r.as_expected else ', expected ' + r.check.expected}] {r.check.id}"
-        print(head)
+        print(head + f" — {r.check.location}")
         print(textwrap.indent(r.outcome.detail.strip() or "(no detail)", "    "))
     s = _summary(results)
     print(
@@ -106,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.list:
         for c in checks:
-            print(f"{c.id}\t{c.method}\texpected {c.expected}\t{c.claim}")
+            print(f"{c.id}\t{c.location}\t{c.subject}\t{c.method}\texpected {c.expected}\t{c.claim}")
         return 0
     ctx = Context(thorough=args.thorough, seed=args.seed)
     results = []
@@ -119,6 +163,18 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"checks": [r.to_json() for r in results], "summary": _summary(results)}, indent=2))
     else:
         _print_table(results, args.verbose)
+    registered = all_checks()
+    if args.readme_section:
+        print(render_readme_section(results, registered), end="")
+    if args.report is not None:
+        mode = "w" if args.force else "x"
+        try:
+            with args.report.open(mode, encoding="utf-8") as handle:
+                handle.write(render_report(results, registered, ctx))
+        except OSError as err:
+            print(f"error: cannot write the report {str(args.report)!r}: {err.strerror or err}", file=sys.stderr)
+            return 2
+        print(f"errata report written to {args.report}", file=sys.stderr)
     return 0 if all(r.as_expected for r in results) else 1
 
 

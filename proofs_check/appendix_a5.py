@@ -14,11 +14,17 @@ from dag_nets.manifolds import manifold
 from dag_nets.stability import dense_hessian, normal_stability
 from proofs_check.registry import Context, Outcome, claim
 
-
 AGREE_TOL = 1e-8
 """Dense and Lanczos restricted eigenvalues must agree to this (float64, Appendix A.5 task contract)."""
 EXACT_TOL = 1e-10
 """‖H Z‖ / ‖H‖ bound for directions in the Hessian's kernel."""
+
+DEFINITION = (r"The stability of \mathcal{M} is characterized by the Hessian $\nabla_\theta^2 \mathcal{L}(\theta)$ "
+              r"in directions normal to \mathcal{M} :*")
+SADDLE = (r"**Saddle LoP:** $\exists v_1, v_2 \in N_\theta \mathcal{M}$ s.t. $v_1^\top \nabla_\theta^2 "
+          r"\mathcal{L}(\theta) v_1 > 0$ and $v_2^\top \nabla_\theta^2 \mathcal{L}(\theta) v_2 < 0$.")
+STABLE = (r"**Stable LoP:** $\forall v \in N_\theta \mathcal{M} \setminus \{0\} : v^\top \nabla_\theta^2 "
+          r"\mathcal{L}(\theta) v > 0$.")
 
 
 @functools.lru_cache(maxsize=4)
@@ -47,8 +53,9 @@ def _worked_example(ctx: Context):
 
 @claim("definition-A.2/worked-classification",
        "Worked example: a cloned tanh MLP after training is a saddle LoP manifold (N_C), dense = Lanczos",
-       method="numeric")
-def _(ctx: Context) -> Outcome:
+       method="numeric", subject="extension", quote=SADDLE, location="Definition A.2",
+       reading="Definition A.2 applied to M_C of one trained cloned network, normal space N_C")
+def worked_example_is_a_saddle(ctx: Context) -> Outcome:
     net, part, x, y = _worked_example(ctx)
     dense = normal_stability(net, part, x, y, space="C", method="dense")
     lanczos = normal_stability(net, part, x, y, space="C", method="lanczos", k=3)
@@ -64,8 +71,9 @@ def _(ctx: Context) -> Outcome:
 
 @claim("definition-A.2/normal-space-D",
        "On M_C, ∇²L·Z = 0 for equitable non-BC Z: the N_D spectrum = N_C spectrum + dim M_C − dim M_D zeros",
-       method="numeric")
-def _(ctx: Context) -> Outcome:
+       method="numeric", subject="extension", quote=DEFINITION, location="Definition A.2",
+       reading="which normal space: N_D (of the affine leaf M_D) against N_C (of the cloning subspace M_C)")
+def normal_space_of_m_d_adds_only_zeros(ctx: Context) -> Outcome:
     net, part, x, y = _worked_example(ctx)
     C, BC = manifold("C", part), manifold("BC", part)
     H = dense_hessian(net, x, y, net.flat_parameters()).numpy()
@@ -89,8 +97,9 @@ def _(ctx: Context) -> Outcome:
 
 @claim("definition-A.2/stable-at-interpolation",
        "At an exact fit (zero loss) the N_C-restricted Hessian is positive semidefinite: no 'unstable'/'saddle'",
-       method="numeric")
-def _(ctx: Context) -> Outcome:
+       method="numeric", subject="extension", quote=STABLE, location="Definition A.2",
+       reading="an interpolating cloned network; its zero eigenvalues fit none of the three classes")
+def interpolation_is_never_unstable(ctx: Context) -> Outcome:
     base = mlp(3, [3, 3], 1, activation="tanh", seed=ctx.seed)
     x, _ = teacher_batch(3, 1, 48, seed=ctx.seed)
     with torch.no_grad():

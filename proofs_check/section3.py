@@ -4,25 +4,41 @@ the sentences around it, each tested as stated (with a counterexample where it i
 
 from __future__ import annotations
 
+import functools
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from proofs_check.registry import Context, Outcome, claim
-from theory.activations import get_activation, registered_names
+from proofs_check.registry import Context, Outcome, ReadingOutcome, claim, judge_readings
+from theory.activations import Activation, get_activation, registered_names
 from theory.bounds import improved_bound, intermediate_bound, rank_gain_ratio, theorem_bound
 from theory.kernels import gamma, is_linear, kernel
 from theory.random_matrices import CORRELATION_KINDS, SEED_RANGE, CorrelationSpec, correlation_specs
 from theory.ranks import decorrelation_potential, renyi2_rank
 
 ROUNDING = 1e-12  # float64 slack for ratio − bound and for "ratio = 1"
+STEP3_MIN_GAIN = 1e-6
+"""Δ/(γΨ) is computed as (1 − 1/R)/u, u = γΨ/‖C‖²: only where u ≥ this is its rounding error ≤ 1e-10."""
+STEP3_TOLERANCE = 1e-8
+ER2_ACTIVATIONS, ER2_MATRICES = ("relu", "tanh", "sin", "square"), 8
+"""The er₂-formula correction is an identity: a few activations and matrices suffice."""
 MODULATED = (("relu", 1.0, -1.0), ("tanh", 3.0, 0.5), ("sin", 2.0, 0.3))
 MAX_DIMENSION = 8
 QUICK_EXAMPLES, THOROUGH_EXAMPLES = 30, 500
 """Hypothesis budget of the rank-gain property check (each example runs every activation)."""
 QUICK_PER_KIND, THOROUGH_PER_KIND = 4, 40
 """Draws per correlation kind of the seeded search (other checks, and the fallback without hypothesis)."""
+
+THEOREM_3_1_BOUND = (r"The Rényi-2 effective rank is non-decreasing according to the bound below:* "
+                     r"$$\frac{\text{er}_2(K_\phi(C))}{\text{er}_2(C)} \geq 1 + \gamma_\phi "
+                     r"\frac{\Psi(C)}{\|C\|_F^2}.$$")
+EQUALITY_CONDITIONS = (r"The rank ratio equals 1 if and only if $\Delta(C) = 0$. This implies $\gamma_\phi \Psi(C) = "
+                       r"0$. This occurs if $\gamma_\phi = 0$ (the activation is linear, $\alpha = 1$) or if $\Psi(C) "
+                       r"= 0$ (all correlations $C_{ij} \in \{0, \pm 1\}$).")
+STRICT_GAIN = (r"The ratio is strictly larger than 1 when the potential $\Psi(C)$ is vanishing (all off-diagonal "
+               r"$C_{ij} \in \{0, \pm 1\}$) and the activation is linear (γ_ϕ is zero).")
+PROOF_ER2 = r"The Rényi-2 effective rank is $\text{er}_2(C) = (\text{tr } C^2) / \|C\|_F^2$."
 
 
 def _activations() -> list:
@@ -44,6 +60,15 @@ def _samples(ctx: Context) -> list[np.ndarray]:
     return [spec.matrix() for spec in _specs(ctx)]
 
 
+@functools.lru_cache(maxsize=4)
+def _ratio_table(ctx: Context) -> tuple[tuple[np.ndarray, Activation, float], ...]:
+    """(C, activation, er₂(K(C))/er₂(C)) for every {0, ±1} correlation matrix (d ≤ 3, or 4 when thorough) and
+    every seeded sample, for every activation: shared by the equality-condition checks."""
+    dims = (2, 3, 4) if ctx.thorough else (2, 3)
+    matrices = [C for d in dims for C in _zero_one_matrices(d)] + _samples(ctx)
+    return tuple((C, act, rank_gain_ratio(act, C)) for C in matrices for act in _activations())
+
+
 def _zero_one_matrices(d: int) -> list[np.ndarray]:
     """Every d×d correlation matrix with off-diagonal entries in {0, ±1} (those that are PSD)."""
     pairs = list(itertools.combinations(range(d), 2))
@@ -61,19 +86,22 @@ def _zero_one_matrices(d: int) -> list[np.ndarray]:
 class _Tightness:
     """Running tightness report of Theorem 3.1 over the (matrix, activation) pairs seen.
 
-    ``worst``: min(ratio − bound) over all pairs (≈ 0 at the equality cases, e.g. φ linear or Ψ = 0);
-    ``strict``: the same over pairs with a positive guaranteed gain γΨ > 0; ``efficiency``: the smallest
-    multiple (ratio − 1)/(bound − 1) of the guaranteed gain that was actually observed.
+    ``worst``: min(ratio − bound) over all pairs (≈ 0 at the equality cases, e.g. φ linear or Ψ = 0: not a
+    measure of tightness); ``step3``: the smallest Δ(C)/(γΨ(C)) over those pairs — how tight the proof's step 3, Δ ≥ γΨ, is (1 means
+    attained; scale-free, unlike ratio − bound, which → 0 whenever C → I); ``efficiency``: the smallest
+    multiple (ratio − 1)/(bound − 1) of the guaranteed gain (→ 1 as γΨ/‖C‖² → 0 whenever step 3 is tight, since
+    (1 − u)⁻¹ − 1 = u + O(u²)), with the u = γΨ/‖C‖² where it is attained.
     """
 
     worst: float = np.inf
     where: str = ""
-    strict: float = np.inf
-    strict_at: str = ""
     worst_mid: float = np.inf
     worst_impr: float = np.inf
     efficiency: float = np.inf
     efficiency_at: str = ""
+    step3: float = np.inf
+    step3_at: str = ""
+    step3_by_activation: dict[str, float] = field(default_factory=dict)
     matrices: int = 0
 
     def visit(self, spec: CorrelationSpec) -> tuple[float, float]:
@@ -91,9 +119,12 @@ class _Tightness:
                 gain_multiple = (ratio - 1.0) / (bound - 1.0)
                 multiple = min(multiple, gain_multiple)
                 if gain_multiple < self.efficiency:
-                    self.efficiency, self.efficiency_at = gain_multiple, f"{at} (γΨ/‖C‖² = {bound - 1.0:.3g})"
-                if slack < self.strict:
-                    self.strict, self.strict_at = slack, f"{at} (γΨ/‖C‖² = {bound - 1.0:.3g})"
+                    self.efficiency, self.efficiency_at = gain_multiple, f"{at} (u = γΨ/‖C‖² = {bound - 1.0:.3g})"
+            if bound - 1.0 > STEP3_MIN_GAIN:
+                delta_share = (1.0 - 1.0 / ratio) / (bound - 1.0)  # Δ/(γΨ), as Δ = ‖C‖²(1 − 1/R)
+                self.step3_by_activation[act.name] = min(self.step3_by_activation.get(act.name, np.inf), delta_share)
+                if delta_share < self.step3:
+                    self.step3, self.step3_at = delta_share, at
             self.worst_mid = min(self.worst_mid, ratio - intermediate_bound(act, C))
             self.worst_impr = min(self.worst_impr, ratio - improved_bound(act, C))
             if slack < self.worst:
@@ -150,8 +181,8 @@ def _seeded_search(ctx: Context, tally: _Tightness) -> tuple[str, CorrelationSpe
 
 
 @claim("theorem-3.1/rank-gain", "er₂(K(C))/er₂(C) ≥ 1 + γΨ(C)/‖C‖_F² for every correlation matrix C",
-       method="property")
-def _rank_gain(ctx: Context) -> Outcome:
+       method="property", quote=THEOREM_3_1_BOUND, location="Theorem 3.1")
+def rank_gain_bound(ctx: Context) -> Outcome:
     tally = _Tightness()
     try:
         engine, violation = _hypothesis_search(ctx, tally)
@@ -165,20 +196,23 @@ def _rank_gain(ctx: Context) -> Outcome:
                 for act in _activations() if rank_gain_ratio(act, C) - theorem_bound(act, C) < -ROUNDING]
         return Outcome("refuted", float(tally.worst),
                        f"counterexample {violation}, C = {C.tolist()}: " + "; ".join(rows) + f" ({counted})")
-    ok = tally.worst_mid >= -ROUNDING and tally.worst_impr >= -ROUNDING
+    ok = tally.worst_mid >= -ROUNDING and tally.worst_impr >= -ROUNDING and tally.step3 >= 1.0 - STEP3_TOLERANCE
+    by_act = ", ".join(f"{name} {value:.4g}" for name, value in sorted(tally.step3_by_activation.items(),
+                                                                         key=lambda kv: kv[1]))
     detail = (
-        f"min(ratio − 1 − γΨ/‖C‖²) = {tally.worst:.3g} over {counted}. Tighter bounds also hold: "
-        f"min(ratio − 1/(1 − γΨ/‖C‖²)) = {tally.worst_mid:.3g}, min(ratio − 1/(1 − (1−α)Ψ/‖C‖²)) = "
-        f"{tally.worst_impr:.3g}. Where γΨ > 0: min(ratio − bound) = {tally.strict:.3g} at {tally.strict_at}, and "
-        f"the actual gain is at least {tally.efficiency:.6g}× the guaranteed one, min (ratio−1)/(γΨ/‖C‖²), at "
-        f"{tally.efficiency_at}. Overall tightest (an equality case) at {tally.where}"
+        f"min(ratio − 1 − γΨ/‖C‖²) = {tally.worst:.3g} over {counted} (≈ 0 only at equality cases Ψ = 0, e.g. "
+        f"{tally.where}). Tighter bounds also hold: min(ratio − 1/(1 − γΨ/‖C‖²)) = {tally.worst_mid:.3g}, "
+        f"min(ratio − 1/(1 − (1−α)Ψ/‖C‖²)) = {tally.worst_impr:.3g}. Tightness where γΨ > 0 — step 3 (Δ ≥ γΨ): "
+        f"min Δ/(γΨ) = {tally.step3:.12g} at {tally.step3_at} (1 = attained: the square activation, K(r) = r² = the "
+        f"extremal kernel Q with α = 0, meets it at every C); per activation: {by_act}. Step 4 ((1 − u)⁻¹ ≥ 1 + u) "
+        f"loses u²/(1 − u): the smallest observed multiple of the guaranteed gain, (ratio − 1)/(γΨ/‖C‖²), is "
+        f"{tally.efficiency:.6g} at {tally.efficiency_at}. Margin reported: min Δ/(γΨ) − 1."
     )
-    return Outcome("holds" if ok else "refuted", float(tally.worst), detail)
+    return Outcome("holds" if ok else "refuted", float(tally.step3 - 1.0), detail)
 
 
-@claim("theorem-3.1/equality-conditions", "ratio = 1 iff γΨ(C) = 0 (Ψ = 0 when all C_ij ∈ {0, ±1})",
-       method="numeric", expected="refuted")
-def _equality_as_stated(ctx: Context) -> Outcome:
+def _converse_counterexample() -> tuple[str, np.ndarray, float] | None:
+    """The first (activation, C) with Ψ(C) = 0 (C ∈ {0, ±1}, d ≤ 3) whose ratio is not 1, with its ratio."""
     for d in (2, 3):
         for C in _zero_one_matrices(d):
             if decorrelation_potential(C) != 0.0:
@@ -186,14 +220,48 @@ def _equality_as_stated(ctx: Context) -> Outcome:
             for act in _activations():
                 ratio = rank_gain_ratio(act, C)
                 if abs(ratio - 1.0) > ROUNDING:
-                    k_minus = float(kernel(act, -1.0))
-                    return Outcome(
-                        "refuted", ratio - 1.0,
-                        f"{act.name}, C = {C.tolist()}: Ψ(C) = 0 and γ = {gamma(act):.6g}, so γΨ = 0, yet "
-                        f"er₂(K(C))/er₂(C) = {ratio:.12g} ≠ 1 because K(−1) = {k_minus:.12g} ≠ −1 "
-                        f"(re-run: python -m theory kernel {act.name} -1)",
-                    )
-    return Outcome("holds", 0.0, "every {0, ±1} correlation matrix (d ≤ 3) gives ratio 1")
+                    return act.name, C, ratio
+    return None
+
+
+@claim("theorem-3.1/equality-conditions", "Equality: ratio = 1 ⇔ Δ(C) = 0 ⇒ γΨ(C) = 0, 'this occurs if γ = 0 or Ψ = 0'",
+       method="numeric", expected="imprecise", quote=EQUALITY_CONDITIONS,
+       location="Appendix A.1, proof of Theorem 3.1, step 5 (equality conditions)",
+       reading="A: as written, a chain of necessary conditions (ratio = 1 ⇔ Δ = 0 ⇒ γΨ = 0, and 'this' = γΨ = 0 "
+               "occurs iff γ = 0 or Ψ = 0); B: as the heading 'Equality Conditions' suggests, the converse too — "
+               "γ = 0 or Ψ = 0 ⇒ ratio = 1")
+def equality_conditions(ctx: Context) -> Outcome:
+    chain_breaks, table = [], _ratio_table(ctx)
+    for C, act, ratio in table:
+        delta = float(np.sum(C * C)) * (1.0 - 1.0 / ratio)  # Δ = ‖C‖² − ‖K(C)‖² = ‖C‖²(1 − 1/R)
+        equal, no_gap = abs(ratio - 1.0) <= ROUNDING, abs(delta) <= ROUNDING
+        no_potential = gamma(act) * decorrelation_potential(C) <= ROUNDING
+        if equal != no_gap or (equal and not no_potential):
+            chain_breaks.append(f"{act.name} on {C.tolist()}")
+    chain = ReadingOutcome(
+        "as written: ratio = 1 ⇔ Δ(C) = 0 ⇒ γΨ(C) = 0",
+        "refuted" if chain_breaks else "holds",
+        f"{len(table)} (matrix, activation) pairs ({{0, ±1}} matrices and the seeded samples): ratio = 1 exactly "
+        f"when Δ = 0, and then γΨ = 0; exceptions: {chain_breaks[:3] or 'none'}")
+    found = _converse_counterexample()
+    if found is None:
+        converse = ReadingOutcome("the converse: γΨ(C) = 0 ⇒ ratio = 1", "holds",
+                                  "every {0, ±1} correlation matrix (d ≤ 3) gives ratio 1")
+        return judge_readings([chain, converse], margin=0.0)
+    name, C, ratio = found
+    act = next(a for a in _activations() if a.name == name)
+    converse = ReadingOutcome(
+        "the converse: γ = 0 or Ψ(C) = 0 ⇒ ratio = 1",
+        "refuted",
+        f"{name}, C = {C.tolist()}: Ψ(C) = 0, so γΨ = 0, yet er₂(K(C))/er₂(C) = {ratio:.12g} ≠ 1 because "
+        f"K(−1) = {float(kernel(act, -1.0)):.12g} ≠ −1: a correlation −1 is not a fixed point of K (re-run: python -m "
+        f"theory kernel {name} -1)")
+    return judge_readings(
+        [chain, converse], margin=ratio - 1.0,
+        detail="The proof's chain only gives necessary conditions; the equality cases are stated exactly in "
+               "theorem-3.1/equality-conditions-corrected.",
+        summary=f"the chain as written holds; its converse fails: {name}, C = [[1, −1], [−1, 1]] has Ψ = 0 but ratio "
+                f"{ratio:.4g}")
 
 
 def _corrected_predicate(act, C: np.ndarray) -> bool:
@@ -207,21 +275,18 @@ def _corrected_predicate(act, C: np.ndarray) -> bool:
 
 @claim("theorem-3.1/equality-conditions-corrected",
        "ratio = 1 iff φ linear or every C_ij ∈ {0, 1}, or C_ij = −1 where |K(−1)| = 1 (φ − μ odd or even)",
-       method="numeric")
-def _equality_corrected(ctx: Context) -> Outcome:
-    dims = (2, 3, 4) if ctx.thorough else (2, 3)
-    matrices = [C for d in dims for C in _zero_one_matrices(d)] + _samples(ctx)
+       method="numeric", subject="correction", corrects="theorem-3.1/equality-conditions", quote=EQUALITY_CONDITIONS,
+       location="Appendix A.1, proof of Theorem 3.1, step 5 (equality conditions)")
+def equality_conditions_corrected(ctx: Context) -> Outcome:
     mismatches, counted, worst_gap = [], 0, np.inf
-    for C in matrices:
-        for act in _activations():
-            ratio = rank_gain_ratio(act, C)
-            equal = abs(ratio - 1.0) <= ROUNDING
-            predicted = _corrected_predicate(act, C)
-            counted += 1
-            if not predicted:
-                worst_gap = min(worst_gap, ratio - 1.0)
-            if equal != predicted:
-                mismatches.append(f"{act.name}: ratio − 1 = {ratio - 1:.3g}, predicted equality {predicted}, C = {C.tolist()}")
+    for C, act, ratio in _ratio_table(ctx):
+        equal = abs(ratio - 1.0) <= ROUNDING
+        predicted = _corrected_predicate(act, C)
+        counted += 1
+        if not predicted:
+            worst_gap = min(worst_gap, ratio - 1.0)
+        if equal != predicted:
+            mismatches.append(f"{act.name}: ratio − 1 = {ratio - 1:.3g}, predicted equality {predicted}, C = {C.tolist()}")
     detail = (f"{counted} (matrix, activation) pairs; the predicate matches 'ratio = 1' in all; where it predicts "
               f"a strict gain, min(ratio − 1) = {worst_gap:.3g}")
     if mismatches:
@@ -231,8 +296,9 @@ def _equality_corrected(ctx: Context) -> Outcome:
 
 @claim("theorem-3.1/strict-gain-sentence",
        "'The ratio is strictly larger than 1 when Ψ(C) is vanishing and the activation is linear' (literal)",
-       method="numeric", expected="refuted")
-def _strict_gain_literal(ctx: Context) -> Outcome:
+       method="numeric", expected="refuted", quote=STRICT_GAIN, location="Theorem 3.1 (sentence after the bound)",
+       reading="literal; the intended statement (Ψ > 0 and φ nonlinear ⇒ ratio > 1) is theorem-3.1/strict-gain-corrected")
+def strict_gain_sentence(ctx: Context) -> Outcome:
     lin = get_activation("linear")
     for d in (2, 3):
         for C in _zero_one_matrices(d):
@@ -245,8 +311,10 @@ def _strict_gain_literal(ctx: Context) -> Outcome:
 
 
 @claim("theorem-3.1/strict-gain-corrected",
-       "ratio > 1 whenever Ψ(C) > 0 and φ is nonlinear (the intended reading)", method="property")
-def _strict_gain_corrected(ctx: Context) -> Outcome:
+       "ratio > 1 whenever Ψ(C) > 0 and φ is nonlinear (the intended reading)", method="property",
+       subject="correction", corrects="theorem-3.1/strict-gain-sentence", quote=STRICT_GAIN,
+       location="Theorem 3.1 (sentence after the bound)")
+def strict_gain_corrected(ctx: Context) -> Outcome:
     worst, where = np.inf, ""
     for C in _samples(ctx):
         psi = decorrelation_potential(C)
@@ -263,8 +331,8 @@ def _strict_gain_corrected(ctx: Context) -> Outcome:
 
 @claim("theorem-3.1/proof-er2-definition",
        "proof of Thm 3.1: er₂(C) = (tr C²)/‖C‖_F² (as printed) is the Rényi-2 rank of Section 3",
-       method="numeric", expected="refuted")
-def _er2_typo(ctx: Context) -> Outcome:
+       method="numeric", expected="refuted", quote=PROOF_ER2, location="Appendix A.1, proof of Theorem 3.1 (opening)")
+def er2_definition_in_proof(ctx: Context) -> Outcome:
     C = np.eye(3)
     printed = float(np.trace(C @ C) / np.sum(C * C))
     section3 = renyi2_rank(C)
@@ -273,3 +341,25 @@ def _er2_typo(ctx: Context) -> Outcome:
                        f"C = I_3: (tr C²)/‖C‖_F² = {printed:g} (it is 1 for every symmetric C, since tr C² = ‖C‖_F²), "
                        f"but er₂(C) = (tr C)²/‖C‖_F² = {section3:g}; the proof's later steps use (tr C)² = d².")
     return Outcome("holds", 0.0, "the two formulas agree on the identity")
+
+
+@claim("theorem-3.1/proof-er2-corrected",
+       "Corrected: er₂(C) = (tr C)²/‖C‖_F² (Section 3), so for correlation matrices R(C) = ‖C‖_F²/‖K(C)‖_F² (step 1)",
+       method="numeric", subject="correction", corrects="theorem-3.1/proof-er2-definition", quote=PROOF_ER2,
+       location="Appendix A.1, proof of Theorem 3.1 (opening)")
+def er2_definition_corrected(ctx: Context) -> Outcome:
+    worst, pairs = 0.0, 0
+    activations = [get_activation(n) for n in ER2_ACTIVATIONS]
+    for C in _samples(ctx)[:ER2_MATRICES]:
+        section3 = float(np.trace(C)) ** 2 / float(np.sum(C * C))
+        worst = max(worst, abs(renyi2_rank(C) - section3) / section3)
+        for act in activations:
+            K = np.asarray(kernel(act, C), dtype=np.float64)
+            np.fill_diagonal(K, 1.0)
+            step1 = float(np.sum(C * C)) / float(np.sum(K * K))
+            worst = max(worst, abs(rank_gain_ratio(act, C) - step1) / step1)
+            pairs += 1
+    return Outcome("holds" if worst <= ROUNDING else "refuted", margin=worst,
+                   detail=f"{pairs} (matrix, activation) pairs: with er₂ = (tr C)²/‖C‖_F² and tr C = tr K(C) = d, "
+                          f"er₂(K(C))/er₂(C) = ‖C‖_F²/‖K(C)‖_F² (K from the kernel, unit diagonal) to a relative "
+                          f"{worst:.2g}; the proof's later steps use exactly this.")

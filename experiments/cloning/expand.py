@@ -43,6 +43,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from experiments.cloning.groupnorm import group_cover
 from experiments.cloning.profile import Profile, TensorMap
 from experiments.models import ModelSpec, construct
 from experiments.models.layers import Elementwise, Tokenwise
@@ -73,7 +74,7 @@ class ClonePlan:
     buffers: dict[str, TensorMap] = field(default_factory=dict)
     outputs: dict[str, Feature] = field(default_factory=dict)
 
-    def compose(self, outer: "ClonePlan") -> "ClonePlan":
+    def compose(self, outer: ClonePlan) -> ClonePlan:
         """The plan base → clone-of-clone from this (base → clone) and ``outer`` (clone → clone-of-clone)."""
         return ClonePlan(
             self.base_spec,
@@ -129,8 +130,8 @@ def symmetry_breaking_noise(weight: torch.Tensor, tmap: TensorMap, kind: Perturb
     noise = torch.randn(weight.shape, generator=generator, dtype=torch.float64).to(weight)
     noise = noise * scale * weight.detach().pow(2).mean().sqrt()
     p_in, p_out = tmap.axes[tmap.in_axis], tmap.axes[tmap.out_axis]  # type: ignore[index]
-    mean_in = lambda t: p_in.gather(p_in.block_mean(t, tmap.in_axis), tmap.in_axis)  # noqa: E731
-    mean_out = lambda t: p_out.gather(p_out.block_mean(t, tmap.out_axis), tmap.out_axis)  # noqa: E731
+    mean_in = lambda t: p_in.gather(p_in.block_mean(t, tmap.in_axis), tmap.in_axis)
+    mean_out = lambda t: p_out.gather(p_out.block_mean(t, tmap.out_axis), tmap.out_axis)
     if kind == "forward":
         return noise - mean_in(noise)
     if kind == "backward":
@@ -304,19 +305,13 @@ def _same(name: str, a: Feature, b: Feature) -> None:
 
 
 def _check_groups(name: str, groups: int, profile: Profile) -> None:
-    """GroupNorm with G groups is exact iff clone group g holds equally many copies of base group g."""
-    n_clone, n_base = profile.n_clone, profile.n_base
-    if n_clone % groups or n_base % groups:
-        raise ValueError(f"{name}: {groups} groups must divide base ({n_base}) and clone ({n_clone}) widths")
-    base_group = profile.index // (n_base // groups)
-    clone_group = torch.arange(n_clone) // (n_clone // groups)
-    if not torch.equal(base_group, clone_group):
-        raise ValueError(f"{name}: clone groups do not map onto base groups; GroupNorm would not be exact")
-    for g in range(groups):
-        counts = torch.bincount(profile.index[clone_group == g], minlength=n_base)
-        members = counts[(n_base // groups) * g : (n_base // groups) * (g + 1)]
-        if not bool((members == members[0]).all()):
-            raise ValueError(f"{name}: group {g} holds unequal numbers of clones of its base channels")
+    """The clone GroupNorm keeps the base's G: it is exact iff every clone group covers one base group uniformly
+    (:mod:`experiments.cloning.groupnorm`, where the condition is proved)."""
+    if profile.n_clone % groups or profile.n_base % groups:
+        raise ValueError(f"{name}: {groups} groups must divide base ({profile.n_base}) and clone ({profile.n_clone}) widths")
+    cover = group_cover(profile, groups, groups)
+    if not cover.exact:
+        raise ValueError(f"{name}: GroupNorm would not be exact: {cover.why_not()}")
 
 
 def _probe_input_shapes(model: nn.Module) -> dict[str, list[tuple[int, ...]]]:

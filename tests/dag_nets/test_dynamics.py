@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -46,23 +48,21 @@ def test_tangency(case) -> None:
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_optimizer_predictions(case, optimizer: str) -> None:
+def test_every_optimizer_runs_and_records_each_step(case, optimizer: str) -> None:
+    """The bookkeeping of run_trajectory; what each optimizer does to M_C and M_D(θ0) (Remark 2.4) is the
+    remark-2.4/* checks of proofs_check, run by tests/paper/test_remark_2_4.py on two seeds."""
     net, part, x, y = case
     traj = run_trajectory(net, part, x, y, optimizer=optimizer, steps=8, lr=0.05)
-    assert len(traj.distance_D) == 9
-    if optimizer in ("adamw", "l2"):
-        assert max(traj.distance_C) < EXACT and traj.distance_D[-1] > ESCAPE
-    elif optimizer == "adam-l2":
-        assert traj.distance_C[-1] > ESCAPE
-    else:
-        assert max(traj.distance_D) < EXACT and max(traj.distance_C) < EXACT
+    assert len(traj.distance_D) == len(traj.distance_C) == len(traj.loss) == 9
+    assert traj.distance_C[0] < EXACT and all(map(math.isfinite, traj.loss))
 
 
 @pytest.mark.parametrize("breaker", BREAKERS)
-def test_breakers_leave_m_c(case, breaker: str) -> None:
+def test_breakers_act_from_the_first_step(case, breaker: str) -> None:
+    """Bookkeeping: a breaker moves θ off M_C at step 1 (how far, and that it stays off, is remark-2.4/*)."""
     net, part, x, y = case
-    traj = run_trajectory(net, part, x, y, steps=3, breaker=breaker)
-    assert traj.distance_C[0] < EXACT and traj.distance_C[-1] > ESCAPE
+    traj = run_trajectory(net, part, x, y, steps=1, breaker=breaker)
+    assert traj.distance_C[0] < EXACT and traj.distance_C[1] > ESCAPE
 
 
 def test_noisy_sgd_with_zero_sigma_is_sgd(case) -> None:

@@ -1,29 +1,22 @@
-"""Remark 2.4 reproduced per optimizer: stateful optimizers born at cloning stay on M_D(θ0); weight decay
-leaves M_D(θ0) but not M_C; Adam with coupled L2 leaves M_C."""
+"""Remark 2.4 reproduced per optimizer and per symmetry breaker: the proofs_check checks of Remark 2.4 (and
+Remark A.3's weight-decay sentence), at the default seed and on the networks of a second seed."""
 
 from __future__ import annotations
 
 import pytest
 
-from dag_nets.builders import cloned_random_dag, teacher_batch
-from dag_nets.dynamics import run_trajectory
-from dag_nets.threads import single_threaded
+from tests.check_runs import CHECKS, assert_as_expected
 
-EXACT = 1e-12
-ESCAPE = 1e-6
+REMARK_2_4 = sorted(i for i in CHECKS if i.startswith("remark-2.4/") and "single-noisy-step" not in i)
+SECOND_SEED = 31
+"""Another cloned DAG and batch for every optimizer and breaker (the checks build their networks from the seed)."""
 
 
-@pytest.mark.parametrize(
-    "optimizer, stays_d, stays_c",
-    [("sgd", True, True), ("momentum", True, True), ("nesterov", True, True), ("rmsprop", True, True),
-     ("adam", True, True), ("adamw", False, True), ("l2", False, True), ("adam-l2", False, False)],
-)
-def test_optimizer(optimizer: str, stays_d: bool, stays_c: bool) -> None:
-    net, part, _ = cloned_random_dag(seed=31)
-    x, y = teacher_batch(2, 2, 16, seed=31)
-    with single_threaded():
-        traj = run_trajectory(net, part, x, y, optimizer=optimizer, steps=10, lr=0.05)
-    assert (max(traj.distance_D) < EXACT) == stays_d
-    assert (max(traj.distance_C) < EXACT) == stays_c
-    if not stays_d:
-        assert traj.distance_D[-1] > ESCAPE
+@pytest.mark.parametrize("check_id", REMARK_2_4 + ["remark-A.3/weight-decay"])
+def test_remark_2_4_check(check_id: str) -> None:
+    assert_as_expected(check_id)
+
+
+@pytest.mark.parametrize("check_id", [i for i in REMARK_2_4 if "weight-decay" not in i])
+def test_remark_2_4_check_on_other_networks(check_id: str) -> None:
+    assert_as_expected(check_id, seed=SECOND_SEED)

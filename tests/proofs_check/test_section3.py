@@ -28,7 +28,7 @@ def _run_without_hypothesis(monkeypatch: pytest.MonkeyPatch, ctx: Context):
         m.setitem(sys.modules, "hypothesis", None)
         with pytest.raises(ImportError):
             import hypothesis  # noqa: F401
-        return section3._rank_gain(ctx)
+        return section3.rank_gain_bound(ctx)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def violated_bound(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_driven_by_hypothesis() -> None:
-    out = section3._rank_gain(Context())
+    out = section3.rank_gain_bound(Context())
     assert out.status == "holds" and "by hypothesis" in out.detail
     assert f"{section3.QUICK_EXAMPLES} matrices" in out.detail and "sample_correlation(np.random.default_rng(" in out.detail
 
@@ -53,7 +53,7 @@ def test_falls_back_to_the_seeded_search(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_hypothesis_shrinks_a_violation_to_a_minimal_spec(violated_bound) -> None:
-    out = section3._rank_gain(Context())
+    out = section3.rank_gain_bound(Context())
     assert out.status == "refuted"
     # shrinking minimises seed and dimension and picks the first kind
     assert f"counterexample sample_correlation(np.random.default_rng(0), {FAKE_FROM_DIM}, 'gram')" in out.detail
@@ -67,5 +67,5 @@ def test_seeded_search_reports_a_violation(monkeypatch: pytest.MonkeyPatch, viol
 
 
 def test_other_seeds_search_elsewhere() -> None:
-    a, b = section3._rank_gain(Context(seed=0)), section3._rank_gain(Context(seed=3))
+    a, b = section3.rank_gain_bound(Context(seed=0)), section3.rank_gain_bound(Context(seed=3))
     assert a.status == b.status == "holds" and "seed 3" in b.detail and a.detail != b.detail
