@@ -11,6 +11,8 @@ exactly as the paper states it; the registration says what we *expect* the outco
 * ``imprecise`` — the sentence is hedged ("could", "may", "in most cases"), ambiguous (two natural
   readings disagree; ``detail`` reports each reading's outcome) or true as written but misleading.
 
+Labels: ``section-4/...`` and ``figure-A.1/...`` for sentences outside a numbered statement.
+
 Every check also says exactly what it tests: ``quote`` (the sentence(s) of the paper, verbatim up to
 whitespace), ``location`` (``Theorem 2.1 (2)``, ``Appendix A.2, paragraph 3``, ...), ``subject``
 (``paper`` for a claim of the paper, ``correction`` for our corrected statement of a claim that fails,
@@ -40,7 +42,9 @@ METHODS: tuple[str, ...] = get_args(Method)
 EXPECTABLE: tuple[str, ...] = get_args(Verdict)
 SUBJECTS: tuple[str, ...] = get_args(Subject)
 STATUSES: tuple[str, ...] = get_args(Status)
-_ID_PATTERN = re.compile(r"^(lemma|theorem|remark|definition|corollary|observation|appendix)-[A-Z0-9.]+/[\w.\-/]+$")
+_ID_PATTERN = re.compile(
+    r"^(lemma|theorem|remark|definition|corollary|observation|appendix|section|figure)-[A-Z0-9.]+/[\w.\-/]+$"
+)
 
 
 @dataclass(frozen=True)
