@@ -9,12 +9,20 @@ import importlib
 
 SECTION_MODULES: tuple[str, ...] = (
     "proofs_check.section2",
+    "proofs_check.section2_manifolds",
+    "proofs_check.section2_escape",
     "proofs_check.section3",
+    "proofs_check.section3_text",
+    "proofs_check.section4",
     "proofs_check.appendix_a1",
+    "proofs_check.figures_a",
     "proofs_check.appendix_a2",
     "proofs_check.appendix_a3",
     "proofs_check.appendix_a4",
+    "proofs_check.appendix_a4_remarks",
     "proofs_check.appendix_a5",
+    "proofs_check.appendix_a5_remarks",
+    "proofs_check.appendix_b",
 )
 
 

@@ -11,6 +11,8 @@ exactly as the paper states it; the registration says what we *expect* the outco
 * ``imprecise`` — the sentence is hedged ("could", "may", "in most cases"), ambiguous (two natural
   readings disagree; ``detail`` reports each reading's outcome) or true as written but misleading.
 
+Labels: ``section-4/...`` and ``figure-A.1/...`` for sentences outside a numbered statement.
+
 Every check also says exactly what it tests: ``quote`` (the sentence(s) of the paper, verbatim up to
 whitespace, see :mod:`proofs_check.paper`; mandatory for a ``paper`` check, and a correction quotes the
 sentence it corrects), ``location`` (``Theorem 2.1 (2)``, ``Appendix A.2, paragraph 3``, ...; mandatory),
@@ -46,7 +48,9 @@ SUBJECTS: tuple[str, ...] = get_args(Subject)
 STATUSES: tuple[str, ...] = get_args(Status)
 SEED_MAX = 2**32 - 1
 """Largest accepted seed: checks add offsets of a few thousand and torch seeds must fit 64 bits."""
-_ID_PATTERN = re.compile(r"^(lemma|theorem|remark|definition|corollary|observation|appendix)-[A-Z0-9.]+/[\w.\-/]+$")
+_ID_PATTERN = re.compile(
+    r"^(lemma|theorem|remark|definition|corollary|observation|appendix|section|figure)-[A-Z0-9.]+/[\w.\-/]+$"
+)
 
 
 @dataclass(frozen=True)
