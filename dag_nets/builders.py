@@ -6,7 +6,7 @@ deterministic. Weights are N(0, gain²/fan_in) so activations stay O(1).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import networkx as nx
 import numpy as np
@@ -22,24 +22,32 @@ def mlp(
     n_in: int,
     widths: Sequence[int],
     n_out: int,
-    activation: str = "tanh",
+    activation: str | Sequence[str] = "tanh",
     seed: int = 0,
     skip: bool = False,
     gain: float = DEFAULT_GAIN,
     bias_scale: float = 0.1,
     dtype: torch.dtype = torch.float64,
 ) -> DagNet:
-    """Inputs x0…, hidden layers h{l}_{i}, outputs y{i} (linear); ``skip`` adds edges inputs → every later layer."""
+    """Inputs x0…, hidden layers h{l}_{i}, outputs y{i} (linear); ``skip`` adds edges inputs → every later layer.
+
+    ``activation`` is one name for every hidden unit, or a sequence cycled over the units: unit i of hidden
+    layer l gets ``activation[(l + i) % len(activation)]`` (so every layer of width ≥ 2 mixes them).
+    Biases are N(0, bias_scale²).
+    """
     if n_in < 1 or n_out < 1 or any(w < 1 for w in widths):
         raise ValueError(f"layer sizes must be positive, got n_in={n_in}, widths={list(widths)}, n_out={n_out}")
+    acts = [activation] if isinstance(activation, str) else list(activation)
+    if not acts:
+        raise ValueError("activation must be a name or a non-empty sequence of names")
     rng = np.random.default_rng(seed)
     G = nx.DiGraph()
     layers = [[f"x{i}" for i in range(n_in)]]
     G.add_nodes_from(layers[0])
     for l, width in enumerate(widths):
         layer = [f"h{l}_{i}" for i in range(width)]
-        for v in layer:
-            G.add_node(v, activation=activation, bias=float(bias_scale * rng.normal()))
+        for i, v in enumerate(layer):
+            G.add_node(v, activation=acts[(l + i) % len(acts)], bias=float(bias_scale * rng.normal()))
         layers.append(layer)
     outs = [f"y{i}" for i in range(n_out)]
     for v in outs:
@@ -75,7 +83,7 @@ def random_dag(
     hidden_lo, out_lo = n_in, n_nodes - n_out
     src = [int(rng.integers(0, v)) if v < out_lo else int(rng.integers(n_in, out_lo)) for v in range(n_in, n_nodes)]
     dst = list(range(n_in, n_nodes))
-    for u in range(0, out_lo):
+    for u in range(out_lo):
         lo = max(u + 1, hidden_lo)
         src.append(u)
         dst.append(int(rng.integers(lo, n_nodes)))
