@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from dag_nets.builders import cloned_random_dag, mlp, teacher_batch
-from dag_nets.dynamics import frozen_unit_trajectory, run_trajectory
+from dag_nets.dynamics import OptimizerSpec, frozen_unit_trajectory, run_trajectory
 from dag_nets.threads import single_threaded
 
 EXACT = 1e-12
@@ -28,6 +28,6 @@ def test_part2_cloned_units_stay_cloned_under_minibatch_sgd() -> None:
     net, part, _ = cloned_random_dag(seed=21)
     x, y = teacher_batch(2, 2, 32, seed=21)
     with single_threaded():
-        traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=30, lr=0.05, batch_size=4)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 0.05), steps=30, batch_size=4)
     assert max(traj.distance_C) < EXACT and max(traj.distance_D) < EXACT
     assert traj.loss[-1] < traj.loss[0]
