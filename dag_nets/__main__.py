@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -82,7 +83,9 @@ def _check(args: argparse.Namespace) -> None:
     at_least("steps", args.steps, 0)
     at_least("samples", args.samples, 1)
     if not 1 <= args.checkpoints <= args.steps + 1:
-        raise CliError(f"argument --checkpoints: must be in [1, steps + 1 = {args.steps + 1}], got {args.checkpoints}")
+        raise CliError(
+            f"argument --checkpoints: must be in [1, steps + 1 = {args.steps + 1}], got {args.checkpoints}"
+        )
     if not 0 <= args.seed <= SEED_MAX:
         raise CliError(f"argument --seed: must be an integer in [0, {SEED_MAX}], got {args.seed}")
     if not (args.lr > 0 and args.lr < float("inf")):
@@ -96,33 +99,47 @@ def _check(args: argparse.Namespace) -> None:
     if args.k is not None:
         at_least("k", args.k, 1)
     dims = [args.inputs] + [args.clone * w for w in args.widths] + [1]
-    params = sum(a * b for a, b in zip(dims[:-1], dims[1:])) + sum(dims[1:])
+    params = sum(a * b for a, b in itertools.pairwise(dims)) + sum(dims[1:])
     if args.method == "dense" and params > DENSE_MAX_PARAMETERS:
-        raise CliError(f"the cloned network has {params} parameters; --method dense forms the {params}×{params} "
-                       f"Hessian and allows at most {DENSE_MAX_PARAMETERS}: use --method lanczos or smaller --widths")
+        raise CliError(
+            f"the cloned network has {params} parameters; --method dense forms the {params}×{params} "
+            f"Hessian and allows at most {DENSE_MAX_PARAMETERS}: use --method lanczos or smaller --widths"
+        )
     if args.method == "lanczos":
         student = mlp(args.inputs, args.widths, 1, args.activation, seed=args.seed)
-        _, part = clone_network(student, {v: args.clone for v in student.bias_nodes if v not in student.outputs})
+        _, part = clone_network(
+            student, {v: args.clone for v in student.bias_nodes if v not in student.outputs}
+        )
         dim = manifold("C", part).normal_dimension()
         k = 3 if args.k is None else args.k
         if 2 * k >= dim:
-            raise CliError(f"argument --k: Lanczos needs 2k < dim N_C = {dim}, got k = {k}; lower --k or use "
-                           "--method dense")
+            raise CliError(
+                f"argument --k: Lanczos needs 2k < dim N_C = {dim}, got k = {k}; lower --k or use "
+                "--method dense"
+            )
     if args.out is not None:
         if args.out.exists() and not args.out.is_dir():
             raise CliError(f"argument --out: {args.out} exists and is not a directory")
         taken = [name for name in OUTPUT_FILES if (args.out / name).exists()]
         if taken:
-            raise CliError(f"argument --out: {args.out} already holds {', '.join(taken)} from an earlier run; "
-                           "choose a new directory (runs never overwrite earlier results)")
+            raise CliError(
+                f"argument --out: {args.out} already holds {', '.join(taken)} from an earlier run; "
+                "choose a new directory (runs never overwrite earlier results)"
+            )
 
 
 def stability_command(args: argparse.Namespace) -> int:
     _check(args)
     k = 3 if args.k is None else args.k
     gen = torch.Generator().manual_seed(args.seed)
-    teacher = mlp(args.inputs, [2 * w for w in args.widths], 1, args.activation,
-                  seed=args.seed + TEACHER_SEED_OFFSET, gain=2.0)
+    teacher = mlp(
+        args.inputs,
+        [2 * w for w in args.widths],
+        1,
+        args.activation,
+        seed=args.seed + TEACHER_SEED_OFFSET,
+        gain=2.0,
+    )
     student = mlp(args.inputs, args.widths, 1, args.activation, seed=args.seed)
     x = torch.randn(args.samples, args.inputs, generator=gen, dtype=torch.float64)
     with torch.no_grad():
@@ -149,8 +166,19 @@ def stability_command(args: argparse.Namespace) -> int:
                     f"{step:>6} {loss:>10.4g} {space:>5} {res.normal_dimension:>5} {res.inertia!s:>14} "
                     f"{res.classification:>10}  {ev.min():.4g} … {ev.max():.4g}{note}"
                 )
-                rows.append((step, loss, space, res.normal_dimension, *res.inertia, res.classification, ev.min(),
-                             ev.max(), res.certified))
+                rows.append(
+                    (
+                        step,
+                        loss,
+                        space,
+                        res.normal_dimension,
+                        *res.inertia,
+                        res.classification,
+                        ev.min(),
+                        ev.max(),
+                        res.certified,
+                    )
+                )
         if step < args.steps:
             opt.zero_grad()
             loss_fn(student(x), y).backward()
@@ -169,8 +197,21 @@ def _write(out: Path, rows: list[tuple]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "stability.csv", "x", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["step", "loss", "space", "normal_dim", "positive", "negative", "zero", "class", "lambda_min",
-                    "lambda_max", "certified"])
+        w.writerow(
+            [
+                "step",
+                "loss",
+                "space",
+                "normal_dim",
+                "positive",
+                "negative",
+                "zero",
+                "class",
+                "lambda_min",
+                "lambda_max",
+                "certified",
+            ]
+        )
         w.writerows(rows)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for space, style in (("C", "-o"), ("D", "--s")):

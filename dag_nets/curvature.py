@@ -20,6 +20,7 @@ independent second method the tests compare against.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 
@@ -36,7 +37,9 @@ AUTO_HVP_MODE = "double-backward"
 """What ``mode="auto"`` runs (module docstring; benchmarks/bench_dag_hvp.py measures both)."""
 
 
-def _torch_to_scipy(size: int, apply: Callable[[torch.Tensor], torch.Tensor], like: torch.Tensor) -> sla.LinearOperator:
+def _torch_to_scipy(
+    size: int, apply: Callable[[torch.Tensor], torch.Tensor], like: torch.Tensor
+) -> sla.LinearOperator:
     """A float64 LinearOperator whose matvec/matmat call ``apply`` on tensors of ``like``'s dtype/device.
     Symmetric operators only (rmatvec = matvec)."""
     float64_cpu = like.dtype == torch.float64 and like.device.type == "cpu"
@@ -70,6 +73,8 @@ class HessianOperator:
         self.theta = net.flat_parameters() if theta is None else check_theta(net, theta)
         self.mode = AUTO_HVP_MODE if mode == "auto" else mode
         self.hvp_count = 0
+        self.hvp_seconds = 0.0
+        """Wall time spent inside the HVPs themselves (benchmarks report the rest as overhead)."""
         self._loss = loss_of_theta(net, x, y, loss)
         if self.mode == "double-backward":
             self._leaf = self.theta.clone().requires_grad_(True)
@@ -86,27 +91,38 @@ class HessianOperator:
         if v.shape != (self.size,):
             raise ValueError(f"v must have shape ({self.size},), got {tuple(v.shape)}")
         self.hvp_count += 1
+        start = time.perf_counter()
         v = v.to(self.theta)
         if self.mode == "double-backward":
             (hv,) = torch.autograd.grad(self._grad, self._leaf, grad_outputs=v, retain_graph=True)
-            return hv.detach()
-        return torch.func.jvp(self._grad_fn, (self.theta,), (v,))[1].detach()
+        else:
+            hv = torch.func.jvp(self._grad_fn, (self.theta,), (v,))[1]
+        self.hvp_seconds += time.perf_counter() - start
+        return hv.detach()
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         """∇²L(θ) V column by column ([P, m] → [P, m])."""
-        return torch.stack([self.matvec(V[:, j]) for j in range(V.shape[1])], dim=1) if V.shape[1] else V.clone()
+        return (
+            torch.stack([self.matvec(V[:, j]) for j in range(V.shape[1])], dim=1) if V.shape[1] else V.clone()
+        )
 
     def dense(self) -> torch.Tensor:
         """The full Hessian ∇²L(θ) = jacfwd(grad L) (forward-mode columns; small networks only)."""
-        with warnings.catch_warnings():  # vmap falls back to a loop over the in-place buffer writes of graph.py
+        with (
+            warnings.catch_warnings()
+        ):  # vmap falls back to a loop over the in-place buffer writes of graph.py
             warnings.filterwarnings("ignore", message=".*batching rule.*")
             return torch.func.jacfwd(torch.func.grad(self._loss))(self.theta)
 
     def to_scipy(self) -> sla.LinearOperator:
-        return _torch_to_scipy(self.size, lambda v: self.matvec(v) if v.ndim == 1 else self.matmat(v), self.theta)
+        return _torch_to_scipy(
+            self.size, lambda v: self.matvec(v) if v.ndim == 1 else self.matmat(v), self.theta
+        )
 
 
-def dense_hessian(net: DagNet, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+def dense_hessian(
+    net: DagNet, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, loss: str = "mse"
+) -> torch.Tensor:
     """∇²L(θ) as a dense matrix (:meth:`HessianOperator.dense`)."""
     return HessianOperator(net, x, y, theta, loss).dense()
 
@@ -122,7 +138,9 @@ class NormalHessian:
         if not projector.normal:
             raise ValueError("NormalHessian needs a normal-space projector (manifold.normal_projector())")
         if projector.manifold.net.num_parameters != hessian.size:
-            raise ValueError(f"the projector acts on {projector.size} parameters, the Hessian on {hessian.size}")
+            raise ValueError(
+                f"the projector acts on {projector.size} parameters, the Hessian on {hessian.size}"
+            )
         self.hessian = hessian
         self.projector = projector
         self._dimension: int | None = None
@@ -160,6 +178,10 @@ class NormalHessian:
         return self.hessian.hvp_count
 
     @property
+    def hvp_seconds(self) -> float:
+        return self.hessian.hvp_seconds
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.hessian.theta.dtype
 
@@ -193,5 +215,6 @@ class NormalHessian:
         return (Hn + Hn.T) / 2
 
     def to_scipy(self) -> sla.LinearOperator:
-        return _torch_to_scipy(self.size, lambda v: self.matvec(v) if v.ndim == 1 else self.matmat(v),
-                               self.hessian.theta)
+        return _torch_to_scipy(
+            self.size, lambda v: self.matvec(v) if v.ndim == 1 else self.matmat(v), self.hessian.theta
+        )

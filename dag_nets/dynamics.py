@@ -46,9 +46,22 @@ from dag_nets.partition import Partition
 from dag_nets.validation import check_batch, check_int, check_parameters, check_real, check_theta
 
 __all__ = [
-    "BREAKERS", "OPTIMIZERS", "CloningReport", "Dropout", "GradientNoise", "OptimizerSpec", "SymmetryBreaker",
-    "Trajectory", "UnitNoise", "cloning_report", "frozen_unit_trajectory", "gradient", "growth_factor",
-    "linearized_normal_factor", "run_trajectory", "tangency_residuals",
+    "BREAKERS",
+    "OPTIMIZERS",
+    "CloningReport",
+    "Dropout",
+    "GradientNoise",
+    "OptimizerSpec",
+    "SymmetryBreaker",
+    "Trajectory",
+    "UnitNoise",
+    "cloning_report",
+    "frozen_unit_trajectory",
+    "gradient",
+    "growth_factor",
+    "linearized_normal_factor",
+    "run_trajectory",
+    "tangency_residuals",
 ]
 
 DEFAULT_DROPOUT = 0.2  # Appendix B.1.3 MLP default
@@ -75,13 +88,22 @@ class CloningReport:
 def _block_spread(values: torch.Tensor, node_block: torch.Tensor, num_blocks: int) -> float:
     """max over examples and blocks of (max − min) of ``values[:, v]`` over v in a block."""
     idx = node_block.unsqueeze(0).expand_as(values)
-    hi = torch.full((values.shape[0], num_blocks), -torch.inf, dtype=values.dtype).scatter_reduce(1, idx, values, "amax")
-    lo = torch.full((values.shape[0], num_blocks), torch.inf, dtype=values.dtype).scatter_reduce(1, idx, values, "amin")
+    hi = torch.full((values.shape[0], num_blocks), -torch.inf, dtype=values.dtype).scatter_reduce(
+        1, idx, values, "amax"
+    )
+    lo = torch.full((values.shape[0], num_blocks), torch.inf, dtype=values.dtype).scatter_reduce(
+        1, idx, values, "amin"
+    )
     return float((hi - lo).max())
 
 
-def _prepared(net: DagNet, partition: Partition | None, x: torch.Tensor, y: torch.Tensor,
-              theta: torch.Tensor | None = None) -> torch.Tensor:
+def _prepared(
+    net: DagNet,
+    partition: Partition | None,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    theta: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Validate the common arguments; return θ (default: the network's parameters)."""
     check_parameters(net)
     if partition is not None:
@@ -92,7 +114,9 @@ def _prepared(net: DagNet, partition: Partition | None, x: torch.Tensor, y: torc
     return net.flat_parameters() if theta is None else check_theta(net, theta)
 
 
-def gradient(net: DagNet, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor | None = None, loss: str = "mse") -> torch.Tensor:
+def gradient(
+    net: DagNet, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor | None = None, loss: str = "mse"
+) -> torch.Tensor:
     """∇_θ L at θ (default: the current parameters)."""
     theta = _prepared(net, None, x, y, theta).requires_grad_(True)
     (g,) = torch.autograd.grad(loss_of_theta(net, x, y, loss)(theta), theta)
@@ -100,11 +124,17 @@ def gradient(net: DagNet, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor 
 
 
 def cloning_report(
-    net: DagNet, partition: Partition, x: torch.Tensor, y: torch.Tensor, loss: str = "mse", theta: torch.Tensor | None = None
+    net: DagNet,
+    partition: Partition,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str = "mse",
+    theta: torch.Tensor | None = None,
 ) -> CloningReport:
     """Forward, backward and gradient cloning residuals of Theorem A.1 parts 1–2 on the batch (x, y).
 
-    ``partition`` must belong to ``net``'s graph (its own network or a copy of it, :meth:`Partition.check_network`).
+    ``partition`` must belong to ``net``'s graph (its own network or a copy of it,
+    :meth:`Partition.check_network`).
     """
     theta = _prepared(net, partition, x, y, theta)
     H, Z, delta, _ = autograd_adjoints(net, theta, x, y, loss)
@@ -170,8 +200,10 @@ class SymmetryBreaker:
             return spec
         if isinstance(spec, str) and spec in BREAKERS:
             return BREAKERS[spec]()
-        raise ValueError(f"unknown symmetry breaker {spec!r}; valid choices: {', '.join(BREAKERS)}, a "
-                         "SymmetryBreaker, or None")
+        raise ValueError(
+            f"unknown symmetry breaker {spec!r}; valid choices: {', '.join(BREAKERS)}, a "
+            "SymmetryBreaker, or None"
+        )
 
 
 @dataclass(frozen=True)
@@ -303,10 +335,16 @@ def run_trajectory(
             xb, yb = x[pick], y[pick]
         mask = noise = None
         if isinstance(active, Dropout):
-            keep = (torch.rand(xb.shape[0], model.num_nodes, generator=gen) >= active.rate).to(x) / (1.0 - active.rate)
+            keep = (torch.rand(xb.shape[0], model.num_nodes, generator=gen) >= active.rate).to(x) / (
+                1.0 - active.rate
+            )
             mask = torch.where(hidden, keep, torch.ones_like(keep))
         elif isinstance(active, UnitNoise):
-            noise = torch.randn(xb.shape[0], model.num_nodes, generator=gen, dtype=x.dtype).to(x.device) * active.std * hidden
+            noise = (
+                torch.randn(xb.shape[0], model.num_nodes, generator=gen, dtype=x.dtype).to(x.device)
+                * active.std
+                * hidden
+            )
         opt.zero_grad()
         out = model.functional(model.theta(), xb, unit_mask=mask, unit_noise=noise)
         loss_fn(out, yb).backward()
@@ -314,7 +352,7 @@ def run_trajectory(
             sigma = noise_scale(active.sigma0, active.decay, t)
             with torch.no_grad():
                 for p, eps in zip(params, gradient_noise(params, sigma, noise_gen, active.norm)):
-                    if eps is not None:
+                    if eps is not None and p.grad is not None:
                         p.grad.add_(eps)
         opt.step()
         record()
@@ -338,10 +376,13 @@ def linearized_normal_factor(normal_eigenvalues: Sequence[float] | np.ndarray, l
 
 
 def growth_factor(distances: Sequence[float], window: int) -> float:
-    """Observed per-step factor (d_T / d_{T−k})^{1/k} over the last k = ``window`` steps of a distance curve."""
+    """Observed per-step factor (d_T / d_{T−k})^{1/k} over the last k = ``window`` steps of a distance
+    curve."""
     d = np.asarray(distances, dtype=np.float64)
     if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window < len(d):
-        raise ValueError(f"window must be an integer in [1, {len(d) - 1}] for {len(d)} distances, got {window!r}")
+        raise ValueError(
+            f"window must be an integer in [1, {len(d) - 1}] for {len(d)} distances, got {window!r}"
+        )
     if d[-1 - window] <= 0.0 or d[-1] < 0.0:
         raise ValueError(f"distances must be positive at the window's start, got {d[-1 - window]!r}")
     return float((d[-1] / d[-1 - window]) ** (1.0 / window))
@@ -361,7 +402,8 @@ def frozen_unit_trajectory(
     """Train ``warm_steps`` with ``unit`` alive, then set its bias to ``kill_bias`` (f' = 0 on the data for a
     ReLU-like unit) and keep training with the *same* optimizer state for ``steps`` steps.
 
-    Returns (‖θ_in(unit) − θ_in at the kill‖ after each later step, largest |f'(z(unit))| seen after the kill).
+    Returns (‖θ_in(unit) − θ_in at the kill‖ after each later step, largest |f'(z(unit))| seen after the
+    kill).
     Theorem 2.1 part 1 predicts 0 for plain SGD; optimizer state carried into M_F and weight decay move θ_in.
     """
     spec = OptimizerSpec.of(optimizer)
@@ -395,4 +437,3 @@ def frozen_unit_trajectory(
         step()
         moved.append(float(torch.linalg.vector_norm(model.flat_parameters()[coords] - anchor)))
     return moved, max_fprime
-

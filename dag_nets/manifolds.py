@@ -124,7 +124,6 @@ class _Index:
     rows_missing: torch.Tensor  # per pair: some source has no edge into the target block (its row sum is 0)
     cols_missing: torch.Tensor
     pair_count: torch.Tensor  # existing edges per pair
-    complete_edges: torch.Tensor | None  # bool mask over edges, None when every pair is complete
     bias_group: torch.Tensor
     bias_count: torch.Tensor
     incomplete: tuple[tuple[BlockPair, torch.Tensor], ...]  # (pair, its edge ids) for incomplete pairs
@@ -140,13 +139,7 @@ def _index(part: Partition, device: torch.device, dtype: torch.dtype) -> _Index:
         n = shapes[:, 1].astype(np.float64)
         rows_present = np.bincount(part.row_key_pair, minlength=len(part.pairs))
         cols_present = np.bincount(part.col_key_pair, minlength=len(part.pairs))
-        complete = np.zeros(part.net.num_edges, dtype=bool)
-        incomplete = []
-        for p in part.pairs:
-            if p.complete:
-                complete[p.edge_ids] = True
-            else:
-                incomplete.append((p, t(p.edge_ids)))
+        incomplete = tuple((p, t(p.edge_ids)) for p in part.pairs if not p.complete)
         return _Index(
             pair=t(part.edge_pair),
             row_key=t(part.edge_row_key),
@@ -158,10 +151,9 @@ def _index(part: Partition, device: torch.device, dtype: torch.dtype) -> _Index:
             rows_missing=t(rows_present < shapes[:, 0]),
             cols_missing=t(cols_present < shapes[:, 1]),
             pair_count=t([len(p.edge_ids) for p in part.pairs], dtype),
-            complete_edges=None if complete.all() else t(complete),
             bias_group=t(part.bias_group),
             bias_count=t(np.bincount(part.bias_group, minlength=part.num_bias_blocks), dtype),
-            incomplete=tuple(incomplete),
+            incomplete=incomplete,
         )
 
     return part.cached(("projection-index", str(device), dtype), build)
@@ -171,8 +163,10 @@ def _incomplete_projectors(part: Partition, rule: PairRule, device: torch.device
     idx = _index(part, device, dtype)
     return part.cached(
         ("incomplete-projectors", rule, str(device), dtype),
-        lambda: tuple((eids, torch.as_tensor(rule.null_projector(p), device=device, dtype=dtype))
-                      for p, eids in idx.incomplete),
+        lambda: tuple(
+            (eids, torch.as_tensor(rule.null_projector(p), device=device, dtype=dtype))
+            for p, eids in idx.incomplete
+        ),
     )
 
 
@@ -192,33 +186,64 @@ def _spread(values: torch.Tensor, groups: torch.Tensor, num_groups: int) -> tupl
     return hi, lo
 
 
-def project_weights(part: Partition, rule: PairRule, w: torch.Tensor) -> torch.Tensor:
-    """Orthogonal projection of edge weights (along dim 0) onto the set ``rule`` allows on every pair."""
+def weight_normal_component(
+    part: Partition, rule: PairRule, w: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """w − P w for the projector P onto what ``rule`` allows on every block pair (along dim 0), written
+    into ``out`` when given.
+
+    Complete pairs (module docstring): BC leaves w − ḡ; RE leaves a 1ᵀ, CE leaves 1 bᵀ, C both, with the
+    row-mean deviations a and column-mean deviations b computed from one segment sum over the edges each
+    (ḡ from the row or column sums). Incomplete pairs use their dense null-space projector.
+    """
     idx = _index(part, w.device, w.dtype)
-    if len(part.pairs) == 0:
-        return w.clone()
+    P = len(part.pairs)
+    if out is None:
+        out = torch.empty_like(w)
+    if P == 0:
+        return out.zero_()
     if rule.constant:
-        return _segment_mean(w, idx.pair, idx.pair_count).index_select(0, idx.pair)
-    grand = _segment_mean(w, idx.pair, idx.pair_count).index_select(0, idx.pair)
-    shift = torch.zeros_like(w)
-    if rule.equal_row_sums:  # subtract a 1ᵀ: row-mean deviations
-        shift += _segment_mean(w, idx.row_key, idx.row_count).index_select(0, idx.row_key) - grand
-    if rule.equal_col_sums:  # subtract 1 bᵀ: column-mean deviations
-        shift += _segment_mean(w, idx.col_key, idx.col_count).index_select(0, idx.col_key) - grand
-    if idx.complete_edges is not None:
-        shift *= _per_row(idx.complete_edges, shift)
-    out = w - shift
+        torch.sub(w, _segment_mean(w, idx.pair, idx.pair_count).index_select(0, idx.pair), out=out)
+    else:
+        written = False
+        grand = None
+        for use, key, key_pair, count, size in (
+            (rule.equal_row_sums, idx.row_key, idx.row_key_pair, idx.row_count, part.num_row_keys),
+            (rule.equal_col_sums, idx.col_key, idx.col_key_pair, idx.col_count, part.num_col_keys),
+        ):
+            if not use:
+                continue
+            sums = w.new_zeros((size, *w.shape[1:])).index_add_(0, key, w)
+            if grand is None:  # the grand mean of each pair from its row (or column) sums
+                grand = (
+                    w.new_zeros((P, *w.shape[1:]))
+                    .index_add_(0, key_pair, sums)
+                    .div_(_per_row(idx.pair_count, sums))
+                )
+            deviation = sums.div_(_per_row(count, sums)).sub_(grand.index_select(0, key_pair))
+            if written:
+                out.add_(deviation.index_select(0, key))
+            else:
+                torch.index_select(deviation, 0, key, out=out)
+                written = True
+        if not written:  # a rule without constraints: nothing is normal
+            out.zero_()
     for eids, proj in _incomplete_projectors(part, rule, w.device, w.dtype):
-        out.index_copy_(0, eids, proj @ w.index_select(0, eids))
+        local = w.index_select(0, eids)
+        out.index_copy_(0, eids, local - proj @ local)
     return out
 
 
-def project_bias_block_constant(part: Partition, b: torch.Tensor) -> torch.Tensor:
-    """Biases (along dim 0) replaced by their block means."""
+def bias_normal_component(part: Partition, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """b − (block means of b): the part of the biases (along dim 0) normal to block-constant biases."""
+    if out is None:
+        out = torch.empty_like(b)
     if b.shape[0] == 0:
-        return b.clone()
+        return out
     idx = _index(part, b.device, b.dtype)
-    return _segment_mean(b, idx.bias_group, idx.bias_count).index_select(0, idx.bias_group)
+    return torch.sub(
+        b, _segment_mean(b, idx.bias_group, idx.bias_count).index_select(0, idx.bias_group), out=out
+    )
 
 
 def frozen_coordinates(net: DagNet, frozen: Iterable[Node]) -> np.ndarray:
@@ -259,8 +284,11 @@ class Projector:
     matmat = __call__  # projections act along dim 0, so a [P, m] matrix is projected column by column
 
     def dense(self, dtype: torch.dtype | None = None) -> torch.Tensor:
-        eye = torch.eye(self.size, dtype=dtype or self.manifold.net.edge_weight.dtype,
-                        device=self.manifold.net.edge_weight.device)
+        eye = torch.eye(
+            self.size,
+            dtype=dtype or self.manifold.net.edge_weight.dtype,
+            device=self.manifold.net.edge_weight.device,
+        )
         return self(eye)
 
     def to_scipy(self) -> sla.LinearOperator:
@@ -271,8 +299,9 @@ class Projector:
             out = self(torch.as_tensor(np.asarray(v, dtype=np.float64), device=dev).to(dt))
             return out.cpu().numpy().astype(np.float64, copy=False)
 
-        return sla.LinearOperator((self.size, self.size), matvec=apply, matmat=apply, rmatvec=apply,
-                                  dtype=np.float64)
+        return sla.LinearOperator(
+            (self.size, self.size), matvec=apply, matmat=apply, rmatvec=apply, dtype=np.float64
+        )
 
 
 # ---------------------------------------------------------------------------- the manifold classes
@@ -314,7 +343,9 @@ class LinearManifold(ABC):
     # -- derived
     def _check(self, v: torch.Tensor) -> None:
         if v.shape[:1] != (self.num_parameters,):
-            raise ValueError(f"θ-space vector must have length {self.num_parameters} along dim 0, got {tuple(v.shape)}")
+            raise ValueError(
+                f"θ-space vector must have length {self.num_parameters} along dim 0, got {tuple(v.shape)}"
+            )
 
     def normal(self, v: torch.Tensor) -> torch.Tensor:
         """P_N v = v − P_T v: orthogonal projection onto the normal space N = T^⊥."""
@@ -358,7 +389,8 @@ class LinearManifold(ABC):
         return self.num_parameters - (numerical_rank(np.linalg.svd(A, compute_uv=False)) if A.size else 0)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(kind={self.kind!r}, {self.num_parameters} parameters, dim {self.dimension()})"
+        name = type(self).__name__
+        return f"{name}(kind={self.kind!r}, {self.num_parameters} parameters, dim {self.dimension()})"
 
 
 class PartitionManifold(LinearManifold):
@@ -372,11 +404,17 @@ class PartitionManifold(LinearManifold):
         super().__init__(partition.net, anchor)
         self.partition = partition
 
-    def tangent(self, v: torch.Tensor) -> torch.Tensor:
+    def normal(self, v: torch.Tensor) -> torch.Tensor:
+        """P_N v, computed directly (fewer passes than v − P_T v; see :func:`weight_normal_component`)."""
         self._check(v)
         E = self.net.num_edges
-        return torch.cat([project_weights(self.partition, self.rule, v[:E]),
-                          project_bias_block_constant(self.partition, v[E:])])
+        out = torch.empty_like(v)
+        weight_normal_component(self.partition, self.rule, v[:E], out=out[:E])
+        bias_normal_component(self.partition, v[E:], out=out[E:])
+        return out
+
+    def tangent(self, v: torch.Tensor) -> torch.Tensor:
+        return v - self.normal(v)
 
     def residual(self, theta: torch.Tensor) -> float:
         """Max spread of row sums (RE), column sums (CE) or entries (BC) over block pairs — a row or column
@@ -459,7 +497,9 @@ class AnchoredBlockConstant(PartitionManifold):
         res = Cloning(partition).residual(anchor)
         limit = ANCHOR_TOL * max(1.0, float(anchor.abs().max()))
         if res > limit:
-            raise ValueError(f"M_D(θ0) needs θ0 ∈ M_C = RE ∩ CE; the anchor's M_C residual is {res:.3g} > {limit:.3g}")
+            raise ValueError(
+                f"M_D(θ0) needs θ0 ∈ M_C = RE ∩ CE; the anchor's M_C residual is {res:.3g} > {limit:.3g}"
+            )
 
 
 class FrozenUnits(LinearManifold):
@@ -509,7 +549,8 @@ def _as_anchor(net: DagNet, anchor: torch.Tensor | None, kind: str) -> torch.Ten
 
 
 MANIFOLD_CLASSES: dict[str, type[LinearManifold]] = {
-    cls.kind: cls for cls in (RowEquitable, ColumnEquitable, Cloning, BlockConstant, AnchoredBlockConstant, FrozenUnits)
+    cls.kind: cls
+    for cls in (RowEquitable, ColumnEquitable, Cloning, BlockConstant, AnchoredBlockConstant, FrozenUnits)
 }
 KINDS: tuple[str, ...] = tuple(MANIFOLD_CLASSES)
 
@@ -535,4 +576,5 @@ def manifold(
         return AnchoredBlockConstant(partition, anchor)  # type: ignore[arg-type]
     if anchor is not None:
         raise ValueError(f"manifold {kind!r} is a linear subspace and takes no anchor")
-    return MANIFOLD_CLASSES[kind](partition)  # type: ignore[call-arg]
+    linear = {cls.kind: cls for cls in (RowEquitable, ColumnEquitable, Cloning, BlockConstant)}
+    return linear[kind](partition)

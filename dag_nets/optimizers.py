@@ -77,8 +77,15 @@ def gradient_noise(
 class NoisySGD(Optimizer):
     """SGD with gradient-proportional Gaussian noise of decaying scale σ_t = σ₀ λ^t (Appendix B.1.2)."""
 
-    def __init__(self, params: Iterable, lr: float, sigma0: float = PAPER_SIGMA0, decay: float = PAPER_DECAY,
-                 norm: Literal["tensor", "global"] = "tensor", seed: int = 0) -> None:
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float,
+        sigma0: float = PAPER_SIGMA0,
+        decay: float = PAPER_DECAY,
+        norm: Literal["tensor", "global"] = "tensor",
+        seed: int = 0,
+    ) -> None:
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr}")
         check_noise(sigma0, decay, norm)
@@ -123,7 +130,9 @@ _DECAY = {"weight_decay": DEFAULT_WEIGHT_DECAY}
 OPTIMIZERS: dict[str, OptimizerKind] = {
     "sgd": OptimizerKind(torch.optim.SGD, ("lr", "momentum", "weight_decay")),
     "momentum": OptimizerKind(torch.optim.SGD, ("lr",), fixed={"momentum": DEFAULT_MOMENTUM}),
-    "nesterov": OptimizerKind(torch.optim.SGD, ("lr",), fixed={"momentum": DEFAULT_MOMENTUM, "nesterov": True}),
+    "nesterov": OptimizerKind(
+        torch.optim.SGD, ("lr",), fixed={"momentum": DEFAULT_MOMENTUM, "nesterov": True}
+    ),
     "rmsprop": OptimizerKind(torch.optim.RMSprop, ("lr",)),
     "adam": OptimizerKind(torch.optim.Adam, ("lr", "betas", "eps", "weight_decay")),
     "adamw": OptimizerKind(torch.optim.AdamW, ("lr", "weight_decay"), defaults=_DECAY),
@@ -134,7 +143,9 @@ OPTIMIZERS: dict[str, OptimizerKind] = {
 """Every optimizer name of the project (module docstring)."""
 
 
-def make_optimizer(name: str, params: Iterable, *, choices: Sequence[str] | None = None, **options: Any) -> Optimizer:
+def make_optimizer(
+    name: str, params: Iterable, *, choices: Sequence[str] | None = None, **options: Any
+) -> Optimizer:
     """The optimizer ``name`` of :data:`OPTIMIZERS` with ``options`` (``lr`` required). ``choices``
     restricts the names a caller offers. Unknown names or options raise ValueError naming the valid ones."""
     offered = tuple(OPTIMIZERS) if choices is None else tuple(choices)
@@ -143,7 +154,9 @@ def make_optimizer(name: str, params: Iterable, *, choices: Sequence[str] | None
     kind = OPTIMIZERS[name]
     unknown = sorted(set(options) - set(kind.options))
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for optimizer {name!r}; valid: {', '.join(kind.options)}")
+        raise ValueError(
+            f"unknown option(s) {unknown} for optimizer {name!r}; valid: {', '.join(kind.options)}"
+        )
     if "lr" not in options:
         raise ValueError(f"optimizer {name!r} needs lr")
     check_real(options["lr"], "lr", positive=True)
@@ -165,8 +178,10 @@ class OptimizerSpec:
         valid = OPTIMIZERS[self.name].options
         unknown = sorted(set(self.options) - set(valid) | ({"lr"} & set(self.options)))
         if unknown:
-            raise ValueError(f"unknown option(s) {unknown} for optimizer {self.name!r}; valid: "
-                             f"{', '.join(o for o in valid if o != 'lr') or 'none'} (lr is its own field)")
+            raise ValueError(
+                f"unknown option(s) {unknown} for optimizer {self.name!r}; valid: "
+                f"{', '.join(o for o in valid if o != 'lr') or 'none'} (lr is its own field)"
+            )
 
     @classmethod
     def of(cls, spec: OptimizerSpec | str) -> OptimizerSpec:

@@ -83,7 +83,9 @@ class Partition:
                 if v not in net.index:
                     raise ValueError(f"block {b} contains {v!r}, which is not a node of the network")
                 if v in block_of:
-                    raise ValueError(f"node {v!r} is in block {block_of[v]} and block {b}; blocks must be disjoint")
+                    raise ValueError(
+                        f"node {v!r} is in block {block_of[v]} and block {b}; blocks must be disjoint"
+                    )
                 block_of[v] = b
             canon.append(sorted(members, key=net.index.__getitem__))
         missing = [v for v in net.nodes if v not in block_of]
@@ -103,7 +105,9 @@ class Partition:
         net = self.net
         for u, v in net.edges:
             if self.block_of[u] == self.block_of[v]:
-                raise ValueError(f"edge {(u, v)!r} lies inside block {self.block_of[u]}; blocks may not contain edges")
+                raise ValueError(
+                    f"edge {(u, v)!r} lies inside block {self.block_of[u]}; blocks may not contain edges"
+                )
         input_set = set(net.inputs)
         for i, block in enumerate(self.blocks):
             kinds = {v in input_set for v in block}
@@ -119,7 +123,9 @@ class Partition:
             if not kinds.pop():
                 acts = {net.node_activation[v].key: net.node_activation[v].name for v in block}
                 if len(acts) > 1:
-                    raise ValueError(f"block {i} mixes activations {sorted(acts.values())}; one activation per block")
+                    raise ValueError(
+                        f"block {i} mixes activations {sorted(acts.values())}; one activation per block"
+                    )
 
     def _index_pairs(self) -> None:
         net = self.net
@@ -208,9 +214,9 @@ class Partition:
         )
         if not same:
             raise ValueError(
-                f"the partition was built for a different network ({mine.num_nodes} nodes, {mine.num_edges} edges) "
-                f"than {what} ({net.num_nodes} nodes, {net.num_edges} edges); build the Partition on {what} or on a "
-                "copy of the same graph"
+                f"the partition was built for a different network ({mine.num_nodes} nodes, "
+                f"{mine.num_edges} edges) than {what} ({net.num_nodes} nodes, {net.num_edges} edges); build "
+                f"the Partition on {what} or on a copy of the same graph"
             )
 
     def block_sizes(self) -> list[int]:

@@ -44,17 +44,23 @@ def check_parameters(net: DagNet) -> None:
         raise TypeError(f"net must be a DagNet, got {type(net).__name__}")
     for what, p in (("edge weights", net.edge_weight), ("biases", net.bias)):
         if not bool(torch.isfinite(p.detach()).all()):
-            raise ValueError(f"the network's {what} contain NaN or infinite values (in {p.dtype}); "
-                             "every parameter must be finite")
+            raise ValueError(
+                f"the network's {what} contain NaN or infinite values (in {p.dtype}); "
+                "every parameter must be finite"
+            )
 
 
 def check_theta(net: DagNet, theta: Any, name: str = "theta") -> torch.Tensor:
     """θ as a detached vector of the network's dtype and device, checked for length and finiteness."""
     if not isinstance(theta, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape ({net.num_parameters},), got {type(theta).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape ({net.num_parameters},), got {type(theta).__name__}"
+        )
     if theta.shape != (net.num_parameters,):
-        raise ValueError(f"{name} must be a flat vector [edge weights; biases] of shape ({net.num_parameters},), "
-                         f"got {tuple(theta.shape)}")
+        raise ValueError(
+            f"{name} must be a flat vector [edge weights; biases] of shape ({net.num_parameters},), "
+            f"got {tuple(theta.shape)}"
+        )
     if not theta.dtype.is_floating_point:
         raise TypeError(f"{name} must be a real floating tensor, got {theta.dtype}")
     out = theta.detach().to(dtype=net.edge_weight.dtype, device=net.edge_weight.device)
@@ -67,12 +73,18 @@ def check_batch(net: DagNet, x: Any, y: Any) -> None:
     """x is [batch, inputs] and y is [batch, outputs], both real floating, non-empty and finite."""
     for name, t, width, what in (("x", x, len(net.inputs), "inputs"), ("y", y, len(net.outputs), "outputs")):
         if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of shape [batch, {width}], got {type(t).__name__}")
+            raise TypeError(
+                f"{name} must be a torch.Tensor of shape [batch, {width}], got {type(t).__name__}"
+            )
         if not t.dtype.is_floating_point:
             raise TypeError(f"{name} must be a floating tensor, got {t.dtype}")
         if t.ndim != 2 or t.shape[1] != width or t.shape[0] == 0:
-            raise ValueError(f"{name} must have shape [batch ≥ 1, {width}] (the network's {what}), got {tuple(t.shape)}")
+            raise ValueError(
+                f"{name} must have shape [batch ≥ 1, {width}] (the network's {what}), got {tuple(t.shape)}"
+            )
         if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name} contains NaN or infinite values; the loss and its derivatives need finite data")
+            raise ValueError(
+                f"{name} contains NaN or infinite values; the loss and its derivatives need finite data"
+            )
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same batch size, got {x.shape[0]} and {y.shape[0]}")

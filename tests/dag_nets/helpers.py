@@ -14,8 +14,20 @@ def skip_graph(seed: int = 0) -> tuple[nx.DiGraph, list[str], list[str]]:
     for v, act in acts.items():
         G.add_node(v, activation=act, bias=float(rng.normal()))
     G.add_nodes_from(["x1", "x2"])
-    for u, v in [("x1", "a"), ("x2", "a"), ("x1", "b"), ("a", "c"), ("b", "c"), ("x2", "c"), ("a", "d"),
-                 ("c", "o1"), ("d", "o1"), ("b", "o2"), ("c", "o2"), ("x1", "o2")]:
+    for u, v in [
+        ("x1", "a"),
+        ("x2", "a"),
+        ("x1", "b"),
+        ("a", "c"),
+        ("b", "c"),
+        ("x2", "c"),
+        ("a", "d"),
+        ("c", "o1"),
+        ("d", "o1"),
+        ("b", "o2"),
+        ("c", "o2"),
+        ("x1", "o2"),
+    ]:
         G.add_edge(u, v, weight=float(rng.normal()))
     return G, ["x1", "x2"], ["o1", "o2"]
 
@@ -24,7 +36,9 @@ MIXED_ACTIVATIONS = ("tanh", "sigmoid", "relu", "silu")
 """Cycled over the hidden units of :func:`small_base` (every layer mixes them, so blocks must not)."""
 
 
-def small_base(seed: int = 0, widths: tuple[int, ...] = (2, 3), n_in: int = 2, n_out: int = 1, skip: bool = True):
+def small_base(
+    seed: int = 0, widths: tuple[int, ...] = (2, 3), n_in: int = 2, n_out: int = 1, skip: bool = True
+):
     """A small base DagNet: ``builders.mlp`` with mixed activations (tanh, sigmoid, relu, silu cycled over the
     units), skip edges from the inputs to every later layer, and N(0, 1) biases."""
     from dag_nets.builders import mlp

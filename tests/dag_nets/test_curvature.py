@@ -24,12 +24,16 @@ def _reference_hessian(case: Case) -> torch.Tensor:
 def test_hvp_modes_match_autograd_hessian(case: Case, mode: str) -> None:
     H_ref = _reference_hessian(case)
     op = HessianOperator(case.net, case.x, case.y, mode=mode)
-    V = torch.randn(case.net.num_parameters, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    V = torch.randn(
+        case.net.num_parameters, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.allclose(op.matvec(V[:, 0]), H_ref @ V[:, 0], atol=EXACT, rtol=0)
     assert torch.allclose(op.matmat(V), H_ref @ V, atol=EXACT, rtol=0)
     assert op.hvp_count == 4
     assert torch.allclose(op.dense(), H_ref, atol=EXACT, rtol=0)
-    assert torch.allclose(dense_hessian(case.net, case.x, case.y, case.net.flat_parameters()), H_ref, atol=EXACT, rtol=0)
+    assert torch.allclose(
+        dense_hessian(case.net, case.x, case.y, case.net.flat_parameters()), H_ref, atol=EXACT, rtol=0
+    )
     out = op.to_scipy() @ V[:, 1].numpy()
     assert np.allclose(out, (H_ref @ V[:, 1]).numpy(), atol=EXACT, rtol=0)
 
@@ -37,9 +41,10 @@ def test_hvp_modes_match_autograd_hessian(case: Case, mode: str) -> None:
 def _check_normal_hessian(cloned_case: Case, kind: str) -> None:
     net = cloned_case.net
     theta = net.flat_parameters()
-    M = {"D": lambda: manifold("D", cloned_case.partition, anchor=theta),
-         "F": lambda: manifold("F", cloned_case.partition, anchor=theta, frozen=[net.bias_nodes[0]])}.get(
-        kind, lambda: manifold(kind, cloned_case.partition))()
+    M = {
+        "D": lambda: manifold("D", cloned_case.partition, anchor=theta),
+        "F": lambda: manifold("F", cloned_case.partition, anchor=theta, frozen=[net.bias_nodes[0]]),
+    }.get(kind, lambda: manifold(kind, cloned_case.partition))()
     op = NormalHessian.at(M, cloned_case.x, cloned_case.y)
     H = _reference_hessian(cloned_case).numpy()
     T, N = M.dense_bases()

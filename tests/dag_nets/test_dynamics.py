@@ -39,8 +39,9 @@ def case() -> tuple:
 def test_report_zero_on_manifold_positive_off(cloned_case: Case) -> None:
     net, part, x, y = cloned_case.net, cloned_case.partition, cloned_case.x, cloned_case.y
     assert max(vars(cloning_report(net, part, x, y)).values()) < EXACT
-    theta = net.flat_parameters() + 0.1 * torch.randn(net.num_parameters, dtype=torch.float64,
-                                                      generator=torch.Generator().manual_seed(0))
+    theta = net.flat_parameters() + 0.1 * torch.randn(
+        net.num_parameters, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
     off = cloning_report(net.copy_with(theta), part, x, y)
     assert off.forward > ESCAPE and off.backward > ESCAPE and off.gradient > ESCAPE
 
@@ -83,8 +84,17 @@ def test_noisy_sgd_breaker_is_the_papers_noisy_sgd(case) -> None:
     """SGD + the noisy_sgd breaker is step for step NoisySGD (Appendix B.1.2), the experiments' optimizer."""
     net, part, x, y = case
     breaker = GradientNoise(sigma0=0.3, decay=0.9)
-    traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 0.05), steps=4, breaker=breaker,
-                          seed=7, keep_thetas=True)
+    traj = run_trajectory(
+        net,
+        part,
+        x,
+        y,
+        optimizer=OptimizerSpec("sgd", 0.05),
+        steps=4,
+        breaker=breaker,
+        seed=7,
+        keep_thetas=True,
+    )
     model = net.copy_with()
     opt = NoisySGD([model.edge_weight, model.bias], lr=0.05, sigma0=0.3, decay=0.9, seed=7)
     for t in range(4):
@@ -100,9 +110,20 @@ def test_gradient_noise_is_per_tensor_and_decays(case) -> None:
     """The noise of one step is N(0, σ_t² ‖g_p‖² I) with the norm of each parameter tensor p alone."""
     net, part, x, y = case
     sigma0, decay, t = 0.2, 0.5, 2
-    plain = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 1.0), steps=t + 1, keep_thetas=True)
-    noisy = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 1.0), steps=t + 1, keep_thetas=True,
-                           breaker=GradientNoise(sigma0=sigma0, decay=decay, steps=None), seed=3)
+    plain = run_trajectory(
+        net, part, x, y, optimizer=OptimizerSpec("sgd", 1.0), steps=t + 1, keep_thetas=True
+    )
+    noisy = run_trajectory(
+        net,
+        part,
+        x,
+        y,
+        optimizer=OptimizerSpec("sgd", 1.0),
+        steps=t + 1,
+        keep_thetas=True,
+        breaker=GradientNoise(sigma0=sigma0, decay=decay, steps=None),
+        seed=3,
+    )
     before = noisy.thetas[t]
     g = gradient(net, x, y, before)
     eps = -(noisy.thetas[t + 1] - before) - g  # lr = 1: θ' = θ − (g + ε)
@@ -114,7 +135,9 @@ def test_gradient_noise_is_per_tensor_and_decays(case) -> None:
     sigma_t = sigma0 * decay**t
     for sl in (slice(0, E), slice(E, None)):
         z = torch.randn(g[sl].shape, generator=gen, dtype=torch.float32).to(g)
-        torch.testing.assert_close(eps[sl], sigma_t * torch.linalg.vector_norm(g[sl]) * z, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(
+            eps[sl], sigma_t * torch.linalg.vector_norm(g[sl]) * z, rtol=1e-9, atol=1e-12
+        )
     assert plain.thetas[0].equal(noisy.thetas[0])
 
 
@@ -123,7 +146,9 @@ def test_frozen_unit() -> None:
     x, y = teacher_batch(3, 1, 16, seed=1)
     moved, fprime = frozen_unit_trajectory(net, "h0_0", x, y, optimizer="sgd", warm_steps=3, steps=5)
     assert fprime == 0.0 and max(moved) == 0.0
-    moved, _ = frozen_unit_trajectory(net, "h0_0", x, y, optimizer=OptimizerSpec("sgd", 0.05), warm_steps=3, steps=5)
+    moved, _ = frozen_unit_trajectory(
+        net, "h0_0", x, y, optimizer=OptimizerSpec("sgd", 0.05), warm_steps=3, steps=5
+    )
     assert max(moved) == 0.0
     moved, _ = frozen_unit_trajectory(net, "h0_0", x, y, optimizer="momentum", warm_steps=3, steps=5)
     assert max(moved) > ESCAPE

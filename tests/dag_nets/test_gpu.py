@@ -34,4 +34,6 @@ def test_device_matches_cpu_reference(device: str) -> None:
     for name in ("loss", "distance_C", "distance_D", "residual_C"):
         got, want = getattr(traj, name), getattr(ref_traj, name)
         assert max(abs(a - b) for a, b in zip(got, want)) < AGREE, name
-    assert traj.distance_C[0] < AGREE and traj.distance_C[-1] > ESCAPE  # dropout breaks cloning, on any device
+    assert (
+        traj.distance_C[0] < AGREE and traj.distance_C[-1] > ESCAPE
+    )  # dropout breaks cloning, on any device

@@ -30,8 +30,10 @@ def _make(kind: str, case: Case) -> LinearManifold:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_projector_matches_dense_svd(case: Case, kind: str) -> None:
-    if kind == "D" and not case.spec["on_manifold"]:
-        pytest.skip("M_D(θ0) needs θ0 ∈ M_C")
+    if kind == "D" and not case.spec["on_manifold"]:  # M_D(θ0) exists only for θ0 ∈ M_C
+        with pytest.raises(ValueError, match="needs θ0 ∈ M_C"):
+            _make(kind, case)
+        return
     M = _make(kind, case)
     assert type(M) is MANIFOLD_CLASSES[kind] and M.kind == kind
     P_dense = M.dense_tangent_projector()
@@ -44,8 +46,10 @@ def test_projector_matches_dense_svd(case: Case, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_residual_is_zero_exactly_on_the_manifold(case: Case, kind: str) -> None:
-    if kind == "D" and not case.spec["on_manifold"]:
-        pytest.skip("M_D(θ0) needs θ0 ∈ M_C")
+    if kind == "D" and not case.spec["on_manifold"]:  # M_D(θ0) exists only for θ0 ∈ M_C
+        with pytest.raises(ValueError, match="needs θ0 ∈ M_C"):
+            _make(kind, case)
+        return
     M = _make(kind, case)
     gen = torch.Generator().manual_seed(5)
     on = M.random_point(gen)
@@ -68,7 +72,7 @@ def test_incomplete_pair_residual_counts_missing_rows() -> None:
     for pair in case.partition.pairs:
         sums = pair.dense(w).sum(axis=1)
         expected = max(expected, float(sums.max() - sums.min()))
-    b = theta[case.net.num_edges:].numpy()
+    b = theta[case.net.num_edges :].numpy()
     for g in range(case.partition.num_bias_blocks):
         vals = b[case.partition.bias_group == g]
         expected = max(expected, float(vals.max() - vals.min()))
@@ -94,7 +98,14 @@ def test_random_points_are_members_and_not_block_constant() -> None:
     assert manifold("BC", part).residual(theta) > 0.1
     w = theta[: net.num_edges].numpy()
     for pair in part.pairs:
-        assert max(equitability_residuals(pair.dense(w), [list(range(pair.shape[0]))], [list(range(pair.shape[1]))])) < PROJ_TOL
+        assert (
+            max(
+                equitability_residuals(
+                    pair.dense(w), [list(range(pair.shape[0]))], [list(range(pair.shape[1]))]
+                )
+            )
+            < PROJ_TOL
+        )
     D = manifold("D", part, anchor=theta)
     pt = D.random_point(gen)
     assert D.residual(pt) < PROJ_TOL and D.distance(pt) < PROJ_TOL
@@ -115,8 +126,10 @@ def test_frozen_manifold_needs_only_the_network() -> None:
     net = case.net
     theta = net.flat_parameters()
     F = FrozenUnits(net, [net.bias_nodes[0]], theta)
-    assert np.array_equal(F.dense_tangent_projector(), manifold("F", case.partition, anchor=theta,
-                                                                 frozen=[net.bias_nodes[0]]).dense_tangent_projector())
+    assert np.array_equal(
+        F.dense_tangent_projector(),
+        manifold("F", case.partition, anchor=theta, frozen=[net.bias_nodes[0]]).dense_tangent_projector(),
+    )
     assert F.dimension() == net.num_parameters - len(list(net.graph.predecessors(net.bias_nodes[0]))) - 1
 
 
@@ -163,6 +176,9 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match="length"):
         manifold("C", part).tangent(torch.zeros(3, dtype=torch.float64))
     with pytest.raises(ValueError, match="inside block"):
-        Partition(net, [[v] for v in net.nodes if v not in (("h0_0", 0), ("h1_0", 0))] + [[("h0_0", 0), ("h1_0", 0)]])
+        Partition(
+            net,
+            [[v] for v in net.nodes if v not in (("h0_0", 0), ("h1_0", 0))] + [[("h0_0", 0), ("h1_0", 0)]],
+        )
     with pytest.raises(ValueError, match="singleton"):
         Partition(net, [["x0", "x1"]] + [[v] for v in net.nodes if v not in ("x0", "x1")])

@@ -44,7 +44,9 @@ def test_bug_lanczos_misses_repeated_eigenvalues(symmetric_case: Case, k: int) -
     dense = normal_stability(c.net, c.partition, c.x, c.y, method="dense")
     ev = dense.eigenvalues
     if c.spec["symmetric"] >= 3:  # blocks of 2 have only one-dimensional symmetry classes
-        assert np.sum(np.diff(ev) < 1e-9) >= c.spec["symmetric"] - 2, "the case must have repeated eigenvalues"
+        assert np.sum(np.diff(ev) < 1e-9) >= c.spec["symmetric"] - 2, (
+            "the case must have repeated eigenvalues"
+        )
     res = normal_stability(c.net, c.partition, c.x, c.y, method="lanczos", k=k)
     assert len(res.eigenvalues) == 2 * k
     assert np.max(np.abs(res.eigenvalues - _extremes(ev, k))) < AGREE
@@ -81,7 +83,13 @@ def test_theta_argument_is_used() -> None:
 
 @pytest.mark.parametrize(
     "ev, label",
-    [([1.0, 2.0], "stable"), ([-1.0, -2.0], "unstable"), ([-1.0, 2.0], "saddle"), ([0.0, 2.0], "degenerate"), ([], "degenerate")],
+    [
+        ([1.0, 2.0], "stable"),
+        ([-1.0, -2.0], "unstable"),
+        ([-1.0, 2.0], "saddle"),
+        ([0.0, 2.0], "degenerate"),
+        ([], "degenerate"),
+    ],
 )
 def test_classify(ev, label) -> None:
     assert classify(np.array(ev), 1e-9)[1] == label
