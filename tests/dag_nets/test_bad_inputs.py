@@ -149,7 +149,6 @@ def _api_cases() -> list[tuple[str, Callable[[], object], type[Exception], str]]
     off = theta.clone()
     off[0] += 1.0
     hidden = net.bias_nodes[0]
-    f32 = _overflowing_float32_net()
     xs, ys = torch.zeros(2, 1, dtype=torch.float32), torch.zeros(2, 1, dtype=torch.float32)
     params = [torch.nn.Parameter(torch.zeros(2))]
     return [
@@ -272,15 +271,15 @@ def _api_cases() -> list[tuple[str, Callable[[], object], type[Exception], str]]
         ),
         (
             "float32-weight-overflow",
-            lambda: normal_stability(f32, _trivial(f32), xs, ys),
+            lambda: _with_overflowing_net(lambda n: normal_stability(n, _trivial(n), xs, ys)),
             ValueError,
-            "edge weights contain NaN or infinite",
+            OVERFLOW,
         ),
         (
             "float32-overflow-trajectory",
-            lambda: run_trajectory(f32, _trivial(f32), xs, ys),
+            lambda: _with_overflowing_net(lambda n: run_trajectory(n, _trivial(n), xs, ys)),
             ValueError,
-            "edge weights contain NaN or infinite",
+            OVERFLOW,
         ),
         (
             "steps-negative",
@@ -470,6 +469,14 @@ def _api_cases() -> list[tuple[str, Callable[[], object], type[Exception], str]]
             r"decay λ must be in \(0, 1\]",
         ),
     ]
+
+
+OVERFLOW = "edge weights contain NaN or infinite|must be finite"
+"""Caught by the entry point today; by DagNet's constructor once it checks after the float32 cast."""
+
+
+def _with_overflowing_net(call: Callable[[DagNet], object]) -> object:
+    return call(_overflowing_float32_net())
 
 
 def _trivial(net: DagNet):
