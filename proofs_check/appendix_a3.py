@@ -63,8 +63,8 @@ def _(ctx: Context) -> Outcome:
 def _(ctx: Context) -> Outcome:
     worst = 0.0
     for net, part, _, x, y in _scenarios(ctx):
-        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 0.05), steps=STEPS, batch_size=3,
-                              seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 0.05), steps=STEPS,
+                              batch_size=3, seed=ctx.seed)
         worst = max(worst, max(traj.distance_D))
     return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
                    detail=f"{STEPS} SGD steps on random mini-batches of 3: max distance to M_D(W(0)) {worst:.2g}")

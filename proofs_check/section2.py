@@ -146,7 +146,8 @@ def _(ctx: Context) -> Outcome:
 def _(ctx: Context) -> Outcome:
     worst = 0.0
     for net, part, x, y in _scenarios(ctx):
-        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", LR), steps=STEPS, batch_size=4, seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", LR), steps=STEPS, batch_size=4,
+                              seed=ctx.seed)
         worst = max(worst, max(traj.distance_C))
     return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
                    detail=f"{STEPS} mini-batch SGD steps: max distance to M_C {worst:.3g}")
@@ -215,8 +216,8 @@ def _remark_setup(ctx: Context):
 def _stays(optimizer: str):
     def check(ctx: Context) -> Outcome:
         net, part, x, y = _remark_setup(ctx)
-        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec(optimizer, LR), steps=STEPS, batch_size=8,
-                              seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec(optimizer, LR), steps=STEPS,
+                              batch_size=8, seed=ctx.seed)
         worst = max(max(traj.distance_D), max(traj.distance_C))
         return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
                        detail=f"{optimizer}, state initialized at cloning, θ0 equitable not block-constant: "
@@ -235,7 +236,8 @@ for _opt in ("sgd", "momentum", "nesterov", "rmsprop", "adam"):
 def _decay(optimizer: str):
     def check(ctx: Context) -> Outcome:
         net, part, x, y = _remark_setup(ctx)
-        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec(optimizer, LR), steps=STEPS, seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec(optimizer, LR), steps=STEPS,
+                              seed=ctx.seed)
         bc_net, bc_part = clone_network(*_bc_base(ctx))
         xb, yb = teacher_batch(3, 1, 32, seed=ctx.seed)
         traj_bc = run_trajectory(bc_net, bc_part, xb, yb, optimizer=OptimizerSpec(optimizer, LR), steps=STEPS)
@@ -277,8 +279,8 @@ def _(ctx: Context) -> Outcome:
     net, part, x, y = _remark_setup(ctx)
     rows, worst = [], 0.0
     for opt in ("adamw", "l2"):
-        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec(opt, LR, {"weight_decay": 0.1}), steps=STEPS,
-                              seed=ctx.seed)
+        spec = OptimizerSpec(opt, LR, {"weight_decay": 0.1})
+        traj = run_trajectory(net, part, x, y, optimizer=spec, steps=STEPS, seed=ctx.seed)
         worst = max(worst, max(traj.distance_C))
         rows.append(f"{opt} (λ = 0.1): max distance to M_C {max(traj.distance_C):.2g}")
     status = "refuted" if worst < EXACT_TOL else "holds"
@@ -341,8 +343,9 @@ def _cloned_twice(base: DagNet, seed: int) -> tuple[DagNet, Partition]:
 
 
 def _one_noisy_step(net: DagNet, part: Partition, x: torch.Tensor, y: torch.Tensor, seed: int):
+    kick = GradientNoise(sigma0=NOISE_RELATIVE, decay=1.0, steps=1)
     return run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", KICK_LR), steps=KICK_STEPS,
-                          breaker=GradientNoise(sigma0=NOISE_RELATIVE, decay=1.0, steps=1), seed=seed, keep_thetas=True)
+                          breaker=kick, seed=seed, keep_thetas=True)
 
 
 def _near_interpolation(seed: int):
@@ -361,8 +364,8 @@ def _near_interpolation(seed: int):
 def _recipe(seed: int | str, base: str) -> str:
     return (f"seed {seed}: x = teacher_batch(3, 1, {EXAMPLES}, seed={seed})[0]; {base}; cloned 2× "
             f"(clone_network mode='equitable', scale {CLONE_SCALE}, generator seed {seed}); run_trajectory(sgd, "
-            f"lr {KICK_LR}, steps {KICK_STEPS}, breaker GradientNoise(sigma0 {NOISE_RELATIVE}, decay 1, steps 1), "
-            f"seed {seed})")
+            f"lr {KICK_LR}, steps {KICK_STEPS}, breaker GradientNoise(sigma0 {NOISE_RELATIVE}, decay 1, "
+            f"steps 1), seed {seed})")
 
 
 @claim("remark-2.4/single-noisy-step-escape",
@@ -449,7 +452,8 @@ def _(ctx: Context) -> Outcome:
         worst = max(worst, this)
         rows.append(head)
     ok &= tested > 0
-    control = run_trajectory(*_critical_point(ctx.seed), optimizer=OptimizerSpec("sgd", KICK_LR), steps=KICK_STEPS)
+    control = run_trajectory(*_critical_point(ctx.seed), optimizer=OptimizerSpec("sgd", KICK_LR),
+                             steps=KICK_STEPS)
     ok &= max(control.distance_C) < EXACT_TOL
     return Outcome("holds" if ok else "refuted", margin=worst,
                    detail=f"base 3→{list(BASE_WIDTHS)}→1 tanh fitted by L-BFGS ({CRITICAL_ITERS} iterations) to "
