@@ -21,7 +21,7 @@ matrix (zero row and column sums), which keeps every column sum equal to w̃ and
 
 from __future__ import annotations
 
-from typing import Hashable, Mapping
+from collections.abc import Hashable, Mapping
 
 import networkx as nx
 import numpy as np
@@ -29,6 +29,7 @@ import torch
 
 from dag_nets.graph import DagNet, Node
 from dag_nets.partition import Partition
+
 
 def base_network(partition: Partition, definition: str = "corrected") -> DagNet:
     """The quotient network of ``partition`` under the corrected or the paper's weight definition."""

@@ -6,7 +6,8 @@ deterministic. Weights are N(0, gain²/fan_in) so activations stay O(1).
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 import networkx as nx
 import numpy as np
@@ -22,30 +23,41 @@ def mlp(
     n_in: int,
     widths: Sequence[int],
     n_out: int,
-    activation: str = "tanh",
+    activation: str | Sequence[str] = "tanh",
     seed: int = 0,
     skip: bool = False,
     gain: float = DEFAULT_GAIN,
     bias_scale: float = 0.1,
     dtype: torch.dtype = torch.float64,
 ) -> DagNet:
-    """Inputs x0…, hidden layers h{l}_{i}, outputs y{i} (linear); ``skip`` adds edges inputs → every later layer."""
+    """Inputs x0…, hidden layers h{l}_{i}, outputs y{i} (linear); ``skip`` adds edges from the inputs to every
+    later layer.
+
+    ``activation`` is one name for every hidden unit, or a sequence cycled over the units: unit i of hidden
+    layer l gets ``activation[(l + i) % len(activation)]`` (so every layer of width ≥ 2 mixes them).
+    Biases are N(0, bias_scale²).
+    """
     if n_in < 1 or n_out < 1 or any(w < 1 for w in widths):
-        raise ValueError(f"layer sizes must be positive, got n_in={n_in}, widths={list(widths)}, n_out={n_out}")
+        raise ValueError(
+            f"layer sizes must be positive, got n_in={n_in}, widths={list(widths)}, n_out={n_out}"
+        )
+    acts = [activation] if isinstance(activation, str) else list(activation)
+    if not acts:
+        raise ValueError("activation must be a name or a non-empty sequence of names")
     rng = np.random.default_rng(seed)
     G = nx.DiGraph()
     layers = [[f"x{i}" for i in range(n_in)]]
     G.add_nodes_from(layers[0])
     for l, width in enumerate(widths):
         layer = [f"h{l}_{i}" for i in range(width)]
-        for v in layer:
-            G.add_node(v, activation=activation, bias=float(bias_scale * rng.normal()))
+        for i, v in enumerate(layer):
+            G.add_node(v, activation=acts[(l + i) % len(acts)], bias=float(bias_scale * rng.normal()))
         layers.append(layer)
     outs = [f"y{i}" for i in range(n_out)]
     for v in outs:
         G.add_node(v, activation="linear", bias=float(bias_scale * rng.normal()))
     layers.append(outs)
-    for depth, (a, b) in enumerate(zip(layers[:-1], layers[1:])):
+    for depth, (a, b) in enumerate(itertools.pairwise(layers)):
         sources = list(a) + (list(layers[0]) if skip and depth > 0 else [])
         std = gain / np.sqrt(len(sources))
         for v in b:
@@ -73,9 +85,12 @@ def random_dag(
         raise ValueError("n_nodes must exceed n_in + n_out")
     rng = np.random.default_rng(seed)
     hidden_lo, out_lo = n_in, n_nodes - n_out
-    src = [int(rng.integers(0, v)) if v < out_lo else int(rng.integers(n_in, out_lo)) for v in range(n_in, n_nodes)]
+    src = [
+        int(rng.integers(0, v)) if v < out_lo else int(rng.integers(n_in, out_lo))
+        for v in range(n_in, n_nodes)
+    ]
     dst = list(range(n_in, n_nodes))
-    for u in range(0, out_lo):
+    for u in range(out_lo):
         lo = max(u + 1, hidden_lo)
         src.append(u)
         dst.append(int(rng.integers(lo, n_nodes)))
@@ -94,8 +109,12 @@ def random_dag(
     for v in range(n_in, n_nodes):
         act = "linear" if v >= out_lo else activations[v % len(activations)]
         G.add_node(v, activation=act, bias=float(0.1 * rng.normal()))
-    G.add_weighted_edges_from(((int(u), int(v), float(w)) for (u, v), w in zip(pairs, weights)), weight="weight")
-    return DagNet.from_networkx(G, inputs=list(range(n_in)), outputs=list(range(out_lo, n_nodes)), dtype=dtype)
+    G.add_weighted_edges_from(
+        ((int(u), int(v), float(w)) for (u, v), w in zip(pairs, weights)), weight="weight"
+    )
+    return DagNet.from_networkx(
+        G, inputs=list(range(n_in)), outputs=list(range(out_lo, n_nodes)), dtype=dtype
+    )
 
 
 def cloned_random_dag(
@@ -116,7 +135,9 @@ def cloned_random_dag(
     base = random_dag(n_nodes, n_edges, n_in=n_in, n_out=n_out, activations=activations, seed=seed)
     rng = np.random.default_rng(seed + 7919)
     sizes = {v: int(rng.integers(1, max_block + 1)) for v in base.bias_nodes if v not in base.outputs}
-    net, part = clone_network(base, sizes, mode=mode, generator=torch.Generator().manual_seed(seed), scale=scale)
+    net, part = clone_network(
+        base, sizes, mode=mode, generator=torch.Generator().manual_seed(seed), scale=scale
+    )
     return net, part, base
 
 
@@ -141,4 +162,6 @@ def two_clone_net(
 def teacher_batch(n_in: int, n_out: int, batch: int, seed: int = 0, dtype: torch.dtype = torch.float64):
     """A Gaussian input batch and independent Gaussian targets."""
     gen = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, n_in, generator=gen, dtype=dtype), torch.randn(batch, n_out, generator=gen, dtype=dtype)
+    return torch.randn(batch, n_in, generator=gen, dtype=dtype), torch.randn(
+        batch, n_out, generator=gen, dtype=dtype
+    )

@@ -16,7 +16,8 @@ Orientation: ``weight[u, v]`` is the weight of the edge from source unit ``u`` t
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -1,15 +1,15 @@
 """The LoP manifolds of Theorem 2.1 and Appendix A.3 as linear/affine subspaces of θ = [w; b].
 
 For a :class:`~dag_nets.partition.Partition` with block pairs (S_i → S_j), X = w[S_i, S_j] (missing
-edges are structural zeros):
+edges are structural zeros). One class per kind, all with one interface (:class:`LinearManifold`):
 
-* ``RE``  row-equitable:    every row sum of X equal;
-* ``CE``  column-equitable: every column sum of X equal;
-* ``C``   M_C = RE ∩ CE (Theorem 2.1 part 2);
-* ``BC``  block-constant:   every existing entry of X equal;
-* ``D``   M_D(θ0) = θ0 + BC for θ0 ∈ M_C (Appendix A.3, the family 𝕄_D);
-* ``F``   M_F(θ0) = {θ : θ_in(v) = θ0_in(v) for v ∈ F} (Theorem 2.1 part 1); θ_in(v) is v's incoming
-  edge weights and its bias.
+* :class:`RowEquitable` ``RE``       every row sum of X equal;
+* :class:`ColumnEquitable` ``CE``    every column sum of X equal;
+* :class:`Cloning` ``C``             M_C = RE ∩ CE (Theorem 2.1 part 2);
+* :class:`BlockConstant` ``BC``      every existing entry of X equal;
+* :class:`AnchoredBlockConstant` ``D``  M_D(θ0) = θ0 + BC for θ0 ∈ M_C (Appendix A.3, the family 𝕄_D);
+* :class:`FrozenUnits` ``F``         M_F(θ0) = {θ : θ_in(v) = θ0_in(v) for v ∈ F} (Theorem 2.1 part 1);
+  θ_in(v) is v's incoming edge weights and its bias. It needs the network, F and θ0 — no partition.
 
 Biases (an extension: the paper has none). On RE, CE, C and D the biases of a block are equal
 (block-constant) — needed for forward cloning, since z(v) = Σ w h + b(v) — and on D the bias shift
@@ -22,278 +22,435 @@ a = row means − ḡ, b = column means − ḡ and Y doubly centred; these four
     P_BC X = ḡ 11ᵀ,   P_RE X = X − a 1ᵀ,   P_CE X = X − 1 bᵀ,   P_C X = X − a 1ᵀ − 1 bᵀ,
 
 so dim = 1, mn − (m−1), mn − (n−1) and (m−1)(n−1)+1 (Remark A.1 counts the last). Incomplete pairs
-are projected with a small dense pseudo-inverse of the pair's own constraint matrix. The dense
-constraint matrices (:meth:`LinearManifold.constraint_matrix`) are built independently from the
-definitions and give the reference projector by SVD.
+are projected with a small dense projector onto the null space of the pair's own constraint matrix.
+The dense constraint matrices (:meth:`LinearManifold.constraint_matrix`) are built independently from
+the definitions and give the reference projector by SVD. Every numerical rank uses one rule,
+:func:`numerical_rank`.
+
+Projections act along dim 0, so a [P, m] matrix is projected column by column in one call; the index
+tensors they need are cached on the Partition itself (:meth:`Partition.cached`, bounded).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+import scipy.sparse.linalg as sla
 import torch
 
-from dag_nets.graph import Node
+from dag_nets.graph import DagNet, Node
 from dag_nets.partition import BlockPair, Partition
 
-KINDS: tuple[str, ...] = ("RE", "CE", "C", "BC", "D", "F")
 RANK_RTOL = 1e-10
-"""Relative singular-value cut-off for numerical ranks of constraint matrices."""
+"""Relative singular-value cut-off for numerical ranks of constraint matrices (:func:`numerical_rank`)."""
 ANCHOR_TOL = 1e-8
 """M_D(θ0) is defined for θ0 ∈ M_C: the anchor's M_C residual must be below this (relative to ‖θ0‖∞ ∨ 1)."""
 
 
-# ---------------------------------------------------------------------------- per-pair dense pieces
-def _pair_constraints(pair: BlockPair, kind: str) -> np.ndarray:
-    """Constraint rows (over the pair's existing edges) whose null space is the pair's RE/CE/C/BC set."""
-    m, n = pair.shape
-    nnz = len(pair.edge_ids)
-    rows = []
-    if kind in ("RE", "C"):
-        onehot = np.zeros((m, nnz))
-        onehot[pair.local_rows, np.arange(nnz)] = 1.0
-        rows.append(onehot[1:] - onehot[:1])  # row_r − row_0
-    if kind in ("CE", "C"):
-        onehot = np.zeros((n, nnz))
-        onehot[pair.local_cols, np.arange(nnz)] = 1.0
-        rows.append(onehot[1:] - onehot[:1])
-    if kind == "BC":
-        eye = np.eye(nnz)
-        rows.append(eye[1:] - eye[:1])
-    return np.concatenate(rows, axis=0) if rows else np.zeros((0, nnz))
+def numerical_rank(singular_values: np.ndarray) -> int:
+    """Number of singular values above RANK_RTOL · max(1, s_max): the one rank rule of this module."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    return int(np.sum(s > RANK_RTOL * max(1.0, float(s.max(initial=0.0)))))
 
 
-def _null_projector(A: np.ndarray, size: int) -> np.ndarray:
-    """Orthogonal projector onto the null space of A (via SVD)."""
+def _row_and_null_bases(A: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal bases (columns) of the row space and the null space of A (size columns), by SVD."""
     if A.shape[0] == 0:
-        return np.eye(size)
+        return np.zeros((size, 0)), np.eye(size)
     _, s, vt = np.linalg.svd(A, full_matrices=True)
-    rank = int(np.sum(s > RANK_RTOL * max(1.0, s.max(initial=0.0))))
-    null = vt[rank:]
-    return null.T @ null
+    rank = numerical_rank(s)
+    return vt[:rank].T, vt[rank:].T
 
 
-def _rank(A: np.ndarray) -> int:
-    if A.size == 0:
-        return 0
-    s = np.linalg.svd(A, compute_uv=False)
-    return int(np.sum(s > RANK_RTOL * max(1.0, s.max(initial=0.0))))
+# ---------------------------------------------------------------------------- per-pair rules
+@dataclass(frozen=True)
+class PairRule:
+    """What a manifold asks of the weights of every block pair X = w[S_i, S_j]."""
+
+    equal_row_sums: bool = False
+    equal_col_sums: bool = False
+    constant: bool = False
+
+    def constraints(self, pair: BlockPair) -> np.ndarray:
+        """Constraint rows (over the pair's existing edges) whose null space is the pair's allowed set."""
+        m, n = pair.shape
+        nnz = len(pair.edge_ids)
+        rows = []
+        if self.equal_row_sums:
+            onehot = np.zeros((m, nnz))
+            onehot[pair.local_rows, np.arange(nnz)] = 1.0
+            rows.append(onehot[1:] - onehot[:1])  # row_r − row_0
+        if self.equal_col_sums:
+            onehot = np.zeros((n, nnz))
+            onehot[pair.local_cols, np.arange(nnz)] = 1.0
+            rows.append(onehot[1:] - onehot[:1])
+        if self.constant:
+            eye = np.eye(nnz)
+            rows.append(eye[1:] - eye[:1])
+        return np.concatenate(rows, axis=0) if rows else np.zeros((0, nnz))
+
+    def dimension(self, pair: BlockPair) -> int:
+        """Closed form for complete pairs (module docstring), numerical rank otherwise."""
+        m, n = pair.shape
+        if self.constant:
+            return 1
+        if pair.complete:
+            return m * n - (m - 1) * self.equal_row_sums - (n - 1) * self.equal_col_sums
+        A = self.constraints(pair)
+        return len(pair.edge_ids) - (numerical_rank(np.linalg.svd(A, compute_uv=False)) if A.size else 0)
+
+    def null_projector(self, pair: BlockPair) -> np.ndarray:
+        """Dense orthogonal projector onto the pair's allowed set (for incomplete pairs)."""
+        _, null = _row_and_null_bases(self.constraints(pair), len(pair.edge_ids))
+        return null @ null.T
 
 
-def pair_dimension(pair: BlockPair, kind: str) -> int:
-    """Dimension of the pair's subspace: closed form for complete pairs, numerical rank otherwise."""
-    m, n = pair.shape
-    if pair.complete:
-        return {"RE": m * n - (m - 1), "CE": m * n - (n - 1), "C": (m - 1) * (n - 1) + 1, "BC": 1}[kind]
-    return len(pair.edge_ids) - _rank(_pair_constraints(pair, kind))
+# ---------------------------------------------------------------------------- index tensors
+@dataclass(frozen=True)
+class _Index:
+    """Index tensors of one partition on one device and dtype (cached on the Partition)."""
 
-
-# ---------------------------------------------------------------------------- matrix-free projections
-@dataclass
-class _TorchIndex:
-    pair: torch.Tensor
-    row_key: torch.Tensor
-    col_key: torch.Tensor
+    pair: torch.Tensor  # block pair of every edge
+    row_key: torch.Tensor  # (pair, source) id of every edge
+    col_key: torch.Tensor  # (pair, target) id of every edge
+    row_count: torch.Tensor  # n of the pair, per row key (entries in a full row)
+    col_count: torch.Tensor  # m of the pair, per column key
     row_key_pair: torch.Tensor
     col_key_pair: torch.Tensor
-    m: torch.Tensor
-    n: torch.Tensor
-    count: torch.Tensor
-    complete_edges: torch.Tensor  # bool mask over edges
+    rows_missing: torch.Tensor  # per pair: some source has no edge into the target block (its row sum is 0)
+    cols_missing: torch.Tensor
+    pair_count: torch.Tensor  # existing edges per pair
     bias_group: torch.Tensor
     bias_count: torch.Tensor
-    incomplete: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = field(default_factory=list)
+    incomplete: tuple[tuple[BlockPair, torch.Tensor], ...]  # (pair, its edge ids) for incomplete pairs
 
 
-_INDEX_CACHE: dict[tuple[int, str, torch.dtype], _TorchIndex] = {}
+def _index(part: Partition, device: torch.device, dtype: torch.dtype) -> _Index:
+    def build() -> _Index:
+        def t(a, dt=None) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a), device=device, dtype=dt)
+
+        shapes = part.pair_shape
+        m = shapes[:, 0].astype(np.float64)
+        n = shapes[:, 1].astype(np.float64)
+        rows_present = np.bincount(part.row_key_pair, minlength=len(part.pairs))
+        cols_present = np.bincount(part.col_key_pair, minlength=len(part.pairs))
+        incomplete = tuple((p, t(p.edge_ids)) for p in part.pairs if not p.complete)
+        return _Index(
+            pair=t(part.edge_pair),
+            row_key=t(part.edge_row_key),
+            col_key=t(part.edge_col_key),
+            row_count=t(n[part.row_key_pair], dtype),
+            col_count=t(m[part.col_key_pair], dtype),
+            row_key_pair=t(part.row_key_pair),
+            col_key_pair=t(part.col_key_pair),
+            rows_missing=t(rows_present < shapes[:, 0]),
+            cols_missing=t(cols_present < shapes[:, 1]),
+            pair_count=t([len(p.edge_ids) for p in part.pairs], dtype),
+            bias_group=t(part.bias_group),
+            bias_count=t(np.bincount(part.bias_group, minlength=part.num_bias_blocks), dtype),
+            incomplete=incomplete,
+        )
+
+    return part.cached(("projection-index", str(device), dtype), build)
 
 
-def _torch_index(part: Partition, like: torch.Tensor) -> _TorchIndex:
-    key = (id(part), str(like.device), like.dtype)
-    cached = _INDEX_CACHE.get(key)
-    if cached is not None and getattr(cached, "_owner", None) is part:
-        return cached
-    dev, dt = like.device, like.dtype
-    shapes = torch.as_tensor(part.pair_shape, device=dev)
-    counts = torch.as_tensor([len(p.edge_ids) for p in part.pairs], device=dev, dtype=dt)
-    complete_mask = np.zeros(part.net.num_edges, dtype=bool)
-    incomplete = []
-    for p in part.pairs:
-        if p.complete:
-            complete_mask[p.edge_ids] = True
-        else:
-            projs = {
-                k: torch.as_tensor(_null_projector(_pair_constraints(p, k), len(p.edge_ids)), device=dev, dtype=dt)
-                for k in ("RE", "CE", "C")
-            }
-            incomplete.append((torch.as_tensor(p.edge_ids, device=dev), projs))
-    idx = _TorchIndex(
-        pair=torch.as_tensor(part.edge_pair, device=dev),
-        row_key=torch.as_tensor(part.edge_row_key, device=dev),
-        col_key=torch.as_tensor(part.edge_col_key, device=dev),
-        row_key_pair=torch.as_tensor(part.row_key_pair, device=dev),
-        col_key_pair=torch.as_tensor(part.col_key_pair, device=dev),
-        m=shapes[:, 0].to(dt) if len(part.pairs) else torch.zeros(0, device=dev, dtype=dt),
-        n=shapes[:, 1].to(dt) if len(part.pairs) else torch.zeros(0, device=dev, dtype=dt),
-        count=counts,
-        complete_edges=torch.as_tensor(complete_mask, device=dev),
-        bias_group=torch.as_tensor(part.bias_group, device=dev),
-        bias_count=torch.bincount(torch.as_tensor(part.bias_group, device=dev), minlength=part.num_bias_blocks).to(dt),
-        incomplete=incomplete,
+def _incomplete_projectors(part: Partition, rule: PairRule, device: torch.device, dtype: torch.dtype):
+    idx = _index(part, device, dtype)
+    return part.cached(
+        ("incomplete-projectors", rule, str(device), dtype),
+        lambda: tuple(
+            (eids, torch.as_tensor(rule.null_projector(p), device=device, dtype=dtype))
+            for p, eids in idx.incomplete
+        ),
     )
-    idx._owner = part  # type: ignore[attr-defined]
-    _INDEX_CACHE[key] = idx
-    return idx
 
 
-def _segment_mean(values: torch.Tensor, seg: torch.Tensor, size: int, count: torch.Tensor) -> torch.Tensor:
-    return torch.zeros(size, dtype=values.dtype, device=values.device).index_add(0, seg, values) / count
+def _per_row(c: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return c.reshape(-1, *([1] * (like.ndim - 1)))
 
 
-def project_block_constant(part: Partition, w: torch.Tensor) -> torch.Tensor:
-    """P_BC w: every existing edge of a block pair replaced by the pair's mean weight."""
-    idx = _torch_index(part, w)
-    if len(part.pairs) == 0:
-        return torch.zeros_like(w)
-    return _segment_mean(w, idx.pair, len(part.pairs), idx.count)[idx.pair]
+def _segment_mean(values: torch.Tensor, seg: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    out = values.new_zeros((len(count), *values.shape[1:])).index_add_(0, seg, values)
+    return out.div_(_per_row(count, out))
 
 
-def project_equitable(part: Partition, w: torch.Tensor, kind: str = "C") -> torch.Tensor:
-    """P_RE, P_CE or P_C (= RE ∩ CE) of the edge weights, closed form per complete pair (module docstring)."""
-    if kind not in ("RE", "CE", "C"):
-        raise ValueError(f"kind must be 'RE', 'CE' or 'C', got {kind!r}")
-    idx = _torch_index(part, w)
-    out = w.clone()
-    if len(part.pairs):
-        P = len(part.pairs)
-        grand = _segment_mean(w, idx.pair, P, idx.count)
-        if kind in ("RE", "C"):
-            row_mean = _segment_mean(w, idx.row_key, part.num_row_keys, idx.n[idx.row_key_pair])
-            out = out - torch.where(idx.complete_edges, row_mean[idx.row_key] - grand[idx.pair], torch.zeros_like(w))
-        if kind in ("CE", "C"):
-            col_mean = _segment_mean(w, idx.col_key, part.num_col_keys, idx.m[idx.col_key_pair])
-            out = out - torch.where(idx.complete_edges, col_mean[idx.col_key] - grand[idx.pair], torch.zeros_like(w))
-    for eids, projs in idx.incomplete:
-        out = out.index_copy(0, eids, projs[kind] @ w.index_select(0, eids))
+def _spread(values: torch.Tensor, groups: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(max, min) of the 1-D ``values`` within each group."""
+    hi = values.new_full((num_groups,), -torch.inf).scatter_reduce(0, groups, values, "amax")
+    lo = values.new_full((num_groups,), torch.inf).scatter_reduce(0, groups, values, "amin")
+    return hi, lo
+
+
+def weight_normal_component(
+    part: Partition, rule: PairRule, w: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """w − P w for the projector P onto what ``rule`` allows on every block pair (along dim 0), written
+    into ``out`` when given.
+
+    Complete pairs (module docstring): BC leaves w − ḡ; RE leaves a 1ᵀ, CE leaves 1 bᵀ, C both, with the
+    row-mean deviations a and column-mean deviations b computed from one segment sum over the edges each
+    (ḡ from the row or column sums). Incomplete pairs use their dense null-space projector.
+    """
+    idx = _index(part, w.device, w.dtype)
+    P = len(part.pairs)
+    if out is None:
+        out = torch.empty_like(w)
+    if P == 0:
+        return out.zero_()
+    if rule.constant:
+        torch.sub(w, _segment_mean(w, idx.pair, idx.pair_count).index_select(0, idx.pair), out=out)
+    else:
+        written = False
+        grand = None
+        for use, key, key_pair, count, size in (
+            (rule.equal_row_sums, idx.row_key, idx.row_key_pair, idx.row_count, part.num_row_keys),
+            (rule.equal_col_sums, idx.col_key, idx.col_key_pair, idx.col_count, part.num_col_keys),
+        ):
+            if not use:
+                continue
+            sums = w.new_zeros((size, *w.shape[1:])).index_add_(0, key, w)
+            if grand is None:  # the grand mean of each pair from its row (or column) sums
+                grand = (
+                    w.new_zeros((P, *w.shape[1:]))
+                    .index_add_(0, key_pair, sums)
+                    .div_(_per_row(idx.pair_count, sums))
+                )
+            deviation = sums.div_(_per_row(count, sums)).sub_(grand.index_select(0, key_pair))
+            if written:
+                out.add_(deviation.index_select(0, key))
+            else:
+                torch.index_select(deviation, 0, key, out=out)
+                written = True
+        if not written:  # a rule without constraints: nothing is normal
+            out.zero_()
+    for eids, proj in _incomplete_projectors(part, rule, w.device, w.dtype):
+        local = w.index_select(0, eids)
+        out.index_copy_(0, eids, local - proj @ local)
     return out
 
 
-def project_bias_block_constant(part: Partition, b: torch.Tensor) -> torch.Tensor:
-    """Biases replaced by their block means."""
-    idx = _torch_index(part, b)
-    if b.numel() == 0:
-        return b.clone()
-    return _segment_mean(b, idx.bias_group, part.num_bias_blocks, idx.bias_count)[idx.bias_group]
+def bias_normal_component(part: Partition, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """b − (block means of b): the part of the biases (along dim 0) normal to block-constant biases."""
+    if out is None:
+        out = torch.empty_like(b)
+    if b.shape[0] == 0:
+        return out
+    idx = _index(part, b.device, b.dtype)
+    return torch.sub(
+        b, _segment_mean(b, idx.bias_group, idx.bias_count).index_select(0, idx.bias_group), out=out
+    )
 
 
-def frozen_coordinates(part_or_net, frozen: Iterable[Node]) -> np.ndarray:
+def frozen_coordinates(net: DagNet, frozen: Iterable[Node]) -> np.ndarray:
     """Positions in θ of θ_in(v) (incoming edge weights and bias) for every v ∈ F (Theorem 2.1 part 1)."""
-    net = getattr(part_or_net, "net", part_or_net)
     frozen = list(frozen)
     bad = [v for v in frozen if v not in net.bias_index]
     if bad:
         raise ValueError(f"frozen units must be non-input nodes of the network; got {bad!r}")
     fset = set(frozen)
     ids = [e for e, (_, v) in enumerate(net.edges) if v in fset]
-    ids += [net.num_edges + net.bias_index[v] for v in frozen]
+    ids += [net.num_edges + net.bias_index[v] for v in fset]
     return np.asarray(sorted(ids), dtype=np.int64)
 
 
-# ---------------------------------------------------------------------------- the manifold object
-@dataclass
-class LinearManifold:
-    """One LoP manifold: a linear (RE, CE, C, BC) or affine (D, F) subspace of θ-space.
+# ---------------------------------------------------------------------------- projector objects
+@dataclass(frozen=True)
+class Projector:
+    """The orthogonal projector onto a manifold's tangent space (``normal=False``) or normal space, as an
+    operator on θ-space: ``P(v)`` / ``matvec`` / ``matmat`` (columns), ``dense()``, ``to_scipy()``."""
 
-    Build with :func:`manifold`. ``anchor`` is θ0 for D and F (None for the linear ones).
-    """
-
-    kind: str
-    partition: Partition
-    anchor: torch.Tensor | None = None
-    frozen: tuple[Node, ...] = ()
+    manifold: LinearManifold
+    normal: bool
 
     @property
-    def net(self):
-        return self.partition.net
+    def size(self) -> int:
+        return self.manifold.num_parameters
+
+    @property
+    def dimension(self) -> int:
+        """Rank of the projector: dim N (normal) or dim T."""
+        dim_t = self.manifold.dimension()
+        return self.size - dim_t if self.normal else dim_t
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        return self.manifold.normal(v) if self.normal else self.manifold.tangent(v)
+
+    matvec = __call__
+    matmat = __call__  # projections act along dim 0, so a [P, m] matrix is projected column by column
+
+    def dense(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        eye = torch.eye(
+            self.size,
+            dtype=dtype or self.manifold.net.edge_weight.dtype,
+            device=self.manifold.net.edge_weight.device,
+        )
+        return self(eye)
+
+    def to_scipy(self) -> sla.LinearOperator:
+        net = self.manifold.net
+        dev, dt = net.edge_weight.device, net.edge_weight.dtype
+
+        def apply(v: np.ndarray) -> np.ndarray:
+            out = self(torch.as_tensor(np.asarray(v, dtype=np.float64), device=dev).to(dt))
+            return out.cpu().numpy().astype(np.float64, copy=False)
+
+        return sla.LinearOperator(
+            (self.size, self.size), matvec=apply, matmat=apply, rmatvec=apply, dtype=np.float64
+        )
+
+
+# ---------------------------------------------------------------------------- the manifold classes
+class LinearManifold(ABC):
+    """A LoP manifold: a linear or affine subspace {θ0 + t : t ∈ T} of θ-space (θ0 = 0 when linear).
+
+    Build one with :func:`manifold` or directly from its class. Vectors are flat θ-space tensors; the
+    projections act along dim 0.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(self, net: DagNet, anchor: torch.Tensor | None = None) -> None:
+        self.net = net
+        self.anchor = anchor
 
     @property
     def num_parameters(self) -> int:
         return self.net.num_parameters
 
-    # -- projections
+    # -- the interface of every kind
+    @abstractmethod
     def tangent(self, v: torch.Tensor) -> torch.Tensor:
-        """Orthogonal projection of a θ-space vector onto the tangent space T M."""
-        net, part = self.net, self.partition
-        if v.shape[-1] != net.num_parameters:
-            raise ValueError(f"vector must have length {net.num_parameters}, got {tuple(v.shape)}")
-        if self.kind == "F":
-            out = v.clone()
-            out[..., torch.as_tensor(frozen_coordinates(net, self.frozen), device=v.device)] = 0
-            return out
-        w, b = net.split(v)
-        tw = project_block_constant(part, w) if self.kind in ("BC", "D") else project_equitable(part, w, self.kind)
-        return torch.cat([tw, project_bias_block_constant(part, b)])
+        """P_T v: orthogonal projection onto the tangent space (along dim 0)."""
+
+    @abstractmethod
+    def residual(self, theta: torch.Tensor) -> float:
+        """Largest violated defining equality (0 exactly on the manifold)."""
+
+    @abstractmethod
+    def dimension(self) -> int:
+        """Closed-form dimension of the tangent space."""
+
+    @abstractmethod
+    def constraint_matrix(self) -> np.ndarray:
+        """Dense constraint matrix A (the defining linear equalities on θ − θ0, from the definitions);
+        the tangent space is null(A). Built independently of the closed-form projections."""
+
+    # -- derived
+    def _check(self, v: torch.Tensor) -> None:
+        if v.shape[:1] != (self.num_parameters,):
+            raise ValueError(
+                f"θ-space vector must have length {self.num_parameters} along dim 0, got {tuple(v.shape)}"
+            )
 
     def normal(self, v: torch.Tensor) -> torch.Tensor:
-        """Orthogonal projection onto the normal space N M = (T M)^⊥."""
+        """P_N v = v − P_T v: orthogonal projection onto the normal space N = T^⊥."""
         return v - self.tangent(v)
 
+    def tangent_projector(self) -> Projector:
+        return Projector(self, normal=False)
+
+    def normal_projector(self) -> Projector:
+        return Projector(self, normal=True)
+
+    def normal_dimension(self) -> int:
+        return self.num_parameters - self.dimension()
+
+    def _offset(self, theta: torch.Tensor) -> torch.Tensor:
+        return theta if self.anchor is None else theta - self.anchor.to(theta)
+
     def distance(self, theta: torch.Tensor) -> float:
-        """Euclidean distance of θ to the manifold: ‖P_N (θ − θ0)‖ (θ0 = 0 for the linear ones)."""
-        base = theta if self.anchor is None else theta - self.anchor.to(theta)
-        return float(torch.linalg.vector_norm(self.normal(base)))
+        """Euclidean distance of θ to the manifold: ‖P_N (θ − θ0)‖."""
+        return float(torch.linalg.vector_norm(self.normal(self._offset(theta))))
+
+    def random_point(self, generator: torch.Generator | None = None, scale: float = 1.0) -> torch.Tensor:
+        """A random θ on the manifold: θ0 + P_T(Gaussian). For C this gives equitable weights that are
+        not block-constant (almost surely, whenever some pair has m, n ≥ 2)."""
+        net = self.net
+        g = torch.randn(net.num_parameters, generator=generator, dtype=net.edge_weight.dtype) * scale
+        point = self.tangent(g.to(net.edge_weight.device))
+        return point if self.anchor is None else self.anchor.to(point) + point
+
+    def dense_bases(self) -> tuple[np.ndarray, np.ndarray]:
+        """Orthonormal bases (tangent, normal) as columns, from the SVD of the constraint matrix."""
+        normal, tangent = _row_and_null_bases(self.constraint_matrix(), self.num_parameters)
+        return tangent, normal
+
+    def dense_tangent_projector(self) -> np.ndarray:
+        T, _ = self.dense_bases()
+        return T @ T.T
+
+    def dense_dimension(self) -> int:
+        A = self.constraint_matrix()
+        return self.num_parameters - (numerical_rank(np.linalg.svd(A, compute_uv=False)) if A.size else 0)
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(kind={self.kind!r}, {self.num_parameters} parameters, dim {self.dimension()})"
+
+
+class PartitionManifold(LinearManifold):
+    """RE, CE, C, BC and D: weights obey :attr:`rule` on every block pair, biases are block-constant."""
+
+    rule: ClassVar[PairRule]
+
+    def __init__(self, partition: Partition, anchor: torch.Tensor | None = None) -> None:
+        if not isinstance(partition, Partition):
+            raise TypeError(f"partition must be a Partition, got {type(partition).__name__}")
+        super().__init__(partition.net, anchor)
+        self.partition = partition
+
+    def normal(self, v: torch.Tensor) -> torch.Tensor:
+        """P_N v, computed directly (fewer passes than v − P_T v; see :func:`weight_normal_component`)."""
+        self._check(v)
+        E = self.net.num_edges
+        out = torch.empty_like(v)
+        weight_normal_component(self.partition, self.rule, v[:E], out=out[:E])
+        bias_normal_component(self.partition, v[E:], out=out[E:])
+        return out
+
+    def tangent(self, v: torch.Tensor) -> torch.Tensor:
+        return v - self.normal(v)
 
     def residual(self, theta: torch.Tensor) -> float:
-        """Largest violated constraint: the max spread of row/column sums, of pair entries, of block biases,
-        or of frozen coordinates, whichever define this manifold (0 exactly on the manifold)."""
-        net, part = self.net, self.partition
-        base = theta if self.anchor is None else theta - self.anchor.to(theta)
-        if self.kind == "F":
-            ids = frozen_coordinates(net, self.frozen)
-            return float(base[torch.as_tensor(ids, device=base.device)].abs().max()) if len(ids) else 0.0
-        w, b = (x.detach().cpu().numpy() for x in net.split(base))
-        res = 0.0
-        for pair in part.pairs:
-            X = pair.dense(w)
-            if self.kind in ("RE", "C"):
-                s = X.sum(axis=1)
-                res = max(res, float(s.max() - s.min()))
-            if self.kind in ("CE", "C"):
-                s = X.sum(axis=0)
-                res = max(res, float(s.max() - s.min()))
-            if self.kind in ("BC", "D"):
-                vals = w[pair.edge_ids]
-                res = max(res, float(vals.max() - vals.min()))
-        for g in range(part.num_bias_blocks):
-            vals = b[part.bias_group == g]
-            res = max(res, float(vals.max() - vals.min()))
-        return res
+        """Max spread of row sums (RE), column sums (CE) or entries (BC) over block pairs — a row or column
+        without edges in the pair counts with sum 0 — and of biases over blocks; of θ − θ0 for D."""
+        self._check(theta)
+        part, rule = self.partition, self.rule
+        w, b = self.net.split(self._offset(theta).detach())
+        idx = _index(part, w.device, w.dtype)
+        spreads = [w.new_zeros(1)]
+        P = len(part.pairs)
+        if P and rule.equal_row_sums:
+            sums = w.new_zeros(part.num_row_keys).index_add_(0, idx.row_key, w)
+            hi, lo = _spread(sums, idx.row_key_pair, P)
+            spreads.append(torch.where(idx.rows_missing, hi.clamp(min=0) - lo.clamp(max=0), hi - lo))
+        if P and rule.equal_col_sums:
+            sums = w.new_zeros(part.num_col_keys).index_add_(0, idx.col_key, w)
+            hi, lo = _spread(sums, idx.col_key_pair, P)
+            spreads.append(torch.where(idx.cols_missing, hi.clamp(min=0) - lo.clamp(max=0), hi - lo))
+        if P and rule.constant:
+            hi, lo = _spread(w, idx.pair, P)
+            spreads.append(hi - lo)
+        if b.numel():
+            hi, lo = _spread(b, idx.bias_group, part.num_bias_blocks)
+            spreads.append(hi - lo)
+        return float(torch.cat(spreads).max())
 
-    # -- dimensions
     def dimension(self) -> int:
-        """Closed-form dimension (Remark A.1 for D: #block pairs + #bias blocks)."""
-        net, part = self.net, self.partition
-        if self.kind == "F":
-            return net.num_parameters - len(frozen_coordinates(net, self.frozen))
-        pair_kind = "BC" if self.kind in ("BC", "D") else self.kind
-        return sum(pair_dimension(p, pair_kind) for p in part.pairs) + part.num_bias_blocks
+        """Σ over pairs of the pair's dimension (Remark A.1 for D: #block pairs) + #bias blocks."""
+        return sum(self.rule.dimension(p) for p in self.partition.pairs) + self.partition.num_bias_blocks
 
     def constraint_matrix(self) -> np.ndarray:
-        """Dense constraint matrix A (rows = the defining linear equalities on θ, from the definitions);
-        the tangent space is null(A). Built independently of the closed-form projections."""
         net, part = self.net, self.partition
         P = net.num_parameters
         rows: list[np.ndarray] = []
-        if self.kind == "F":
-            ids = frozen_coordinates(net, self.frozen)
-            A = np.zeros((len(ids), P))
-            A[np.arange(len(ids)), ids] = 1.0
-            return A
-        pair_kind = "BC" if self.kind in ("BC", "D") else self.kind
         for pair in part.pairs:
-            local = _pair_constraints(pair, pair_kind)
+            local = self.rule.constraints(pair)
             full = np.zeros((local.shape[0], P))
             full[:, pair.edge_ids] = local
             rows.append(full)
@@ -305,34 +462,97 @@ class LinearManifold:
             rows.append(block)
         return np.concatenate(rows, axis=0) if rows else np.zeros((0, P))
 
-    def dense_bases(self) -> tuple[np.ndarray, np.ndarray]:
-        """Orthonormal bases (tangent, normal) as columns, from the SVD of the constraint matrix."""
-        A = self.constraint_matrix()
-        P = self.net.num_parameters
-        if A.shape[0] == 0:
-            return np.eye(P), np.zeros((P, 0))
-        _, s, vt = np.linalg.svd(A, full_matrices=True)
-        rank = int(np.sum(s > RANK_RTOL * max(1.0, s.max(initial=0.0))))
-        return vt[rank:].T, vt[:rank].T
 
-    def dense_tangent_projector(self) -> np.ndarray:
-        T, _ = self.dense_bases()
-        return T @ T.T
+class RowEquitable(PartitionManifold):
+    kind = "RE"
+    rule = PairRule(equal_row_sums=True)
 
-    def dense_dimension(self) -> int:
-        return self.net.num_parameters - _rank(self.constraint_matrix())
 
-    # -- points
-    def random_point(self, generator: torch.Generator | None = None, scale: float = 1.0) -> torch.Tensor:
-        """A random θ on the manifold: anchor + P_T(Gaussian). For C this gives equitable weights that are
-        not block-constant (almost surely, whenever some pair has m, n ≥ 2)."""
-        net = self.net
-        g = torch.randn(net.num_parameters, generator=generator, dtype=net.edge_weight.dtype) * scale
-        point = self.tangent(g.to(net.edge_weight.device))
-        return point if self.anchor is None else self.anchor.to(point) + point
+class ColumnEquitable(PartitionManifold):
+    kind = "CE"
+    rule = PairRule(equal_col_sums=True)
 
-    def contains(self, theta: torch.Tensor, tol: float) -> bool:
-        return self.residual(theta) <= tol
+
+class Cloning(PartitionManifold):
+    """M_C = RE ∩ CE (Theorem 2.1 part 2)."""
+
+    kind = "C"
+    rule = PairRule(equal_row_sums=True, equal_col_sums=True)
+
+
+class BlockConstant(PartitionManifold):
+    kind = "BC"
+    rule = PairRule(constant=True)
+
+
+class AnchoredBlockConstant(PartitionManifold):
+    """M_D(θ0) = θ0 + BC, defined for θ0 ∈ M_C (Appendix A.3)."""
+
+    kind = "D"
+    rule = PairRule(constant=True)
+
+    def __init__(self, partition: Partition, anchor: torch.Tensor) -> None:
+        anchor = _as_anchor(partition.net, anchor, self.kind)
+        super().__init__(partition, anchor)
+        res = Cloning(partition).residual(anchor)
+        limit = ANCHOR_TOL * max(1.0, float(anchor.abs().max()))
+        if res > limit:
+            raise ValueError(
+                f"M_D(θ0) needs θ0 ∈ M_C = RE ∩ CE; the anchor's M_C residual is {res:.3g} > {limit:.3g}"
+            )
+
+
+class FrozenUnits(LinearManifold):
+    """M_F(θ0): θ_in(v) = θ0_in(v) for every frozen unit v ∈ F (Theorem 2.1 part 1)."""
+
+    kind = "F"
+
+    def __init__(self, net: DagNet, frozen: Iterable[Node], anchor: torch.Tensor) -> None:
+        if not isinstance(net, DagNet):
+            raise TypeError(f"net must be a DagNet, got {type(net).__name__}")
+        self.frozen = tuple(frozen)
+        if not self.frozen:
+            raise ValueError("manifold 'F' needs at least one frozen unit")
+        self.coordinates = frozen_coordinates(net, self.frozen)
+        super().__init__(net, _as_anchor(net, anchor, self.kind))
+        self._coords = torch.as_tensor(self.coordinates)
+
+    def tangent(self, v: torch.Tensor) -> torch.Tensor:
+        self._check(v)
+        out = v.clone()
+        out[self._coords.to(v.device)] = 0
+        return out
+
+    def residual(self, theta: torch.Tensor) -> float:
+        """max |θ − θ0| over the frozen coordinates."""
+        self._check(theta)
+        return float(self._offset(theta)[self._coords.to(theta.device)].abs().max())
+
+    def dimension(self) -> int:
+        return self.num_parameters - len(self.coordinates)
+
+    def constraint_matrix(self) -> np.ndarray:
+        A = np.zeros((len(self.coordinates), self.num_parameters))
+        A[np.arange(len(self.coordinates)), self.coordinates] = 1.0
+        return A
+
+
+def _as_anchor(net: DagNet, anchor: torch.Tensor | None, kind: str) -> torch.Tensor:
+    if anchor is None:
+        raise ValueError(f"manifold {kind!r} is affine: pass anchor=θ0 (a flat parameter vector)")
+    anchor = torch.as_tensor(anchor).detach().clone()
+    if anchor.shape != (net.num_parameters,):
+        raise ValueError(f"anchor must have shape ({net.num_parameters},), got {tuple(anchor.shape)}")
+    if not bool(torch.isfinite(anchor).all()):
+        raise ValueError("anchor θ0 contains NaN or infinite entries")
+    return anchor
+
+
+MANIFOLD_CLASSES: dict[str, type[LinearManifold]] = {
+    cls.kind: cls
+    for cls in (RowEquitable, ColumnEquitable, Cloning, BlockConstant, AnchoredBlockConstant, FrozenUnits)
+}
+KINDS: tuple[str, ...] = tuple(MANIFOLD_CLASSES)
 
 
 def manifold(
@@ -341,30 +561,20 @@ def manifold(
     anchor: torch.Tensor | None = None,
     frozen: Iterable[Node] = (),
 ) -> LinearManifold:
-    """Build a manifold: ``RE``, ``CE``, ``C``, ``BC`` (linear), ``D`` (needs ``anchor`` θ0 ∈ M_C) or
-    ``F`` (needs ``anchor`` and the ``frozen`` units)."""
-    if kind not in KINDS:
+    """Build a manifold by name: ``RE``, ``CE``, ``C``, ``BC`` (linear), ``D`` (needs ``anchor`` θ0 ∈ M_C)
+    or ``F`` (needs ``anchor`` and the ``frozen`` units; uses only ``partition.net``)."""
+    if kind not in MANIFOLD_CLASSES:
         raise ValueError(f"unknown manifold kind {kind!r}; valid choices: {', '.join(KINDS)}")
     if not isinstance(partition, Partition):
         raise TypeError(f"partition must be a Partition, got {type(partition).__name__}")
     frozen_t = tuple(frozen)
-    if kind in ("D", "F"):
-        if anchor is None:
-            raise ValueError(f"manifold {kind!r} is affine: pass anchor=θ0 (a flat parameter vector)")
-        anchor = torch.as_tensor(anchor).detach().clone()
-        if anchor.shape != (partition.net.num_parameters,):
-            raise ValueError(f"anchor must have shape ({partition.net.num_parameters},), got {tuple(anchor.shape)}")
-    elif anchor is not None:
-        raise ValueError(f"manifold {kind!r} is a linear subspace and takes no anchor")
     if kind == "F":
-        if not frozen_t:
-            raise ValueError("manifold 'F' needs at least one frozen unit")
-        frozen_coordinates(partition.net, frozen_t)  # validates
-    elif frozen_t:
+        return FrozenUnits(partition.net, frozen_t, anchor)  # type: ignore[arg-type]
+    if frozen_t:
         raise ValueError(f"frozen units only apply to manifold 'F', not {kind!r}")
     if kind == "D":
-        res = LinearManifold("C", partition).residual(anchor)  # type: ignore[arg-type]
-        limit = ANCHOR_TOL * max(1.0, float(anchor.abs().max()))  # type: ignore[union-attr]
-        if res > limit:
-            raise ValueError(f"M_D(θ0) needs θ0 ∈ M_C = RE ∩ CE; the anchor's M_C residual is {res:.3g} > {limit:.3g}")
-    return LinearManifold(kind, partition, anchor, frozen_t)
+        return AnchoredBlockConstant(partition, anchor)  # type: ignore[arg-type]
+    if anchor is not None:
+        raise ValueError(f"manifold {kind!r} is a linear subspace and takes no anchor")
+    linear = {cls.kind: cls for cls in (RowEquitable, ColumnEquitable, Cloning, BlockConstant)}
+    return linear[kind](partition)

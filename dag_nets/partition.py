@@ -15,13 +15,19 @@ what the persistence half of Theorem 2.1 silently needs (see ``theorem-2.1/cloni
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from dag_nets.graph import DagNet, Node
+
+MAX_CACHED_VIEWS = 8
+"""Derived index structures kept on one Partition (e.g. projection indices per device × dtype × rule);
+the least recently used is dropped beyond this, so a long-lived partition's memory stays bounded."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,9 @@ class Partition:
                 if v not in net.index:
                     raise ValueError(f"block {b} contains {v!r}, which is not a node of the network")
                 if v in block_of:
-                    raise ValueError(f"node {v!r} is in block {block_of[v]} and block {b}; blocks must be disjoint")
+                    raise ValueError(
+                        f"node {v!r} is in block {block_of[v]} and block {b}; blocks must be disjoint"
+                    )
                 block_of[v] = b
             canon.append(sorted(members, key=net.index.__getitem__))
         missing = [v for v in net.nodes if v not in block_of]
@@ -89,6 +97,7 @@ class Partition:
         self.blocks: list[tuple[Node, ...]] = [tuple(b) for b in canon]
         self.block_of: dict[Node, int] = {v: i for i, b in enumerate(self.blocks) for v in b}
         self.io_singletons = io_singletons
+        self._views: OrderedDict[Hashable, Any] = OrderedDict()
         self._validate()
         self._index_pairs()
 
@@ -96,7 +105,9 @@ class Partition:
         net = self.net
         for u, v in net.edges:
             if self.block_of[u] == self.block_of[v]:
-                raise ValueError(f"edge {(u, v)!r} lies inside block {self.block_of[u]}; blocks may not contain edges")
+                raise ValueError(
+                    f"edge {(u, v)!r} lies inside block {self.block_of[u]}; blocks may not contain edges"
+                )
         input_set = set(net.inputs)
         for i, block in enumerate(self.blocks):
             kinds = {v in input_set for v in block}
@@ -112,7 +123,9 @@ class Partition:
             if not kinds.pop():
                 acts = {net.node_activation[v].key: net.node_activation[v].name for v in block}
                 if len(acts) > 1:
-                    raise ValueError(f"block {i} mixes activations {sorted(acts.values())}; one activation per block")
+                    raise ValueError(
+                        f"block {i} mixes activations {sorted(acts.values())}; one activation per block"
+                    )
 
     def _index_pairs(self) -> None:
         net = self.net
@@ -167,12 +180,44 @@ class Partition:
         return all(len(b) == 1 for b in self.blocks)
 
     @property
-    def all_pairs_complete(self) -> bool:
-        return bool(self.pair_complete.all()) if len(self.pairs) else True
-
-    @property
     def all_pairs_biregular(self) -> bool:
         return all(p.biregular for p in self.pairs)
+
+    def cached(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per ``key`` and kept on this partition (at most
+        :data:`MAX_CACHED_VIEWS`, least recently used dropped). The cache lives and dies with the
+        partition, so no entry can ever be served to another one."""
+        views = self._views
+        if key in views:
+            views.move_to_end(key)
+            return views[key]
+        value = build()
+        views[key] = value
+        if len(views) > MAX_CACHED_VIEWS:
+            views.popitem(last=False)
+        return value
+
+    def check_network(self, net: DagNet, what: str = "net") -> None:
+        """Raise ValueError unless ``net`` has this partition's graph: the same nodes, edges (in order),
+        inputs, outputs and activations — e.g. the partition's own network or a ``copy_with`` of it."""
+        if net is self.net:
+            return
+        if not isinstance(net, DagNet):
+            raise TypeError(f"{what} must be a DagNet, got {type(net).__name__}")
+        mine = self.net
+        same = (
+            net.nodes == mine.nodes
+            and net.edges == mine.edges
+            and net.inputs == mine.inputs
+            and net.outputs == mine.outputs
+            and all(net.node_activation[v].key == mine.node_activation[v].key for v in mine.bias_nodes)
+        )
+        if not same:
+            raise ValueError(
+                f"the partition was built for a different network ({mine.num_nodes} nodes, "
+                f"{mine.num_edges} edges) than {what} ({net.num_nodes} nodes, {net.num_edges} edges); build "
+                f"the Partition on {what} or on a copy of the same graph"
+            )
 
     def block_sizes(self) -> list[int]:
         return [len(b) for b in self.blocks]
@@ -194,6 +239,6 @@ class Partition:
         return {frozenset(b) for b in self.blocks}
 
     @classmethod
-    def trivial(cls, net: DagNet) -> "Partition":
+    def trivial(cls, net: DagNet) -> Partition:
         """The partition into singletons."""
         return cls(net, [[v] for v in net.nodes])

@@ -20,35 +20,39 @@ eigenvalues (verified by ``definition-A.2/normal-space-D``): under Definition A.
 "stable" or "unstable" once a block pair has both sides ≥ 2 — at best "degenerate" or "saddle" —
 and its only informative directions are those of N_C. Escape from cloning is decided on N_C.
 
-Methods: ``"dense"`` forms the full Hessian with ``torch.func.jacfwd(torch.func.grad(L))`` and the normal basis by SVD of
-the constraint matrix. ``"lanczos"`` is matrix-free: Hessian-vector products (:func:`hvp_function`: double backward on small
-networks, forward-over-reverse on large ones), the closed-form projector P_N, and
-``scipy.sparse.linalg.eigsh`` on A = P_N H P_N + s·P_T. The tangent space is an eigenspace of P_N H P_N
-with eigenvalue 0 that would mask the normal spectrum; shifting it to s beyond the normal spectrum
-(s = −σ when looking for the largest, +σ for the smallest, σ > spectral radius estimated by a first
-Lanczos run) leaves exactly the restricted eigenvalues at the end being searched.
+Methods (both through :class:`~dag_nets.curvature.NormalHessian`): ``"dense"`` forms Nᵀ ∇²L N from the
+full Hessian (``torch.func.jacfwd(torch.func.grad(L))``) and an orthonormal normal basis N (SVD of the
+constraint matrix) and returns every eigenvalue. ``"lanczos"`` is matrix-free — Hessian-vector
+products and the closed-form projector P_N — and returns the k smallest and k largest eigenvalues
+with multiplicity, by deflated Lanczos rounds with a Rayleigh–Ritz certificate
+(:func:`dag_nets.lanczos.extreme_eigenvalues`; ``certified`` says whether the certificate holds).
 """
 
 from __future__ import annotations
 
-import warnings
+import contextlib
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
-import scipy.sparse.linalg as sla
 import torch
 
-from dag_nets.graph import DagNet, loss_of_theta
+from dag_nets.curvature import NormalHessian, dense_hessian
+from dag_nets.graph import DagNet
+from dag_nets.lanczos import extreme_eigenvalues
 from dag_nets.manifolds import LinearManifold, manifold
+from dag_nets.memory import reuse_freed_memory
 from dag_nets.partition import Partition
+from dag_nets.validation import check_batch, check_int, check_parameters, check_real, check_theta
+
+__all__ = ["METHODS", "SPACES", "StabilityResult", "classify", "dense_hessian", "normal_stability"]
 
 ZERO_EIG_RTOL = 1e-8
 """An eigenvalue counts as zero when |λ| ≤ ZERO_EIG_RTOL · max(1, max|λ|)."""
 LANCZOS_TOL = 1e-12
-"""Relative accuracy requested from eigsh for the extreme eigenvalues."""
-SHIFT_MARGIN = 1.5
-"""Tangent-space shift σ = SHIFT_MARGIN · (estimated spectral radius of P_N H P_N) + 1e-3."""
+"""Relative accuracy requested from each Lanczos (ARPACK) round."""
+REUSE_MEMORY_ABOVE = 50_000
+"""Lanczos on networks with at least this many parameters runs inside dag_nets.memory.reuse_freed_memory
+(their HVP temporaries exceed glibc's mmap threshold; below it they are reused anyway)."""
 SPACES = ("C", "D")
 METHODS = ("dense", "lanczos")
 
@@ -57,8 +61,11 @@ METHODS = ("dense", "lanczos")
 class StabilityResult:
     """Restricted-Hessian spectrum and Definition A.2 classification.
 
-    ``eigenvalues``: ascending; all of them (dense) or the requested extremes (lanczos, ``complete`` False).
-    ``inertia``: (positive, negative, zero) counts among ``eigenvalues`` under ``zero_tol``.
+    ``eigenvalues``: ascending; all of them (dense, ``complete`` True) or the k smallest then the k largest
+    with multiplicity (lanczos). ``inertia``: (positive, negative, zero) counts among ``eigenvalues`` under
+    ``zero_tol`` (for lanczos, among the 2k returned). ``certified``: dense results always; lanczos
+    results when the deflation/Rayleigh–Ritz certificate holds (``details`` gives its residual bound,
+    rounds and the multiplicities found).
     """
 
     eigenvalues: np.ndarray
@@ -69,6 +76,7 @@ class StabilityResult:
     normal_dimension: int
     zero_tol: float
     complete: bool
+    certified: bool = True
     hvp_count: int = 0
     details: dict = field(default_factory=dict)
 
@@ -93,51 +101,7 @@ def classify(eigenvalues: np.ndarray, zero_tol: float) -> tuple[tuple[int, int, 
 
 
 def _normal_manifold(partition: Partition, space: str, theta: torch.Tensor) -> LinearManifold:
-    if space not in SPACES:
-        raise ValueError(f"space must be one of {SPACES} (normal space of M_C or of M_D(θ0)), got {space!r}")
     return manifold("C", partition) if space == "C" else manifold("D", partition, anchor=theta)
-
-
-HVP_MODES = ("auto", "double-backward", "forward-over-reverse")
-AUTO_FORWARD_OVER_REVERSE_ABOVE = 50_000
-"""``mode="auto"`` switches to forward-over-reverse above this many parameters (benchmarks/bench_dag_hvp.py:
-double backward is ≈2× a gradient on small nets but ≈6× at 10⁵–10⁶ parameters, forward-over-reverse ≈3×)."""
-
-
-def hvp_function(
-    net: DagNet, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, loss: str = "mse", mode: str = "auto"
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """v ↦ ∇²L(θ) v, matrix-free.
-
-    ``double-backward``: one gradient graph built once, then ∂(∇L·v)/∂θ by a second backward per call
-    (faster on small networks); ``forward-over-reverse``: ``torch.func.jvp`` of ``torch.func.grad`` (faster
-    on large ones); ``auto`` picks by :data:`AUTO_FORWARD_OVER_REVERSE_ABOVE`.
-    """
-    if mode not in HVP_MODES:
-        raise ValueError(f"mode must be one of {HVP_MODES}, got {mode!r}")
-    if mode == "auto":
-        mode = "forward-over-reverse" if net.num_parameters > AUTO_FORWARD_OVER_REVERSE_ABOVE else "double-backward"
-    f = loss_of_theta(net, x, y, loss)
-    theta = theta.detach()
-    if mode == "forward-over-reverse":
-        grad_f = torch.func.grad(f)
-        return lambda v: torch.func.jvp(grad_f, (theta,), (v,))[1]
-    leaf = theta.clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(f(leaf), leaf, create_graph=True)
-
-    def hvp(v: torch.Tensor) -> torch.Tensor:
-        (hv,) = torch.autograd.grad(g, leaf, grad_outputs=v, retain_graph=True)
-        return hv.detach()
-
-    return hvp
-
-
-def dense_hessian(net: DagNet, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, loss: str = "mse") -> torch.Tensor:
-    """The full Hessian ∇²L(θ) = jacfwd(grad L) (what torch.func.hessian computes, with forward-mode
-    columns, which vectorize well here; small networks only)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*batching rule.*")
-        return torch.func.jacfwd(torch.func.grad(loss_of_theta(net, x, y, loss)))(theta.detach())
 
 
 def normal_stability(
@@ -155,58 +119,51 @@ def normal_stability(
 ) -> StabilityResult:
     """Classify M_C (``space="C"``) or M_D(θ) (``"D"``) at θ by Definition A.2 (module docstring).
 
-    ``method="lanczos"`` returns the ``k`` smallest and ``k`` largest restricted eigenvalues.
+    ``method="lanczos"`` returns the ``k`` smallest and ``k`` largest restricted eigenvalues with
+    multiplicity (needs 2k < dim N). ``theta`` defaults to the network's parameters.
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if partition.net is not net:
-        raise ValueError("partition was built for a different network")
-    theta = net.flat_parameters() if theta is None else theta.detach().to(net.edge_weight.dtype)
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if space not in SPACES:
+        raise ValueError(
+            f"space must be one of {', '.join(SPACES)} (normal space of M_C or of M_D(θ0)), got {space!r}"
+        )
+    if not isinstance(partition, Partition):
+        raise TypeError(f"partition must be a Partition, got {type(partition).__name__}")
+    check_parameters(net)
+    partition.check_network(net)
+    check_batch(net, x, y)
+    zero_rtol = check_real(zero_rtol, "zero_rtol", low=0.0)
+    theta = net.flat_parameters() if theta is None else check_theta(net, theta)
     M = _normal_manifold(partition, space, theta)
+    op = NormalHessian.at(M, x, y, theta, loss)
     if method == "dense":
-        _, N = M.dense_bases()
-        H = dense_hessian(net, x, y, theta, loss).cpu().numpy()
-        Hn = N.T @ H @ N
-        ev = np.linalg.eigvalsh((Hn + Hn.T) / 2) if N.shape[1] else np.zeros(0)
+        ev = np.linalg.eigvalsh(op.dense()) if op.dimension else np.zeros(0)
         tol = zero_rtol * max(1.0, float(np.abs(ev).max(initial=0.0)))
         inertia, label = classify(ev, tol)
-        return StabilityResult(ev, inertia, label, space, method, N.shape[1], tol, True, 0)
-    return _lanczos(net, M, x, y, theta, k, loss, zero_rtol, lanczos_tol)
-
-
-def _lanczos(net, M, x, y, theta, k, loss, zero_rtol, lanczos_tol) -> StabilityResult:
-    P = net.num_parameters
-    normal_dim = P - M.dimension()
-    hvp = hvp_function(net, x, y, theta, loss)
-    dev, dt = theta.device, theta.dtype
-    count = [0]
-
-    def apply(v: np.ndarray, shift: float) -> np.ndarray:
-        count[0] += 1
-        vt = torch.as_tensor(np.ascontiguousarray(v).ravel(), device=dev, dtype=dt)
-        nv = M.normal(vt)
-        out = M.normal(hvp(nv)) + shift * (vt - nv)
-        return out.detach().cpu().numpy().astype(np.float64)
-
-    if normal_dim == 0:
-        return StabilityResult(np.zeros(0), (0, 0, 0), "degenerate", M.kind, "lanczos", 0, 0.0, True, 0)
-    k = max(1, min(k, normal_dim - 1)) if normal_dim > 1 else 1
-    rng = np.random.default_rng(0)
-    v0 = M.normal(torch.as_tensor(rng.normal(size=P), device=dev, dtype=dt)).cpu().numpy()
-
-    def op(shift: float) -> sla.LinearOperator:
-        return sla.LinearOperator((P, P), matvec=lambda v: apply(v, shift), dtype=np.float64)
-
-    if normal_dim <= 2 * k + 1 or P < 3:
-        raise ValueError(f"normal space of dimension {normal_dim} is too small for Lanczos with k={k}; use method='dense'")
-    radius = float(np.abs(sla.eigsh(op(0.0), k=1, which="LM", v0=v0, tol=1e-3, return_eigenvectors=False)).max())
-    sigma = SHIFT_MARGIN * radius + 1e-3
-    top = sla.eigsh(op(-sigma), k=k, which="LA", v0=v0, tol=lanczos_tol, return_eigenvectors=False)
-    bottom = sla.eigsh(op(sigma), k=k, which="SA", v0=v0, tol=lanczos_tol, return_eigenvectors=False)
-    ev = np.unique(np.concatenate([bottom, top]))
+        return StabilityResult(ev, inertia, label, space, method, op.dimension, tol, True, True, 0)
+    k = check_int(k, "k", low=1)
+    lanczos_tol = check_real(lanczos_tol, "lanczos_tol", positive=True)
+    if not lanczos_tol < 1:
+        raise ValueError(f"lanczos_tol is a relative accuracy and must be in (0, 1), got {lanczos_tol!r}")
+    if 2 * k >= op.dimension:
+        raise ValueError(
+            f"the normal space has dimension {op.dimension}, too small for Lanczos with k={k} "
+            "(needs 2k < dim N); use method='dense', which returns every eigenvalue"
+        )
+    with reuse_freed_memory() if op.size >= REUSE_MEMORY_ABOVE else contextlib.nullcontext():
+        ext = extreme_eigenvalues(op, k, lanczos_tol)
+    ev = ext.values
     tol = zero_rtol * max(1.0, float(np.abs(ev).max()))
     inertia, label = classify(ev, tol)
+    details = {
+        "radius_estimate": ext.radius_estimate,
+        "window": ext.window,
+        "residual_bound": ext.residual_bound,
+        "rounds": ext.rounds,
+        "hvp_seconds": op.hvp_seconds,
+        "multiplicities": ext.multiplicities,
+    }
     return StabilityResult(
-        ev, inertia, label, M.kind if M.kind == "C" else "D", "lanczos", normal_dim, tol, False, count[0],
-        details={"shift": sigma, "radius_estimate": radius},
+        ev, inertia, label, space, method, op.dimension, tol, False, ext.certified, op.hvp_count, details
     )

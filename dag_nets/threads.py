@@ -9,12 +9,9 @@ block takes ~230 µs with 2 threads against ~4 µs with 1. :func:`single_threade
 from __future__ import annotations
 
 import contextlib
-import functools
-from typing import Callable, Iterator, TypeVar
+from collections.abc import Iterator
 
 import torch
-
-F = TypeVar("F", bound=Callable)
 
 
 @contextlib.contextmanager
@@ -26,14 +23,3 @@ def single_threaded() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def run_single_threaded(fn: F) -> F:
-    """Decorator form of :func:`single_threaded`."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with single_threaded():
-            return fn(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]

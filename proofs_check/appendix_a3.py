@@ -10,7 +10,7 @@ import torch
 
 from dag_nets.base_network import base_correspondence, clone_network
 from dag_nets.builders import cloned_random_dag, mlp, teacher_batch, two_clone_net
-from dag_nets.dynamics import cloning_report, run_trajectory
+from dag_nets.dynamics import OptimizerSpec, cloning_report, run_trajectory
 from dag_nets.graph import DagNet
 from dag_nets.manifolds import manifold
 from dag_nets.partition import Partition
@@ -93,7 +93,8 @@ def equitable_gives_backward_and_gradient_cloning(ctx: Context) -> Outcome:
 def duplicate_manifold_persists_under_sgd(ctx: Context) -> Outcome:
     worst = 0.0
     for net, part, _, x, y in _scenarios(ctx):
-        traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=STEPS, lr=0.05, batch_size=3, seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 0.05), steps=STEPS,
+                              batch_size=3, seed=ctx.seed)
         worst = max(worst, max(traj.distance_D))
     return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
                    detail=f"{STEPS} SGD steps on random mini-batches of 3: max distance to M_D(W(0)) {worst:.2g}")

@@ -17,6 +17,8 @@ import torch
 from dag_nets.base_network import clone_network
 from dag_nets.builders import cloned_random_dag, mlp, teacher_batch
 from dag_nets.dynamics import (
+    GradientNoise,
+    OptimizerSpec,
     cloning_report,
     frozen_unit_trajectory,
     gradient,
@@ -238,7 +240,8 @@ def cloning_gradient_tangent(ctx: Context) -> Outcome:
 def cloning_sgd_persistence(ctx: Context) -> Outcome:
     worst = 0.0
     for net, part, x, y in _scenarios(ctx):
-        traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=STEPS, lr=LR, batch_size=4, seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", LR), steps=STEPS, batch_size=4,
+                              seed=ctx.seed)
         worst = max(worst, max(traj.distance_C))
     return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
                    detail=f"{STEPS} mini-batch SGD steps: max distance to M_C {worst:.3g}")
@@ -268,7 +271,7 @@ def cloning_incomplete_block_pairs(ctx: Context) -> Outcome:
     on = manifold("C", part).residual(theta)
     rep0 = cloning_report(net, part, x, y)
     tang = tangency_residuals(net, part, x, y, kinds=("C",))["C"]
-    traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=1, lr=0.5)
+    traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 0.5), steps=1)
     status: Status = "refuted" if tang > ESCAPE_TOL and traj.distance_C[-1] > ESCAPE_TOL else "holds"
     return Outcome(status, margin=tang,
                    detail=f"x→{{a,b}} w=0.7,0.7; a→c 0, b→c 1, a→d 1 (pair {{a,b}}→{{c,d}} not biregular); "
@@ -295,7 +298,7 @@ def cloning_biregular_block_pairs(ctx: Context) -> Outcome:
     part = Partition(net, [["x"], ["a", "b"], ["c", "d"], ["y"]])
     x, y = teacher_batch(1, 1, 8, seed=1)
     tang = tangency_residuals(net, part, x, y, kinds=("C",))["C"]
-    traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=STEPS, lr=0.5)
+    traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", 0.5), steps=STEPS)
     worst = max(tang, max(traj.distance_C))
     return Outcome("holds" if part.all_pairs_biregular and worst < EXACT_TOL else "refuted", margin=worst,
                    detail=f"permutation-wired pair a→c, b→d: tangency {tang:.1e}, max distance to M_C over "
@@ -312,7 +315,8 @@ def _remark_setup(ctx: Context):
 def _stays(optimizer: str) -> CheckFn:
     def check(ctx: Context) -> Outcome:
         net, part, x, y = _remark_setup(ctx)
-        traj = run_trajectory(net, part, x, y, optimizer=optimizer, steps=STEPS, lr=LR, batch_size=8, seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec(optimizer, LR), steps=STEPS,
+                              batch_size=8, seed=ctx.seed)
         worst = max(max(traj.distance_D), max(traj.distance_C))
         return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
                        detail=f"{optimizer}, state initialized at cloning, θ0 equitable not block-constant: "
@@ -339,8 +343,8 @@ DECAY = 0.1
 DECAY_STEPS = 15
 DECAY_FACTORS = (2, 3)
 DECAY_STARTS = ("constant", "equitable")
-DECAY_OPTIMIZERS = ("adamw", "l2", "adam-l2")
-"""Decoupled decay (AdamW), coupled decay under SGD (L2: g + λθ) and under Adam (adam-l2)."""
+DECAY_OPTIMIZERS = ("adamw", "l2", "adam_l2")
+"""Decoupled decay (AdamW), coupled decay under SGD (L2: g + λθ) and under Adam (adam_l2)."""
 
 
 @dataclass(frozen=True)
@@ -374,8 +378,8 @@ def _weight_decay_map(seed: int) -> tuple[DecayRun, ...]:
             net, part = clone_network(base, sizes, mode=start, generator=torch.Generator().manual_seed(seed), scale=0.3)
             bc = manifold("BC", part)
             for opt in DECAY_OPTIMIZERS:
-                traj = run_trajectory(net, part, x, y, optimizer=opt, steps=DECAY_STEPS, lr=LR, weight_decay=DECAY,
-                                      keep_thetas=True)
+                traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec(opt, LR, {"weight_decay": DECAY}),
+                                      steps=DECAY_STEPS, keep_thetas=True)
                 runs.append(DecayRun(factor, start, opt, traj.distance_D[-1], max(traj.distance_C),
                                      bc.distance(traj.thetas[0]), bc.distance(traj.thetas[-1])))
     return tuple(runs)
@@ -410,7 +414,7 @@ def _weight_decay_readings(ctx: Context, strong: str) -> Outcome:
         "refuted" if intact else "holds",
         f"{len(intact)} of {len(runs)} runs keep the clones exactly cloned (distance to M_C ≤ {EXACT_TOL:g}): "
         f"AdamW {intact_share(lambda r: r.optimizer == 'adamw')}, SGD+L2 {intact_share(lambda r: r.optimizer == 'l2')}, "
-        f"Adam+L2 {intact_share(lambda r: r.optimizer == 'adam-l2')}, block-constant starts "
+        f"Adam+L2 {intact_share(lambda r: r.optimizer == 'adam_l2')}, block-constant starts "
         f"{intact_share(lambda r: r.start == 'constant')}")
     weak_reading = ReadingOutcome(
         "hedged ('could', 'may'): some form of weight decay breaks some symmetry in some setting",
@@ -470,7 +474,7 @@ def weight_decay_map(ctx: Context) -> Outcome:
         return distance <= EXACT_TOL if predicted_stay else distance > ESCAPE_TOL
 
     wrong = [r for r in runs if not all(map(matches, _expected_map_cell(r), (r.left_c, r.left_d)))]
-    shrinks = all(r.bc_after < r.bc_before for r in runs if r.start == "equitable" and r.optimizer != "adam-l2")
+    shrinks = all(r.bc_after < r.bc_before for r in runs if r.start == "equitable" and r.optimizer != "adam_l2")
     ok = not wrong and shrinks
     return Outcome("holds" if ok else "refuted", margin=max(r.left_c for r in runs if _expected_map_cell(r)[0]),
                    detail=f"{_map_recipe(ctx.seed)}: {_map_table(runs)}. Predicted and observed: from a block-constant "
@@ -482,10 +486,11 @@ def weight_decay_map(ctx: Context) -> Outcome:
 def _decay(optimizer: str) -> CheckFn:
     def check(ctx: Context) -> Outcome:
         net, part, x, y = _remark_setup(ctx)
-        traj = run_trajectory(net, part, x, y, optimizer=optimizer, steps=STEPS, lr=LR, seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec(optimizer, LR), steps=STEPS,
+                              seed=ctx.seed)
         bc_net, bc_part = clone_network(*_bc_base(ctx))
         xb, yb = teacher_batch(3, 1, 32, seed=ctx.seed)
-        traj_bc = run_trajectory(bc_net, bc_part, xb, yb, optimizer=optimizer, steps=STEPS, lr=LR)
+        traj_bc = run_trajectory(bc_net, bc_part, xb, yb, optimizer=OptimizerSpec(optimizer, LR), steps=STEPS)
         left_d = traj.distance_D[-1]
         ok = left_d > ESCAPE_TOL and max(traj.distance_C) < EXACT_TOL and max(traj_bc.distance_D) < EXACT_TOL
         return Outcome("holds" if ok else "refuted", margin=left_d,
@@ -516,7 +521,7 @@ claim("remark-2.4/l2", "Corrected: SGD with L2 decay leaves M_D(θ0) from an equ
        quote=REMARK_2_4_DECAY, location="Remark 2.4")
 def adam_with_coupled_l2_breaks_cloning(ctx: Context) -> Outcome:
     net, part, x, y = _remark_setup(ctx)
-    traj = run_trajectory(net, part, x, y, optimizer="adam-l2", steps=STEPS, lr=LR, seed=ctx.seed)
+    traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("adam_l2", LR), steps=STEPS, seed=ctx.seed)
     stepped = traj.distance_C[-1]
     return Outcome("holds" if stepped > ESCAPE_TOL else "refuted", margin=stepped,
                    detail=f"distance to M_C after {STEPS} steps: {stepped:.3g} (g + λθ is not block-constant when θ0 "
@@ -532,7 +537,8 @@ NOISE_TYPES_QUOTE = "Certain types of noise or symmetry-breaking operations can 
 def _breaker(name: str) -> CheckFn:
     def check(ctx: Context) -> Outcome:
         net, part, x, y = _remark_setup(ctx)
-        traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=STEPS, lr=LR, breaker=name, seed=ctx.seed)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", LR), steps=STEPS, breaker=name,
+                              seed=ctx.seed)
         d = traj.distance_C[-1]
         return Outcome("holds" if d > ESCAPE_TOL else "refuted", margin=d,
                        detail=f"SGD + {name}: distance to M_C {traj.distance_C[1]:.3g} after 1 step, {d:.3g} after "
@@ -545,11 +551,11 @@ def _breaker(name: str) -> CheckFn:
 claim("remark-2.4/dropout", "Dropout (independent masks) breaks cloning: SGD leaves M_C", method="numeric",
       quote=DROPOUT_QUOTE, location="Section 2, Escaping the LoP manifolds (2)")(_breaker("dropout"))
 claim("remark-2.4/noisy-sgd", "Noisy SGD (g + N(0, σ_t²‖g‖² I)) breaks cloning: leaves M_C", method="numeric",
-      quote=NOISY_SGD_QUOTE, location="Section 2, Escaping the LoP manifolds")(_breaker("noisy-sgd"))
+      quote=NOISY_SGD_QUOTE, location="Section 2, Escaping the LoP manifolds")(_breaker("noisy_sgd"))
 claim("remark-2.4/per-unit-noise", "Independent per-unit activation noise breaks cloning: leaves M_C",
       method="numeric", subject="extension", quote=NOISE_TYPES_QUOTE, location="Section 2, Escaping the LoP manifolds",
       reading="per-unit activation noise is one of the 'certain types of noise' (the paper names only noisy SGD and "
-              "dropout)")(_breaker("per-unit-noise"))
+              "dropout)")(_breaker("per_unit_noise"))
 
 
 # ---------------------------------------------------------------------------- Section 2: one noisy step
@@ -571,7 +577,7 @@ CLONE_SCALE = 0.3
 TEACHER_WIDTHS, TEACHER_GAIN = (6, 6), 2.0
 INTERPOLATION_OFFSET = 0.05
 """Near-interpolation start: the base is its own teacher plus N(0, INTERPOLATION_OFFSET²) per parameter."""
-QUICK_SEEDS, THOROUGH_SEEDS = 2, 8
+QUICK_SEEDS, THOROUGH_SEEDS = 3, 8
 """Networks searched per check (seeds ctx.seed, ctx.seed + 1, …)."""
 CRITICAL_ITERS = 300
 CRITICAL_GRAD = 1e-6
@@ -584,8 +590,9 @@ def _cloned_twice(base: DagNet, seed: int) -> tuple[DagNet, Partition]:
 
 
 def _one_noisy_step(net: DagNet, part: Partition, x: torch.Tensor, y: torch.Tensor, seed: int):
-    return run_trajectory(net, part, x, y, optimizer="sgd", steps=KICK_STEPS, lr=KICK_LR, breaker="noisy-sgd",
-                          noise_sigma0=NOISE_RELATIVE, noise_decay=1.0, breaker_steps=1, seed=seed, keep_thetas=True)
+    kick = GradientNoise(sigma0=NOISE_RELATIVE, decay=1.0, steps=1)
+    return run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", KICK_LR), steps=KICK_STEPS,
+                          breaker=kick, seed=seed, keep_thetas=True)
 
 
 def _near_interpolation(seed: int):
@@ -604,8 +611,8 @@ def _near_interpolation(seed: int):
 def _recipe(seed: int | str, base: str) -> str:
     return (f"seed {seed}: x = teacher_batch(3, 1, {EXAMPLES}, seed={seed})[0]; {base}; cloned 2× "
             f"(clone_network mode='equitable', scale {CLONE_SCALE}, generator seed {seed}); run_trajectory(sgd, "
-            f"lr {KICK_LR}, steps {KICK_STEPS}, breaker 'noisy-sgd', noise_sigma0 {NOISE_RELATIVE}, noise_decay 1, "
-            f"breaker_steps 1, seed {seed})")
+            f"lr {KICK_LR}, steps {KICK_STEPS}, breaker GradientNoise(sigma0 {NOISE_RELATIVE}, decay 1, "
+            f"steps 1), seed {seed})")
 
 
 SINGLE_STEP_QUOTE = ("Remarkably, in our MLP experiments, even a small amount of gradient noise, e.g., a single step "
@@ -706,7 +713,7 @@ def single_noisy_step_escape_at_a_saddle(ctx: Context) -> Outcome:
         rows.append(head)
     ok &= tested > 0
     c_net, c_part, c_x, c_y = _critical_point(ctx.seed)
-    control = run_trajectory(c_net, c_part, c_x, c_y, optimizer="sgd", steps=KICK_STEPS, lr=KICK_LR)
+    control = run_trajectory(c_net, c_part, c_x, c_y, optimizer=OptimizerSpec("sgd", KICK_LR), steps=KICK_STEPS)
     ok &= max(control.distance_C) < EXACT_TOL
     return Outcome("holds" if ok else "refuted", margin=worst,
                    detail=f"base 3→{list(BASE_WIDTHS)}→1 tanh fitted by L-BFGS ({CRITICAL_ITERS} iterations) to "

@@ -12,6 +12,7 @@ import torch
 
 from dag_nets.builders import cloned_random_dag, mlp, teacher_batch
 from dag_nets.dynamics import cloning_report, gradient, run_trajectory, tangency_residuals
+from dag_nets.optimizers import OptimizerSpec
 from dag_nets.graph import DagNet, Node
 from dag_nets.manifolds import frozen_coordinates, manifold
 from dag_nets.partition import Partition
@@ -160,7 +161,7 @@ def frozen_manifold_corrected(ctx: Context) -> Outcome:
                     f"M_F and the unit is saturated at exactly those ({agree}/{RANDOM_POINTS} agree)")
         if unit == "h0_1":
             ok &= sat_points == RANDOM_POINTS
-            traj = run_trajectory(dead, Partition.trivial(dead), x, y, optimizer="sgd", steps=STEPS, lr=LR,
+            traj = run_trajectory(dead, Partition.trivial(dead), x, y, optimizer=OptimizerSpec("sgd", LR), steps=STEPS,
                                   frozen=[unit], batch_size=4, seed=ctx.seed)
             ok &= max(traj.distance_F) == 0.0
             rows[-1] += f"; mini-batch SGD ({STEPS} steps) keeps θ_in exactly fixed (max distance {max(traj.distance_F):g})"
@@ -305,7 +306,7 @@ def affine_sgd_invariance_corrected(ctx: Context) -> Outcome:
     paired = _mirror_sgd(net, x, y, pairs, LR)
     cloned, part, _ = cloned_random_dag(seed=ctx.seed)
     xc, yc = teacher_batch(2, 2, 16, seed=ctx.seed)
-    traj = run_trajectory(cloned, part, xc, yc, optimizer="sgd", steps=STEPS, lr=LR, batch_size=1, seed=ctx.seed)
+    traj = run_trajectory(cloned, part, xc, yc, optimizer=OptimizerSpec("sgd", LR), steps=STEPS, batch_size=1, seed=ctx.seed)
     worst = max(float(paired[idx].abs().max()), max(traj.distance_C))
     return Outcome("holds" if worst < EXACT_TOL else "refuted", margin=worst,
                    detail=f"mirror example of remark-2.1/affine-sgd-invariance: SGD whose mini-batches are unions of "
@@ -344,7 +345,7 @@ def functional_lop_persists(ctx: Context) -> Outcome:
         distance = 0.0
         model = net
         for _, x, y in data:  # task changes: train on each dataset in turn from where the last one ended
-            traj = run_trajectory(model, part, x, y, optimizer="sgd", steps=STEPS, lr=LR, batch_size=4, seed=s,
+            traj = run_trajectory(model, part, x, y, optimizer=OptimizerSpec("sgd", LR), steps=STEPS, batch_size=4, seed=s,
                                   keep_thetas=True)
             distance = max(distance, max(traj.distance_C))
             model = model.copy_with(traj.thetas[-1])
@@ -427,7 +428,7 @@ def _io_outcomes(equal: bool) -> list[tuple[str, float, float, float, float]]:
     for name, build in (("input block {x0, x1}", _input_block_net), ("output block {y0, y1}", _output_block_net)):
         net, part, x, y = build(equal)
         rep = cloning_report(net, part, x, y)
-        traj = run_trajectory(net, part, x, y, optimizer="sgd", steps=STEPS, lr=LR)
+        traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", LR), steps=STEPS)
         out.append((name, rep.forward, rep.backward, rep.gradient, max(traj.distance_C)))
     return out
 

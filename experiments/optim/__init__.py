@@ -2,7 +2,7 @@
 Continual Backpropagation and its baselines (Section 4; ``cbp``, ``plasticity_baselines``).
 """
 
-from experiments.optim.factory import OPTIMIZERS, make_optimizer
+from experiments.optim.factory import STUDY_OPTIMIZERS, make_optimizer
 from experiments.optim.noisy_sgd import NoisySGD
 
-__all__ = ["OPTIMIZERS", "NoisySGD", "make_optimizer"]
+__all__ = ["STUDY_OPTIMIZERS", "NoisySGD", "make_optimizer"]

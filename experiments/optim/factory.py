@@ -1,30 +1,22 @@
-"""``make_optimizer(name, params, **kw)``: SGD, Adam (torch, no momentum / weight decay unless asked —
-Appendix B.1.3) and NoisySGD (Appendix B.1.2), with validated names and options."""
+"""``make_optimizer(name, params, **kw)`` for the studies: SGD, Adam (torch, no momentum / weight decay
+unless asked — Appendix B.1.3) and NoisySGD (Appendix B.1.2).
+
+The names, options and constructors are the project's one optimizer table,
+:data:`dag_nets.optimizers.OPTIMIZERS`; the studies offer the :data:`STUDY_OPTIMIZERS` among them.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-import torch
 from torch.optim import Optimizer
 
-from experiments.optim.noisy_sgd import NoisySGD
+from dag_nets.optimizers import make_optimizer as _make_optimizer
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "noisy_sgd": NoisySGD}
-_OPTIONS: dict[str, tuple[str, ...]] = {
-    "sgd": ("lr", "momentum", "weight_decay"),
-    "adam": ("lr", "betas", "eps", "weight_decay"),
-    "noisy_sgd": ("lr", "sigma0", "decay", "norm", "seed"),
-}
+STUDY_OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "noisy_sgd")
 
 
 def make_optimizer(name: str, params: Iterable, **kw: Any) -> Optimizer:
-    """The optimizer ``name`` ∈ {sgd, adam, noisy_sgd}; unknown names or options raise ValueError."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choices: {', '.join(OPTIMIZERS)}")
-    unknown = sorted(set(kw) - set(_OPTIONS[name]))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for optimizer {name!r}; valid: {', '.join(_OPTIONS[name])}")
-    if "lr" not in kw:
-        raise ValueError(f"optimizer {name!r} needs lr")
-    return OPTIMIZERS[name](params, **kw)
+    """The optimizer ``name`` ∈ :data:`STUDY_OPTIMIZERS`; unknown names or options raise ValueError."""
+    return _make_optimizer(name, params, choices=STUDY_OPTIMIZERS, **kw)

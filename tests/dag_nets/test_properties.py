@@ -9,7 +9,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from dag_nets.base_network import base_correspondence
-from dag_nets.dynamics import cloning_report, frozen_unit_trajectory, run_trajectory, tangency_residuals
+from dag_nets.dynamics import (
+    OptimizerSpec,
+    cloning_report,
+    frozen_unit_trajectory,
+    run_trajectory,
+    tangency_residuals,
+)
 from dag_nets.manifolds import manifold
 from dag_nets.partition import Partition
 from dag_nets.refine import coarsest_equitable_partition
@@ -34,7 +40,15 @@ def test_theorem_a1_part2_equitable_gives_backward_and_gradient_cloning(case: Cl
 
 @given(cloned_dags(), st.sampled_from(["sgd", "momentum", "adam"]))
 def test_theorem_a1_part3_trajectory_stays_on_m_d(case: ClonedCase, optimizer: str) -> None:
-    traj = run_trajectory(case.net, case.partition, case.x, case.y, optimizer=optimizer, steps=4, lr=1e-3, keep_thetas=True)
+    traj = run_trajectory(
+        case.net,
+        case.partition,
+        case.x,
+        case.y,
+        optimizer=OptimizerSpec(optimizer, 1e-3),
+        steps=4,
+        keep_thetas=True,
+    )
     assume(all(map(math.isfinite, traj.loss)))  # the claim is about structure, not convergence
     # Relative to ‖θ_t‖: plain SGD may diverge on some draws, and round-off scales with the weights.
     for d_d, d_c, theta in zip(traj.distance_D, traj.distance_C, traj.thetas):
