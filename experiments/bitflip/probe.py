@@ -1,6 +1,8 @@
 """Representation metrics of many runs at once on a fixed probe batch (Appendix B.1.2, "Metrics").
 
-Features are H [R, P, n]: n hidden units of each of R runs on the same P probe inputs. These are batched
+Features are H [R, P, n]: n hidden units of each of R runs on P probe inputs. Each run has its own probe
+batch, drawn from its own ``"probe"`` stream (:func:`run_probe_inputs`), so a run's metrics depend on
+its seed only, never on the other runs of the study or the study's base seed (tested). These are batched
 numpy forms of the single-matrix definitions in :mod:`experiments.metrics` (same thresholds, imported
 from there), tested against those functions run by run.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from experiments.bitflip.task import run_streams
 from experiments.metrics import DEAD_TOL as DEAD_ACTIVATION
 from experiments.metrics import TAU_CORR as DUPLICATE_COSINE
 from experiments.metrics import TAU_DEAD as DEAD_FRACTION_OF_SAMPLES
@@ -31,6 +34,14 @@ def probe_inputs(num_bits: int, size: int, rng: np.random.Generator) -> np.ndarr
     inputs = np.ones((size, num_bits + 1))
     inputs[:, :num_bits] = rng.integers(0, 2, size=(size, num_bits))
     return inputs
+
+
+def run_probe_inputs(seeds: list[int], num_bits: int, size: int) -> np.ndarray:
+    """Each run's fixed probe batch [R, size, m+1] (uint8), from the ``"probe"`` stream of its own seed."""
+    if size < 1:
+        raise ValueError(f"probe size must be >= 1, got {size}")
+    batches = [probe_inputs(num_bits, size, run_streams(seed)["probe"]) for seed in seeds]
+    return np.stack(batches).astype(np.uint8)
 
 
 def _gram(features: np.ndarray) -> np.ndarray:

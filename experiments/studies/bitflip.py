@@ -26,14 +26,20 @@ import numpy as np
 
 from experiments.bitflip.engine import BitFlipEngine
 from experiments.bitflip.learner import CBPSettings
-from experiments.bitflip.probe import feature_metrics, probe_inputs
+from experiments.bitflip.probe import feature_metrics, run_probe_inputs
 from experiments.bitflip.task import BitFlipTask
-from experiments.config import BaseConfig, ConfigError, config_from_dict, param, resolve_config, seed_everything
+from experiments.config import (
+    BaseConfig,
+    ConfigError,
+    config_from_dict,
+    param,
+    resolve_config,
+    seed_everything,
+)
 from experiments.runs import MetricsLog, ProgressBar, load_config, new_run_dir, save_config
 from theory.activations import get_activation
 
 STUDY = "bitflip"
-PROBE_STREAM = 2**31 - 1  # SeedSequence entropy offset of the shared probe batch, away from run seeds
 DEFAULT_OUT = "runs"
 SUMMARY_FILE = "summary.json"
 PHASES = ("sgd", "cbp")
@@ -138,7 +144,7 @@ def run_study(cfg: BitFlipConfig, out_root: str | Path = DEFAULT_OUT) -> Path:
     run_dir = new_run_dir(out_root, STUDY)
     save_config(run_dir, cfg)
     task = cfg.task()
-    probe = probe_inputs(cfg.num_bits, cfg.probe_size, np.random.default_rng([cfg.seed, PROBE_STREAM]))
+    probe = run_probe_inputs(cfg.run_seeds(), cfg.num_bits, cfg.probe_size)  # each run's own batch
     timings: dict[str, float] = {}
     with (
         MetricsLog(run_dir) as log,
