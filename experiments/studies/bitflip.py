@@ -1,7 +1,8 @@
 """The bit-flipping study: SGD, then Continual Backpropagation (Section 4, Figures B.1, B.2, Appendix B.1.1).
 
 For each width, ``seeds`` runs learn the bit-flipping task online in one vectorized engine
-(:class:`experiments.bitflip.engine.BitFlipEngine`): plain SGD until ``switch_step``, SGD + CBP after.
+(:func:`experiments.bitflip.engine.make_engine`, ``engine=``): plain SGD until ``switch_step``, SGD + CBP
+after.
 Every ``bin_size`` steps each run logs one line to ``metrics.jsonl``: the mean online loss of the bin,
 and the effective rank, duplicate fraction and dead fraction of its hidden features on a fixed probe
 batch. Figures: ``figure_b1.png`` (metrics over time, mean ± std over seeds, per width) and
@@ -24,7 +25,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from experiments.bitflip.engine import BitFlipEngine
+from experiments.bitflip.engine import EngineBase, make_engine
 from experiments.bitflip.learner import CBPSettings
 from experiments.bitflip.probe import feature_metrics, run_probe_inputs
 from experiments.bitflip.task import BitFlipTask
@@ -91,6 +92,14 @@ class BitFlipConfig(BaseConfig):
         "original",
         "LTU threshold rule (docs/bitflip.md): Dohare's code, intended matching rule, or as printed",
     )
+    flip: Literal["one", "redraw"] = param(
+        "one",
+        "at every flip_period: invert one flipping bit (the paper) or redraw all of them (Dohare's code)",
+    )
+    engine: Literal["auto", "fused", "numpy", "torch"] = param(
+        "auto",
+        "auto (fused, numpy without numba), fused (numba, CPU), numpy (reference, CPU), torch (any device)",
+    )
     bin_size: int = param(10_000, "steps per logged bin (must divide samples and switch_step)", low=1)
     probe_size: int = param(1000, "probe inputs for effective rank / duplicate / dead fractions", low=1)
     summary_window: int = param(
@@ -102,9 +111,9 @@ class BitFlipConfig(BaseConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.device not in ("auto", "cpu"):
+        if self.device not in ("auto", "cpu") and self.engine != "torch":
             raise ConfigError(
-                f"device={self.device!r}: the bit-flipping engine runs on the CPU (numpy); use cpu"
+                f"device={self.device!r} needs engine=torch; engine={self.engine} runs on the CPU"
             )
         if self.flipping_bits > self.num_bits:
             raise ConfigError(f"flipping_bits={self.flipping_bits} exceeds num_bits={self.num_bits}")
@@ -127,6 +136,7 @@ class BitFlipConfig(BaseConfig):
             target_width=self.target_width,
             beta=self.beta,
             threshold_rule=self.threshold_rule,
+            flip=self.flip,
         )
 
     def cbp(self) -> CBPSettings | None:
@@ -146,15 +156,18 @@ def run_study(cfg: BitFlipConfig, out_root: str | Path = DEFAULT_OUT) -> Path:
     task = cfg.task()
     probe = run_probe_inputs(cfg.run_seeds(), cfg.num_bits, cfg.probe_size)  # each run's own batch
     timings: dict[str, float] = {}
+    engines: dict[str, str] = {}
     with (
         MetricsLog(run_dir) as log,
         ProgressBar(cfg.samples * len(cfg.width), desc=STUDY, enabled=cfg.progress) as bar,
     ):
         for width in cfg.width:
-            engine = BitFlipEngine(
+            engine = make_engine(
                 task,
                 width,
                 cfg.run_seeds(),
+                engine=cfg.engine,
+                device=cfg.device if cfg.engine == "torch" else "cpu",
                 activation=cfg.activation,
                 lr=cfg.lr,
                 cbp=cfg.cbp(),
@@ -165,7 +178,7 @@ def run_study(cfg: BitFlipConfig, out_root: str | Path = DEFAULT_OUT) -> Path:
             start = time.perf_counter()
 
             def on_bin(
-                step: int, losses: np.ndarray, engine: BitFlipEngine = engine, width: int = width
+                step: int, losses: np.ndarray, engine: EngineBase = engine, width: int = width
             ) -> None:
                 metrics = feature_metrics(engine.hidden_features(probe))
                 phase = "sgd" if step <= cfg.switch_step else "cbp"
@@ -183,8 +196,12 @@ def run_study(cfg: BitFlipConfig, out_root: str | Path = DEFAULT_OUT) -> Path:
 
             engine.run_binned(cfg.samples, cfg.bin_size, on_bin)
             timings[str(width)] = time.perf_counter() - start
+            engines[str(width)] = engine.backend if engine.fallback_note is None else (
+                f"{engine.backend} ({engine.fallback_note})"
+            )
     summary = summarize(run_dir, cfg)
     summary["wall_seconds_per_width"] = timings
+    summary["engine_per_width"] = engines
     summary["sample_steps_per_second"] = {w: cfg.samples * cfg.seeds / s for w, s in timings.items()}
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     if cfg.figures:

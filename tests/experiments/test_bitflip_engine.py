@@ -4,6 +4,7 @@ engine; engine selection and its fallback."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -15,6 +16,9 @@ from experiments.bitflip.engine import BitFlipEngine, EngineFallbackWarning, mak
 from experiments.bitflip.learner import CBPSettings, ReferenceLearner
 from experiments.bitflip.task import BitFlipTask
 from experiments.bitflip.torch_engine import TorchBitFlipEngine
+from experiments.config import ConfigError, resolve_config
+from experiments.studies.bitflip import BitFlipConfig
+from experiments.studies.bitflip import main as study_main
 from theory.activations import get_activation
 
 LOSS_TOL = 1e-9  # float64 engine vs float64 autograd: only summation order differs
@@ -177,3 +181,36 @@ def test_make_engine_falls_back_for_an_activation_without_a_compiled_form() -> N
     modulated = get_activation("relu").modulated(1.5, 0.1)
     with pytest.warns(EngineFallbackWarning, match="no compiled form"):
         assert make_engine(TASK, 5, [0], activation=modulated).backend == "numpy"
+
+
+def test_study_config_passes_flip_and_engine_through() -> None:
+    cfg = resolve_config(BitFlipConfig, "smoke", ["flip=redraw", "engine=numpy"])
+    assert cfg.task().flip == "redraw" and cfg.engine == "numpy"
+    with pytest.raises(ConfigError, match="needs engine=torch"):
+        resolve_config(BitFlipConfig, "smoke", ["device=cuda", "engine=fused"])
+    with pytest.raises(ConfigError, match="flip"):
+        resolve_config(BitFlipConfig, "smoke", ["flip=all"])
+
+
+def test_study_logs_the_same_numbers_with_every_engine(tmp_path) -> None:
+    """End to end, float64: the fused, torch and numpy engines log the same metrics (1e-9)."""
+    logged = {}
+    for engine in ("numpy", "fused", "torch"):
+        args = ["--out", str(tmp_path / engine), "seeds=2", "samples=1200", "switch_step=600", "bin_size=300",
+                "width=4", "summary_window=600", "probe_size=32", "flip_period=200", "flip=redraw",
+                "precision=float64", f"engine={engine}", "maturity=10", "replacement_rate=0.01",
+                "progress=false", "figures=false"]
+        assert study_main(args) == 0
+        (run_dir,) = (tmp_path / engine / "bitflip").iterdir()
+        logged[engine] = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["engine_per_width"] == {"4": engine}
+    assert logged["numpy"][-1]["replacements"] > 0
+    for engine in ("fused", "torch"):
+        assert len(logged[engine]) == len(logged["numpy"])
+        for a, b in zip(logged["numpy"], logged[engine]):
+            assert (a["step"], a["seed"], a["phase"], a["replacements"]) == (
+                b["step"], b["seed"], b["phase"], b["replacements"]
+            )
+            for key in ("loss", "effective_rank", "duplicate_fraction", "dead_fraction"):
+                assert b[key] == pytest.approx(a[key], rel=1e-9, abs=1e-9), (engine, key)
