@@ -73,12 +73,12 @@ def activation_code(activation: Activation) -> tuple[int, float]:
     return FAMILY_CODES[activation.family], 0.0 if parameter is None else float(parameter)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _expit(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _phi(code: int, a, z, zero, one):
     """φ(z) in z's precision for the fast families, through float64 for the transcendental ones."""
     if code == 0:
@@ -112,7 +112,7 @@ def _phi(code: int, a, z, zero, one):
     return zero + value
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _slope(code: int, a, z, h, zero, one):
     """φ'(z), given h = φ(z)."""
     if code == 0:
@@ -146,7 +146,7 @@ def _slope(code: int, a, z, h, zero, one):
     return zero + value
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def activation_values(code: int, a, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """φ(z), φ'(z) elementwise for a 1-D array, through the kernel's own scalar forms (for tests)."""
     zero = np.zeros(1, z.dtype)[0]
@@ -159,7 +159,7 @@ def activation_values(code: int, a, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return h, d
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _before(a, b) -> bool:
     """Order of a stable ascending sort with NaN last: a strictly before b."""
     if np.isnan(a):
@@ -172,13 +172,24 @@ def _before(a, b) -> bool:
 # runs over j = 0 … m in order from 0 in both, so the two layouts give bitwise the same numbers.
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _forward(w_r, x, z, unit_major, zero) -> None:
     """z_i = Σ_j w_ij x_j."""
     if unit_major:
-        for i in range(w_r.shape[0]):
+        n, inputs = w_r.shape[0], w_r.shape[1]
+        blocked = n - n % 4
+        for i in range(0, blocked, 4):  # four independent sums in flight (each still in j order)
+            t0, t1, t2, t3 = zero, zero, zero, zero
+            for j in range(inputs):
+                xj = x[j]
+                t0 += w_r[i, j] * xj
+                t1 += w_r[i + 1, j] * xj
+                t2 += w_r[i + 2, j] * xj
+                t3 += w_r[i + 3, j] * xj
+            z[i], z[i + 1], z[i + 2], z[i + 3] = t0, t1, t2, t3
+        for i in range(blocked, n):
             total = zero
-            for j in range(w_r.shape[1]):
+            for j in range(inputs):
                 total += w_r[i, j] * x[j]
             z[i] = total
     else:
@@ -190,7 +201,7 @@ def _forward(w_r, x, z, unit_major, zero) -> None:
                 z[i] += w_r[j, i] * xj
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _rank_one_update(w_r, x, back, unit_major, magnitude, with_magnitude, zero) -> None:
     """w_ij += back_i · x_j; with ``with_magnitude`` also magnitude_i = Σ_{j<m} |w_ij| of the new weights
     (CBP's adaptable-contribution denominator, bias column excluded) in the same pass."""
@@ -226,7 +237,7 @@ def _rank_one_update(w_r, x, back, unit_major, magnitude, with_magnitude, zero) 
             w_r[m, i] += back[i] * x[m]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _set_weight(w_r, unit, j, value, unit_major) -> None:
     if unit_major:
         w_r[unit, j] = value
@@ -234,7 +245,7 @@ def _set_weight(w_r, unit, j, value, unit_major) -> None:
         w_r[j, unit] = value
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _run_segment(
     r, w, unit_major, v, c, neg_two_lr, flip_bits, words, mask, patterns, table, targets, losses, code,
     a, cbp_on, adaptable, rho, one_minus_rho, rate, maturity, age, decay_power, mean_act, utility, budget,
@@ -345,7 +356,7 @@ def _run_segment(
     return True
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def _advance_parallel(
     w, unit_major, v, c, neg_two_lr, flip_bits, words, mask, patterns, table, targets, losses, code, a,
     cbp_on, adaptable, rho, one_minus_rho, rate, maturity, age, decay_power, mean_act, utility, budget,
@@ -359,7 +370,7 @@ def _advance_parallel(
         )
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _advance_serial(
     w, unit_major, v, c, neg_two_lr, flip_bits, words, mask, patterns, table, targets, losses, code, a,
     cbp_on, adaptable, rho, one_minus_rho, rate, maturity, age, decay_power, mean_act, utility, budget,

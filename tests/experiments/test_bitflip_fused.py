@@ -168,3 +168,20 @@ def test_fused_hidden_features_equal_the_numpy_engines() -> None:
     probe = np.random.default_rng(0).integers(0, 2, (2, 40, 21)).astype(np.float64)
     probe[:, :, -1] = 1.0
     np.testing.assert_allclose(fused.hidden_features(probe), reference.hidden_features(probe), atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_fused_matches_numpy_when_a_utility_is_nan() -> None:
+    """A unit with all-zero weights has adaptable utility 0/0 = NaN: no exception in compiled code (numpy's
+    error model), and such a unit sorts last for replacement in both engines (a stable sort puts NaN last)."""
+    cbp = CBPSettings(replacement_rate=0.05, maturity_threshold=5, decay_rate=0.9, utility="adaptable_contribution")
+    reference, fused = _pair(TASK, 5, [2, 3], cbp=cbp, switch_step=0, dtype="float64")
+    for engine in (reference, fused):
+        engine.hidden[0, 1, :] = 0.0  # relu'(0) = 0: the weights stay 0, the utility stays NaN
+        engine.hidden[1, 3, :] = 0.0
+    ref_losses, fused_losses = reference.advance(400), fused.advance(400)
+    np.testing.assert_allclose(fused_losses, ref_losses, rtol=AGREEMENT_TOL, atol=AGREEMENT_TOL)
+    np.testing.assert_allclose(fused.hidden, reference.hidden, rtol=0, atol=AGREEMENT_TOL)
+    np.testing.assert_array_equal(fused.replacements, reference.replacements)
+    assert reference.replacements.min() > 10
+    np.testing.assert_array_equal(fused.hidden[0, 1], 0.0)  # never chosen while others are eligible
