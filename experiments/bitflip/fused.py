@@ -29,8 +29,11 @@ numba is a dependency of the package; if it cannot be imported (or an activation
 from __future__ import annotations
 
 import math
+import os
+import threading
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -39,6 +42,13 @@ from experiments.bitflip.engine import EngineBase
 from experiments.bitflip.pcg64 import next_raw, pcg64_state
 from experiments.bitflip.task import BitFlipTask
 from theory.activations import Activation
+
+# numba's own thread pool (workqueue) rather than OpenMP, unless the user chose a layer: on the shared
+# 2-core machine (load ≈ 7) OpenMP's spinning workers made 16 runs 4× and 70 runs 1.5× slower (wall).
+# The workqueue layer takes one parallel launch at a time, so _LAUNCH serializes the launches.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+_LAUNCH = threading.Lock()
 
 # Activation families with a compiled φ, φ' (the registry's numpy formulas, same branch conventions).
 FAMILY_CODES: dict[str, int] = {
@@ -308,14 +318,12 @@ def _run_segment(
             corrected_mean[i] = mean_act[r, i] / (one - decay_power[r, i])
             if age[r, i] > maturity:
                 eligible += 1
-        for i in range(n):
             if adaptable:
                 instant = abs(h[i] - corrected_mean[i]) / (in_magnitude[i] / m_as_dtype)
             else:
                 instant = abs(h[i])
             instant *= abs(v_r[i])
             utility[r, i] = utility[r, i] * rho + one_minus_rho * instant
-            corrected_utility[i] = utility[r, i] / (one - decay_power[r, i])
         budget[r] += rate * eligible
         count = math.floor(budget[r])
         if count == 0:
@@ -326,6 +334,7 @@ def _run_segment(
             return False
         for i in range(n):
             chosen[i] = False
+            corrected_utility[i] = utility[r, i] / (one - decay_power[r, i])
         for k in range(count):
             best = -1
             for i in range(n):
@@ -464,16 +473,17 @@ class FusedBitFlipEngine(EngineBase):
             self._pool.reserve(most.astype(np.int64) * self.task.num_bits)
         rho = 0.0 if settings is None else settings.decay_rate
         advance = _advance_parallel if self.num_runs > 1 else _advance_serial
-        advance(
-            self._w, self._unit_major, self.output, self.output_bias, self._neg_two_lr, self.data.flip_bits,
-            self._words, self._mask, patterns, table, targets, losses, self._code, self._param, self._cbp_on,
-            settings is not None and settings.utility == "adaptable_contribution",
-            dt(rho), dt(1.0 - rho), 0.0 if settings is None else settings.replacement_rate,
-            0 if settings is None else settings.maturity_threshold,
-            self._age, self._decay_power, self._mean_activation, self._utility, self._budget,
-            self._pool.values, self._pool.start, self._pool.stop, self.reinit_bound, self.replacements,
-            self._pool_ok,
-        )
+        with _LAUNCH:
+            advance(
+                self._w, self._unit_major, self.output, self.output_bias, self._neg_two_lr, self.data.flip_bits,
+                self._words, self._mask, patterns, table, targets, losses, self._code, self._param, self._cbp_on,
+                settings is not None and settings.utility == "adaptable_contribution",
+                dt(rho), dt(1.0 - rho), 0.0 if settings is None else settings.replacement_rate,
+                0 if settings is None else settings.maturity_threshold,
+                self._age, self._decay_power, self._mean_activation, self._utility, self._budget,
+                self._pool.values, self._pool.start, self._pool.stop, self.reinit_bound, self.replacements,
+                self._pool_ok,
+            )
         if not self._pool_ok.all():
             raise RuntimeError("fused engine: CBP draw pool ran short (internal bound violated)")
         self.step += length
