@@ -193,6 +193,7 @@ def main() -> None:
           f"(SGD to {GRID_SWITCH:,}, then CBP), probes every {GRID_BIN:,} steps")
     wall: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    probes = 0.0
     engines: list[tuple[str, type[EngineBase]]] = [("numpy", BitFlipEngine)]
     if fused_cls is not None:
         engines.append(("fused", fused_cls))
@@ -203,6 +204,7 @@ def main() -> None:
             sgd = engine_rate(cls, task, width, GRID_SEEDS, False, seconds, one_thread=one_thread)
             cbp = engine_rate(cls, task, width, GRID_SEEDS, True, seconds, one_thread=one_thread)
             probe = probe_seconds(task, cls(task, width, list(range(GRID_SEEDS)))) * GRID_SAMPLES / GRID_BIN
+            probes += probe if name == "numpy" else 0.0
             sgd_work, cbp_work = GRID_SWITCH * GRID_SEEDS, (GRID_SAMPLES - GRID_SWITCH) * GRID_SEEDS
             wall[name] = wall.get(name, 0.0) + sgd_work / sgd.wall + cbp_work / cbp.wall + probe
             cpu[name] = cpu.get(name, 0.0) + sgd_work / sgd.cpu + cbp_work / cbp.cpu + probe
@@ -210,6 +212,7 @@ def main() -> None:
             parts.append(f"{name} SGD {sgd.cpu / 1e6:6.2f}M/cpu-s ({share:4.1f}%) CBP {cbp.cpu / 1e6:6.2f}M/cpu-s")
         print(f"  width {width:>3}: " + "  |  ".join(parts))
     cores = os.cpu_count() or 1
+    print(f"  probe metrics (the same for every engine): {probes / 60:4.1f} min of the totals below")
     print(f"  numpy engine (one core): {wall['numpy'] / 60:5.1f} min wall here, {cpu['numpy'] / 60:5.1f} min of CPU")
     if "fused" in wall:
         idle = cpu["fused"] / cores / 60
