@@ -77,20 +77,31 @@ _silence_csr_beta_warning()
 
 @dataclass(frozen=True)
 class CsrRows:
-    """Rows of a CSR matrix whose values are ``values[start:stop]`` of a value vector given at call time."""
+    """Rows of a CSR matrix whose values are ``values[start:stop]`` of a value vector given at call time.
+
+    Products with a dense node tensor run as one weighted ``embedding_bag`` (a bag per row: the sum of the
+    rows ``col`` of X weighted by the values); measured 2–4× faster than torch's CSR matmul on this CPU
+    (FBGEMM's kernel), with no sparse tensor to construct per call.
+    """
 
     crow: torch.Tensor
     col: torch.Tensor
+    offsets: torch.Tensor  # crow[:-1]
     start: int
     stop: int
     shape: tuple[int, int]
+
+    def product(self, values: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """M @ X, [rows, B], for X [num_nodes, B] (contiguous) and this block's ``values`` (stop − start)."""
+        return torch.embedding_bag(X, self.col, self.offsets, False, 0, False, values, False, None)[0]
 
     def matrix(self, values: torch.Tensor) -> torch.Tensor:
         return torch.sparse_csr_tensor(self.crow, self.col, values[self.start : self.stop], size=self.shape,
                                        check_invariants=False)
 
     def to(self, device: torch.device) -> CsrRows:
-        return CsrRows(self.crow.to(device), self.col.to(device), self.start, self.stop, self.shape)
+        return CsrRows(self.crow.to(device), self.col.to(device), self.offsets.to(device), self.start, self.stop,
+                       self.shape)
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,8 @@ class DenseBlock:
 
     rows: tuple[int, int]
     cols: tuple[int, int]
+    target_gen: int
+    source_gen: int
     edge_range: tuple[int, int] | None
     gather: torch.Tensor | None
     edge_ids: torch.Tensor | None
@@ -121,7 +134,8 @@ class DenseBlock:
         def mv(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device)
 
-        return DenseBlock(self.rows, self.cols, self.edge_range, mv(self.gather), mv(self.edge_ids), mv(self.edge_pos))
+        return DenseBlock(self.rows, self.cols, self.target_gen, self.source_gen, self.edge_range, mv(self.gather),
+                          mv(self.edge_ids), mv(self.edge_pos))
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,9 @@ class PropagationPlan:
     num_edges: int
     mode: str
     generations: tuple[GenerationPlan, ...]  # generation 0 holds the inputs (no activation)
+    gen_sizes: tuple[int, ...]  # nodes per generation (node tensors split into generation views)
+    nnz_in_sizes: tuple[int, ...]  # CSR edges into each generation (values of A split likewise)
+    nnz_out_sizes: tuple[int, ...]  # CSR edges out of each generation (values of Aᵀ)
     blocks: tuple[DenseBlock, ...]
     sparse_ids: torch.Tensor | None  # θ positions of the CSR edges; None when every edge is in the CSR part
     sparse_dst: torch.Tensor  # their targets and sources (for the batched-weight kernels)
@@ -238,14 +255,14 @@ class PropagationPlan:
             rows = (int(lo_of[t]), int(lo_of[t] + n_t))
             cols = (int(lo_of[s]), int(lo_of[s] + n_s))
             if nnz == full and ids[-1] - ids[0] == nnz - 1 and np.all(pos == np.arange(full)):
-                block = DenseBlock(rows, cols, (int(ids[0]), int(ids[-1]) + 1), None, None, None)
+                block = DenseBlock(rows, cols, t, s, (int(ids[0]), int(ids[-1]) + 1), None, None, None)
             else:
                 gather = np.full(full, E, dtype=np.int64)
                 gather[pos] = ids
                 if nnz == full:
-                    block = DenseBlock(rows, cols, None, torch.from_numpy(gather), torch.from_numpy(gather), None)
+                    block = DenseBlock(rows, cols, t, s, None, torch.from_numpy(gather), torch.from_numpy(gather), None)
                 else:
-                    block = DenseBlock(rows, cols, None, torch.from_numpy(gather), torch.from_numpy(ids.copy()),
+                    block = DenseBlock(rows, cols, t, s, None, torch.from_numpy(gather), torch.from_numpy(ids.copy()),
                                        torch.from_numpy(pos))
             dense_in[t].append(len(blocks))
             dense_out[s].append(len(blocks))
@@ -266,7 +283,8 @@ class PropagationPlan:
             a, b = int(c[lo]), int(c[hi])
             if a == b:
                 return None
-            return CsrRows(torch.from_numpy(c[lo : hi + 1] - a), cols[a:b], a, b, (hi - lo, V))
+            crow_rows = torch.from_numpy(c[lo : hi + 1] - a)
+            return CsrRows(crow_rows, cols[a:b], crow_rows[:-1], a, b, (hi - lo, V))
 
         gens = []
         for g, (lo, hi) in enumerate(ranges):
@@ -297,14 +315,18 @@ class PropagationPlan:
             inverse = np.empty(V, dtype=np.int64)
             inverse[full_perm] = np.arange(V)
             groups_all = NodeGroups(None, tuple(index), torch.from_numpy(inverse))
-        whole = CsrRows(torch.from_numpy(crow), col, 0, nnz_all, (V, V)) if nnz_all else None
-        whole_t = CsrRows(torch.from_numpy(crow_t), col_tt, 0, nnz_all, (V, V)) if nnz_all else None
+        crow_all, crow_all_t = torch.from_numpy(crow), torch.from_numpy(crow_t)
+        whole = CsrRows(crow_all, col, crow_all[:-1], 0, nnz_all, (V, V)) if nnz_all else None
+        whole_t = CsrRows(crow_all_t, col_tt, crow_all_t[:-1], 0, nnz_all, (V, V)) if nnz_all else None
         return PropagationPlan(
             num_nodes=V,
             num_inputs=num_inputs,
             num_edges=E,
             mode=mode,
             generations=tuple(gens),
+            gen_sizes=tuple(hi - lo for lo, hi in ranges),
+            nnz_in_sizes=tuple(int(crow[hi] - crow[lo]) for lo, hi in ranges),
+            nnz_out_sizes=tuple(int(crow_t[hi] - crow_t[lo]) for lo, hi in ranges),
             blocks=tuple(blocks),
             sparse_ids=None if nnz_all == E else torch.from_numpy(sp_ids),
             sparse_dst=torch.from_numpy(s_dst.copy()),
@@ -323,7 +345,8 @@ class PropagationPlan:
 
         return PropagationPlan(
             self.num_nodes, self.num_inputs, self.num_edges, self.mode,
-            tuple(g.to(device) for g in self.generations), tuple(b.to(device) for b in self.blocks),
+            tuple(g.to(device) for g in self.generations), self.gen_sizes, self.nnz_in_sizes, self.nnz_out_sizes,
+            tuple(b.to(device) for b in self.blocks),
             mv(self.sparse_ids), self.sparse_dst.to(device), self.sparse_src.to(device),
             None if self.sparse_all is None else self.sparse_all.to(device),
             None if self.sparse_all_t is None else self.sparse_all_t.to(device),
@@ -379,36 +402,33 @@ class PropagationPlan:
 
     @staticmethod
     def _pull(
-        terms: list[tuple[torch.Tensor, torch.Tensor]], out: torch.Tensor, init: torch.Tensor | None
+        dense: list[tuple[torch.Tensor, torch.Tensor]],
+        sparse: torch.Tensor | None,
+        out: torch.Tensor,
+        init: torch.Tensor | None,
     ) -> None:
-        """out = init + Σ M @ X over ``terms`` (init None: 0), writing only ``out``."""
-        if not terms:
-            if init is None:
+        """out = init + Σ M @ X over the ``dense`` terms + the ``sparse`` product (init None: 0).
+
+        Dense terms are computed batch-major, (Xᵀ Mᵀ)ᵀ, the orientation of ``nn.Linear``: MKL's GEMM with the
+        narrow batch as the inner output dimension is up to 5× slower in float64 (measured 1024×1024 blocks,
+        batch 16: 8.9 ms against 1.8 ms).
+        """
+        acc = None
+        for M, X in dense:
+            if acc is None:
+                acc = torch.mm(X.T, M.T) if init is None else torch.addmm(init.T, X.T, M.T)
+            else:
+                acc.addmm_(X.T, M.T)
+        base = init if acc is None else acc.T
+        if sparse is None:
+            if base is None:
                 out.zero_()
             else:
-                out.copy_(init.expand_as(out))
-            return
-        M, X = terms[0]
-        if init is None:
-            torch.mm(M, X, out=out)
+                out.copy_(base.expand_as(out))
+        elif base is None:
+            out.copy_(sparse)
         else:
-            torch.addmm(init, M, X, out=out)
-        for M, X in terms[1:]:
-            out.addmm_(M, X)
-
-    def _in_terms(self, g: GenerationPlan, W: list[torch.Tensor], vals: torch.Tensor | None, X: torch.Tensor):
-        terms = [(W[i], X[self.blocks[i].cols[0] : self.blocks[i].cols[1]]) for i in g.dense_in]
-        if g.sparse_in is not None:
-            assert vals is not None
-            terms.append((g.sparse_in.matrix(vals), X))
-        return terms
-
-    def _out_terms(self, g: GenerationPlan, W: list[torch.Tensor], vals_t: torch.Tensor | None, U: torch.Tensor):
-        terms = [(W[i].T, U[self.blocks[i].rows[0] : self.blocks[i].rows[1]]) for i in g.dense_out]
-        if g.sparse_out is not None:
-            assert vals_t is not None
-            terms.append((g.sparse_out.matrix(vals_t), U))
-        return terms
+            torch.add(sparse, base, out=out)
 
     # ------------------------------------------------------------------ raw kernels (plain tensors)
     def propagate(
@@ -419,49 +439,70 @@ class PropagationPlan:
         noise: torch.Tensor | None,
         mask: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(H, Z), each [num_nodes, batch]: z = A h + b (+ noise), h = f(z) (⊙ mask); h = x on inputs."""
-        n_in = self.num_inputs
+        """(H, Z), each [num_nodes, batch]: z = A h + b (+ noise), h = f(z) (⊙ mask); h = x on inputs.
+
+        Generation views come from one ``split`` per tensor and call (no per-generation slicing)."""
+        n_in, sizes = self.num_inputs, self.gen_sizes
         H = x.new_empty(self.num_nodes, x.shape[1])
         Z = torch.empty_like(H)
         H[:n_in] = x
         Z[:n_in] = 0
-        W = self._dense_weights(w)
-        vals = self._sparse_values(w) if self.sparse_all is not None else None
-        for g in self.generations[1:]:
-            z = Z[g.lo : g.hi]
-            self._pull(self._in_terms(g, W, vals, H), z, b[g.lo - n_in : g.hi - n_in].unsqueeze(1))
-            if noise is not None:
-                z.add_(noise[g.lo : g.hi])
+        W = self._dense_weights(w.detach())
+        Hs, Zs = H.split(sizes), Z.split(sizes)
+        bs = (None, *b.detach().unsqueeze(1).split(sizes[1:]))
+        vin = self._sparse_values(w.detach()).split(self.nnz_in_sizes) if self.sparse_all is not None else None
+        ns = None if noise is None else noise.split(sizes)
+        ms = None if mask is None else mask.split(sizes)
+        acts = self.activations
+        for i in range(1, len(sizes)):
+            g = self.generations[i]
+            z = Zs[i]
+            dense = [(W[j], Hs[self.blocks[j].source_gen]) for j in g.dense_in]
+            sparse = None if g.sparse_in is None else g.sparse_in.product(vin[i], H)  # type: ignore[index]
+            self._pull(dense, sparse, z, bs[i])
+            if ns is not None:
+                z.add_(ns[i])
             a0, _ = g.groups[0]
-            h = self.activations[a0].torch_fn(z)
+            h = acts[a0].torch_fn(z)
             for a, sel in g.groups[1:]:
-                h = torch.where(sel, self.activations[a].torch_fn(z), h)  # type: ignore[arg-type]
-            if mask is not None:
-                torch.mul(h, mask[g.lo : g.hi], out=H[g.lo : g.hi])
+                h = torch.where(sel, acts[a].torch_fn(z), h)  # type: ignore[arg-type]
+            if ms is not None:
+                torch.mul(h, ms[i], out=Hs[i])
             else:
-                H[g.lo : g.hi] = h
+                Hs[i].copy_(h)
         return H, Z
 
     def solve(self, w: torch.Tensor, d: torch.Tensor, r: torch.Tensor, transpose: bool) -> torch.Tensor:
         """(I − D A)⁻¹ r by a topological sweep, or (I − Aᵀ D)⁻¹ r by a reverse one (``transpose``)."""
+        w, d, r = w.detach(), d.detach(), r.detach()
         W = self._dense_weights(w)
         has_sparse = self.sparse_all is not None
+        sizes = self.gen_sizes
         Y = torch.empty_like(r)
+        Ys, ds, rs = Y.split(sizes), d.split(sizes), r.split(sizes)
         if not transpose:
-            vals = self._sparse_values(w) if has_sparse else None
-            n_in = self.num_inputs
-            Y[:n_in] = r[:n_in]
-            for g in self.generations[1:]:
-                y = Y[g.lo : g.hi]
-                self._pull(self._in_terms(g, W, vals, Y), y, None)
-                y.mul_(d[g.lo : g.hi]).add_(r[g.lo : g.hi])
+            vin = self._sparse_values(w).split(self.nnz_in_sizes) if has_sparse else None
+            Ys[0].copy_(rs[0])
+            for i in range(1, len(sizes)):
+                g = self.generations[i]
+                dense = [(W[j], Ys[self.blocks[j].source_gen]) for j in g.dense_in]
+                sparse = None if g.sparse_in is None else g.sparse_in.product(vin[i], Y)  # type: ignore[index]
+                if dense:
+                    self._pull(dense, sparse, Ys[i], None)
+                    Ys[i].mul_(ds[i]).add_(rs[i])
+                else:
+                    torch.addcmul(rs[i], ds[i], sparse, out=Ys[i])  # type: ignore[arg-type]
             return Y
-        vals_t = self._sparse_values(w).index_select(0, self.perm_t) if has_sparse else None
+        vout = self._sparse_values(w).index_select(0, self.perm_t).split(self.nnz_out_sizes) if has_sparse else None
         U = torch.empty_like(r)
-        for g in reversed(self.generations):
-            y = Y[g.lo : g.hi]
-            self._pull(self._out_terms(g, W, vals_t, U), y, r[g.lo : g.hi])
-            torch.mul(y, d[g.lo : g.hi], out=U[g.lo : g.hi])
+        Us = U.split(sizes)
+        for i in range(len(sizes) - 1, -1, -1):
+            g = self.generations[i]
+            dense = [(W[j].T, Us[self.blocks[j].target_gen]) for j in g.dense_out]
+            sparse = None if g.sparse_out is None else g.sparse_out.product(vout[i], U)  # type: ignore[index]
+            y = Ys[i]
+            self._pull(dense, sparse, y, rs[i])
+            torch.mul(y, ds[i], out=Us[i])
         return Y
 
     def spmm(self, w: torch.Tensor, X: torch.Tensor, transpose: bool) -> torch.Tensor:
@@ -472,17 +513,17 @@ class PropagationPlan:
         out = torch.zeros_like(X)
         for Wb, b in zip(self._dense_weights(w), self.blocks):
             (r0, r1), (c0, c1) = b.rows, b.cols
-            if transpose:
-                out[c0:c1].addmm_(Wb.T, X[r0:r1])
+            if transpose:  # batch-major products (see _pull)
+                out[c0:c1] += (X[r0:r1].T @ Wb).T
             else:
-                out[r0:r1].addmm_(Wb, X[c0:c1])
+                out[r0:r1] += (X[c0:c1].T @ Wb.T).T
         if self.sparse_all is not None:
             vals = self._sparse_values(w)
             if transpose:
                 assert self.sparse_all_t is not None
-                out.addmm_(self.sparse_all_t.matrix(vals.index_select(0, self.perm_t)), X)
+                out += self.sparse_all_t.product(vals.index_select(0, self.perm_t), X.contiguous())
             else:
-                out.addmm_(self.sparse_all.matrix(vals), X)
+                out += self.sparse_all.product(vals, X.contiguous())
         return out
 
     def _spmm_batched(self, w: torch.Tensor, X: torch.Tensor, transpose: bool) -> torch.Tensor:
