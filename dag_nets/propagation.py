@@ -31,19 +31,28 @@ Derivatives used (ḡ the incoming cotangent; y the output):
 
 The block plan. Edges are grouped by (target generation, source generation). A group whose bipartite
 block is filled to at least :data:`DENSE_MIN_FILL` and holds at least :data:`DENSE_MIN_EDGES` edges is a
-dense block: its products are matrix products (GEMM) on a view of θ when the block is complete and
-stored row-major in θ (every layer of an MLP), else on a gathered copy padded with zeros. All other
-edges form one CSR matrix (rows = targets, in θ order) and its transpose (rows = sources); a sweep takes
-the rows of one generation at a time, so every generation costs work proportional to its own edges
-and nothing is written outside its own rows (no copy of the whole buffer per generation). Memory is
+dense block: its products are matrix products (GEMM, batch-major like ``nn.Linear``) on a view of θ when
+the block is complete and stored row-major in θ (every layer of an MLP), else on a gathered copy padded
+with zeros. All other edges form one CSR matrix (rows = targets, in θ order) and its transpose (rows =
+sources); their products are weighted ``embedding_bag`` calls (one bag per row) and the weight gradient
+is one sampled dense-dense product (``torch.sparse.sampled_addmm``). A sweep takes the rows of one
+generation at a time, so every generation costs work proportional to its own edges plus a fixed number
+of kernel calls, and nothing is written outside its own rows (no copy of the whole buffer per
+generation): the cost is linear in edges × batch and independent of depth at fixed width. Memory is
 O(nodes · batch + edges): no edge × batch temporaries on the fast path (only inside a ``vmap`` over
-weights, where they are chunked to :data:`VMAP_CHUNK_ELEMENTS`).
+weights, where they are chunked to :data:`VMAP_CHUNK_ELEMENTS`). Sweeps of small generations run on one
+intra-op thread (:data:`SWEEP_PARALLEL_MIN_WORK`).
+
+Everything here is torch operations on the tensors' own device, so the CUDA path is the CPU path; the
+forward kernels run on plain tensors inside the Functions (torch's legacy vmap, which would push batched
+tensors into them, is refused with a clear error).
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,14 +60,20 @@ import torch
 
 from theory.activations import Activation
 
-DENSE_MIN_FILL = 0.25
+DENSE_MIN_FILL = 0.5
 """A generation pair becomes a dense block from this fill on (edges / (targets · sources)). Measured on the
-2-core CI CPU (one thread, batch 64): MKL's CSR product costs ≈0.14 ns per edge·sample, a dense GEMM
-≈0.023 ns per entry·sample, so the break-even fill is ≈0.16."""
+2-core CI CPU (one thread, 256×256 blocks, batch 64): a dense GEMM costs ≈0.026 ns per entry·sample in
+float32 and ≈0.058 in float64; the sparse rows ≈0.045 (float32, embedding_bag) and ≈0.19 (float64, CSR) per
+edge·sample, so dense wins from a fill of ≈0.3–0.6; at 0.5 neither choice costs more than ≈1.5×."""
 DENSE_MIN_EDGES = 256
 """…and holds at least this many edges (below it one more GEMM call costs more than the edges it saves)."""
 VMAP_CHUNK_ELEMENTS = 1 << 22
 """Largest edge × batch × vmap-instances temporary of the batched-weight kernels (inside ``vmap`` only)."""
+SWEEP_PARALLEL_MIN_WORK = 1 << 20
+"""A sweep runs on one intra-op thread when its generations average fewer multiply-adds (edges × batch) than
+this: their kernels are then too small to gain from a second thread, and on a loaded machine each parallel
+region waits for a descheduled thread (measured on the 2-core CI machine under load: the 990k-edge random
+DAG's sweep 10–40× slower with 2 threads than with 1)."""
 BLOCK_MODES = ("auto", "dense", "sparse")
 """``auto``: dense blocks by :data:`DENSE_MIN_FILL`/:data:`DENSE_MIN_EDGES`; ``dense``: every generation pair
 with an edge is a (zero-padded) dense block; ``sparse``: every edge goes through the CSR products."""
@@ -79,9 +94,10 @@ _silence_csr_beta_warning()
 class CsrRows:
     """Rows of a CSR matrix whose values are ``values[start:stop]`` of a value vector given at call time.
 
-    Products with a dense node tensor run as one weighted ``embedding_bag`` (a bag per row: the sum of the
-    rows ``col`` of X weighted by the values); measured 2–4× faster than torch's CSR matmul on this CPU
-    (FBGEMM's kernel), with no sparse tensor to construct per call.
+    Products with a dense node tensor: in float32 one weighted ``embedding_bag`` (a bag per row: the sum of
+    the rows ``col`` of X weighted by the values; FBGEMM's kernel, measured ≈3× faster than torch's CSR
+    matmul at batch 64 on this CPU, and no sparse tensor to construct); in float64, where embedding_bag has
+    no fast kernel, MKL's CSR matmul (measured ≈2× faster than embedding_bag there).
     """
 
     crow: torch.Tensor
@@ -93,6 +109,9 @@ class CsrRows:
 
     def product(self, values: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """M @ X, [rows, B], for X [num_nodes, B] (contiguous) and this block's ``values`` (stop − start)."""
+        if X.dtype == torch.float64:
+            M = torch.sparse_csr_tensor(self.crow, self.col, values, size=self.shape, check_invariants=False)
+            return M @ X
         return torch.embedding_bag(X, self.col, self.offsets, False, 0, False, values, False, None)[0]
 
     def matrix(self, values: torch.Tensor) -> torch.Tensor:
@@ -431,6 +450,13 @@ class PropagationPlan:
             torch.add(sparse, base, out=out)
 
     # ------------------------------------------------------------------ raw kernels (plain tensors)
+    def _sweep_threads(self, batch: int) -> contextlib.AbstractContextManager:
+        """One intra-op thread for sweeps of small generations (:data:`SWEEP_PARALLEL_MIN_WORK`)."""
+        work = self.num_edges * batch / max(1, len(self.generations) - 1)
+        if work >= SWEEP_PARALLEL_MIN_WORK or torch.get_num_threads() == 1:
+            return contextlib.nullcontext()
+        return _one_thread()
+
     def propagate(
         self,
         w: torch.Tensor,
@@ -439,9 +465,12 @@ class PropagationPlan:
         noise: torch.Tensor | None,
         mask: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(H, Z), each [num_nodes, batch]: z = A h + b (+ noise), h = f(z) (⊙ mask); h = x on inputs.
+        """(H, Z), each [num_nodes, batch]: z = A h + b (+ noise), h = f(z) (⊙ mask); h = x on inputs."""
+        with self._sweep_threads(x.shape[1]):
+            return self._propagate(w, b, x, noise, mask)
 
-        Generation views come from one ``split`` per tensor and call (no per-generation slicing)."""
+    def _propagate(self, w, b, x, noise, mask) -> tuple[torch.Tensor, torch.Tensor]:
+        """Generation views come from one ``split`` per tensor and call (no per-generation slicing)."""
         n_in, sizes = self.num_inputs, self.gen_sizes
         H = x.new_empty(self.num_nodes, x.shape[1])
         Z = torch.empty_like(H)
@@ -474,7 +503,10 @@ class PropagationPlan:
 
     def solve(self, w: torch.Tensor, d: torch.Tensor, r: torch.Tensor, transpose: bool) -> torch.Tensor:
         """(I − D A)⁻¹ r by a topological sweep, or (I − Aᵀ D)⁻¹ r by a reverse one (``transpose``)."""
-        w, d, r = w.detach(), d.detach(), r.detach()
+        with self._sweep_threads(r.shape[1]):
+            return self._solve(w.detach(), d.detach(), r.detach(), transpose)
+
+    def _solve(self, w: torch.Tensor, d: torch.Tensor, r: torch.Tensor, transpose: bool) -> torch.Tensor:
         W = self._dense_weights(w)
         has_sparse = self.sparse_all is not None
         sizes = self.gen_sizes
@@ -612,6 +644,16 @@ def _reject_legacy_vmap() -> None:
             "True), torch.autograd.functional with vectorize=True); use torch.func (vmap, jacrev, jacfwd, "
             "hessian), or engine='reference'"
         )
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _chunk(n: int, per_instance: int) -> int:
