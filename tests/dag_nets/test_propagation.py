@@ -16,6 +16,7 @@ import pytest
 import torch
 from hypothesis import given
 
+from dag_nets import propagation
 from dag_nets.backprop import explicit_backprop, mse_output_adjoint
 from dag_nets.builders import mlp, random_dag
 from dag_nets.graph import ENGINES, DagNet, get_loss, loss_of_theta
@@ -262,6 +263,21 @@ def test_bug_breaker_and_theta_shapes_unchecked() -> None:
             net.functional(theta, x, unit_mask=torch.ones(BATCH, net.num_nodes - 1))
         with pytest.raises(ValueError, match="unit_noise must be a tensor of shape"):
             net.functional(theta, x, unit_noise=torch.ones(BATCH + 1, net.num_nodes))
+
+
+@pytest.mark.parametrize("case", ["mixed_generation", "mlp_skip"])
+def test_batch_chunked_sweeps_match_whole_ones(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide batches are swept in column chunks (SWEEP_CHUNK_BYTES): force chunks of 3 columns."""
+    net = CASES[case]()
+    x, y, theta, v, noise, mask = _data(net)
+    x, noise, mask = (torch.cat([t, 2 * t, -t]) for t in (x, noise, mask))  # batch 15
+    f = loss_of_theta(net, x, torch.cat([y, y, y]))
+    whole = (net.node_values(theta, x, unit_mask=mask, unit_noise=noise), torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1])
+    monkeypatch.setattr(propagation, "SWEEP_CHUNK_BYTES", 1)
+    monkeypatch.setattr(propagation, "MIN_SWEEP_CHUNK", 3)
+    chunked = (net.node_values(theta, x, unit_mask=mask, unit_noise=noise), torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1])
+    for a, b in zip((*whole[0], whole[1]), (*chunked[0], chunked[1])):
+        assert _rel(b, a) < REL64
 
 
 def test_legacy_vmap_gets_a_clear_error() -> None:
