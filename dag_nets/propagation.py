@@ -76,9 +76,12 @@ region waits for a descheduled thread (measured on the 2-core CI machine under l
 DAG's sweep 10–40× slower with 2 threads than with 1)."""
 SWEEP_CHUNK_BYTES = 1 << 24
 """Sweeps over a wide batch run on column chunks whose [nodes, chunk] tensors hold about this many bytes
-(samples are independent): measured on the 990k-edge random DAG at batch 1,024 (float32, one thread), the
-forward sweep takes 434 ms whole and 235 ms in chunks of 512 columns, 289 ms in chunks of 256."""
+(samples are independent), and so does the sampled product of the weight gradient: measured on the
+990k-edge random DAG at batch 1,024 (float32, one thread), the forward sweep takes 434 ms whole and 235 ms
+in chunks of 512 columns, ``sampled_addmm`` 424 ms whole and 188 ms in chunks of 256."""
 MIN_SWEEP_CHUNK = 64
+SDDMM_MAX_CHUNK = 256
+"""Widest column chunk of the sampled product (measured best at 256 of 32–1,024, see above)."""
 BLOCK_MODES = ("auto", "dense", "sparse")
 """``auto``: dense blocks by :data:`DENSE_MIN_FILL`/:data:`DENSE_MIN_EDGES`; ``dense``: every generation pair
 with an edge is a (zero-padded) dense block; ``sparse``: every edge goes through the CSR products."""
@@ -610,7 +613,11 @@ class PropagationPlan:
         E = self.num_edges
         if self.sparse_all is not None:
             pattern = self.sparse_all.matrix(Y.new_zeros(self.sparse_all.stop))
-            vals = torch.sparse.sampled_addmm(pattern, Y, X.T, beta=0.0).values()
+            chunk, vals = min(self._sweep_chunk(Y), SDDMM_MAX_CHUNK), None
+            for c in range(0, max(1, Y.shape[1]), chunk):  # wide batches by column chunks, as the sweeps
+                part = torch.sparse.sampled_addmm(pattern, Y[:, c : c + chunk], X[:, c : c + chunk].T, beta=0.0).values()
+                vals = part if vals is None else vals + part
+            assert vals is not None
             if self.sparse_ids is None:
                 return vals
             gw = Y.new_empty(E)
