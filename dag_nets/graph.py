@@ -34,7 +34,7 @@ import networkx as nx
 import numpy as np
 import torch
 
-from dag_nets.propagation import BLOCK_MODES, PropagationPlan, propagate
+from dag_nets.propagation import BLOCK_MODES, PropagationPlan, propagate_theta
 from theory.activations import Activation, get_activation
 
 Node = Hashable
@@ -468,11 +468,10 @@ class DagNet(torch.nn.Module):
         unit_noise = self._check_breaker(unit_noise, x.shape[0], "unit_noise")
         if self.engine == REFERENCE_ENGINE:
             return self._propagate_reference(theta, x, unit_mask, unit_noise, keep_z)
-        w, b = self.split(theta)
         dt = theta.dtype
         mask_t = None if unit_mask is None else unit_mask.T.to(dt)
         noise_t = None if unit_noise is None else unit_noise.T.to(dt)
-        return propagate(self.propagation_plan(x.device), w, b, x.T.to(dt), noise_t, mask_t)
+        return propagate_theta(self.propagation_plan(x.device), theta, x.T.to(dt), noise_t, mask_t)
 
     def _propagate_reference(
         self,

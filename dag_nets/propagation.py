@@ -972,21 +972,26 @@ class _Solve(torch.autograd.Function):
 
 
 class _Propagate(torch.autograd.Function):
-    """(H, Z) of the DagNet for weights w, biases b, inputs x ([n_in, B]) and optional noise / mask."""
+    """(H, Z) of the DagNet for θ = [w; b], inputs x ([n_in, B]) and optional noise / mask.
+
+    θ enters whole (not as the slices w, b): the gradient is then one concatenation instead of two
+    zero-filled θ-sized slice gradients and their sum (measured ≈1.5 ms of an 11 ms gradient at 1.09M
+    parameters)."""
 
     @staticmethod
-    def forward(plan, w, b, x, noise, mask):
+    def forward(plan, theta, x, noise, mask):
         _reject_legacy_vmap()
-        return plan.propagate(w, b, x, noise, mask)
+        E = plan.num_edges
+        return plan.propagate(theta[:E], theta[E:], x, noise, mask)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
-        plan, w, _, x, _, mask = inputs
+        plan, theta, x, _, mask = inputs
         H, Z = output
         ctx.plan = plan
         ctx.has_mask = mask is not None
         ctx.batch = x.shape[1]
-        saved = (w, H, Z) + ((mask,) if mask is not None else ())
+        saved = (theta, H, Z) + ((mask,) if mask is not None else ())
         ctx.save_for_backward(*saved)
         ctx.save_for_forward(*saved)
         ctx.set_materialize_grads(False)
@@ -999,11 +1004,12 @@ class _Propagate(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gH, gZ):
         plan = ctx.plan
-        w, H, Z, *rest = ctx.saved_tensors
+        theta, H, Z, *rest = ctx.saved_tensors
+        w = theta[: plan.num_edges]
         mask = rest[0] if ctx.has_mask else None
         n_in = plan.num_inputs
         if gH is None and gZ is None:
-            return (None,) * 6
+            return (None,) * 5
         d = _Propagate._slopes(ctx, Z, mask)
         if gZ is not None:
             gZ = torch.cat([gZ.new_zeros(n_in, gZ.shape[1]), gZ[n_in:]])  # Z is 0 on inputs: no gradient there
@@ -1013,23 +1019,25 @@ class _Propagate(torch.autograd.Function):
         lam = solve(plan, w, d, g, True)
         gs = _add(lam * d, gZ)
         need = ctx.needs_input_grad
-        gw = sddmm(plan, gs, H) if need[1] else None
-        gb = gs[n_in:].sum(1) if need[2] else None
-        gx = lam[:n_in] if need[3] else None
-        gnoise = gs if need[4] else None
-        gmask = lam * plan.node_map(Z, derivative=False) if need[5] else None
-        return None, gw, gb, gx, gnoise, gmask
+        gtheta = torch.cat([sddmm(plan, gs, H), gs[n_in:].sum(1)]) if need[1] else None
+        gx = lam[:n_in] if need[2] else None
+        gnoise = gs if need[3] else None
+        gmask = lam * plan.node_map(Z, derivative=False) if need[4] else None
+        return None, gtheta, gx, gnoise, gmask
 
     @staticmethod
-    def jvp(ctx, _p, tw, tb, tx, tnoise, tmask):
+    def jvp(ctx, _p, ttheta, tx, tnoise, tmask):
         plan = ctx.plan
-        w, H, Z, *rest = ctx.saved_tensors
+        theta, H, Z, *rest = ctx.saved_tensors
+        E = plan.num_edges
+        w = theta[:E]
         mask = rest[0] if ctx.has_mask else None
         n_in = plan.num_inputs
         d = _Propagate._slopes(ctx, Z, mask)
-        s = None if tw is None else spmm(plan, tw, H, False)
-        if tb is not None:
-            s = _add(s, torch.cat([tb.new_zeros(n_in), tb]).unsqueeze(1).expand(-1, ctx.batch))
+        s = None
+        if ttheta is not None:
+            tb = torch.cat([ttheta.new_zeros(n_in), ttheta[E:]]).unsqueeze(1).expand(-1, ctx.batch)
+            s = spmm(plan, ttheta[:E], H, False) + tb
         if tnoise is not None:
             s = _add(s, torch.cat([tnoise.new_zeros(n_in, tnoise.shape[1]), tnoise[n_in:]]))
         r = None if s is None else d * s
@@ -1046,12 +1054,12 @@ class _Propagate(torch.autograd.Function):
         return tH, tZ
 
     @staticmethod
-    def vmap(info, in_dims, plan, w, b, x, noise, mask):
-        _, wd, bd, xd, nd, md = in_dims
+    def vmap(info, in_dims, plan, theta, x, noise, mask):
+        _, td, xd, nd, md = in_dims
         n = info.batch_size
-        if wd is not None or bd is not None:
-            return _vmap_loop(lambda *a: _Propagate.apply(plan, *a), n, in_dims[1:], (w, b, x, noise, mask))
-        H, Z = _Propagate.apply(plan, w, b, _fold(x, xd, n), _fold(noise, nd, n), _fold(mask, md, n))
+        if td is not None:
+            return _vmap_loop(lambda *a: _Propagate.apply(plan, *a), n, in_dims[1:], (theta, x, noise, mask))
+        H, Z = _Propagate.apply(plan, theta, _fold(x, xd, n), _fold(noise, nd, n), _fold(mask, md, n))
         return (_unfold(H, n), _unfold(Z, n)), (1, 1)
 
 
@@ -1079,5 +1087,16 @@ def propagate(
     noise: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(H, Z), node-major [num_nodes, batch], for inputs ``x`` [num_inputs, batch]."""
-    return _Propagate.apply(plan, w, b, x, noise, mask)
+    """(H, Z), node-major [num_nodes, batch], for edge weights ``w``, biases ``b`` and inputs ``x`` [num_inputs, batch]."""
+    return propagate_theta(plan, torch.cat([w, b]), x, noise, mask)
+
+
+def propagate_theta(
+    plan: PropagationPlan,
+    theta: torch.Tensor,
+    x: torch.Tensor,
+    noise: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`propagate` for the flat θ = [w; b] (what :meth:`DagNet.functional` calls)."""
+    return _Propagate.apply(plan, theta, x, noise, mask)
