@@ -330,14 +330,14 @@ class PropagationPlan:
         starts = np.concatenate([[0], change])
         if len(starts) <= MAX_RUNS:
             ends = np.concatenate([change, [len(node_act)]])
-            runs = tuple((int(node_act[a]), int(a) + num_inputs, int(b) + num_inputs) for a, b in zip(starts, ends))
+            runs = tuple((int(node_act[s0]), int(s0) + num_inputs, int(s1) + num_inputs) for s0, s1 in zip(starts, ends))
             groups_all = NodeGroups(runs, None, None)
         else:
             index, perm = [], []
             for a in dict.fromkeys(node_act.tolist()):
-                rows = np.flatnonzero(node_act == a) + num_inputs
-                index.append((a, torch.from_numpy(rows)))
-                perm.append(rows)
+                members = np.flatnonzero(node_act == a) + num_inputs
+                index.append((a, torch.from_numpy(members)))
+                perm.append(members)
             full_perm = np.concatenate([np.arange(num_inputs), *perm])
             inverse = np.empty(V, dtype=np.int64)
             inverse[full_perm] = np.arange(V)
@@ -412,6 +412,7 @@ class PropagationPlan:
                 continue
             if ext is None:
                 ext = torch.cat([w, w.new_zeros(*lead, 1)], dim=-1)
+            assert b.gather is not None
             out.append(ext.index_select(-1, b.gather).view(*lead, *b.shape))
         return out
 

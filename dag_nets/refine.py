@@ -127,10 +127,10 @@ def _round_entries(colour: np.ndarray, src: np.ndarray, dst: np.ndarray, w: np.n
     k = int(colour.max()) + 1
     size = np.bincount(colour, minlength=k)
     parts = []
-    for direction, (mine, other) in enumerate(((dst, src), (src, dst))):
+    for side, (mine, other) in enumerate(((dst, src), (src, dst))):
         keep = size[colour[mine]] > 1
         node, blk, sums = _block_sums(mine[keep], colour[other[keep]], w[keep], k)
-        parts.append((node, np.full(len(node), direction, dtype=np.int64), blk, sums))
+        parts.append((node, np.full(len(node), side, dtype=np.int64), blk, sums))
     node, direction, blk, sums = (np.concatenate(x) for x in zip(*parts))
     return node, direction, blk, sums, size, k
 
