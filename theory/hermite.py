@@ -6,8 +6,9 @@ activation ψ(z) = φ(a·z + b) of Appendix A.2 the same formulas apply to ψ.
 Two independent computations:
 
 * :func:`hermite_coefficients` — float64, all coefficients at once: composite Gauss–Legendre split at
-  the kinks (:mod:`theory.gaussian`) with the three-term recurrence
-  h_{k+1}(z) = (z·h_k(z) − √k·h_{k−1}(z))/√(k+1) evaluated at the nodes.
+  the kinks and graded towards where ψ varies (:mod:`theory.gaussian`, cost independent of the scale a) with
+  the three-term recurrence h_{k+1}(z) = (z·h_k(z) − √k·h_{k−1}(z))/√(k+1) evaluated at the nodes; values
+  centred where float64 would cancel (a_0 = μ carries the offset, a_k for k ≥ 1 only the centred part).
 * :func:`hermite_coefficient_mp` — one coefficient in high precision by mpmath quadrature split at kinks.
 
 The tail Σ_{k>N} a_k² = Var φ − Σ_{1≤k≤N} a_k² (Parseval) is :func:`hermite_tail`; it bounds the
@@ -22,10 +23,12 @@ import mpmath
 import numpy as np
 
 from theory.activations import Activation, get_activation
-from theory.gaussian import MP_DPS, gaussian_rule, mp_expectation
+from theory.gaussian import MP_DPS, Sampled, mp_expectation, sample
 from theory.memo import BoundedMemo
 
 DEFAULT_DEGREE = 600
+MAX_DEGREE = 20_000
+"""Largest expansion degree accepted: the cost grows like degree^1.5 (≈ 1 s at 20,000)."""
 # Parseval's tail is a difference of two O(1) numbers: below this floor (relative to Var) it is noise.
 TAIL_NOISE_FLOOR = 1e-14
 
@@ -68,29 +71,41 @@ def hermite_expansion(act: Activation | str, degree: int = DEFAULT_DEGREE) -> He
     Raises ValueError when φ has zero variance under N(0,1) (a constant activation has no correlation).
     """
     act = get_activation(act)
-    if degree < 1:
-        raise ValueError(f"degree must be a positive integer, got {degree!r}")
-    return _EXPANSIONS.get_or_compute((act.key, int(degree)), lambda: _expansion(act, int(degree)))
+    degree = check_degree(degree, minimum=1)
+    return _EXPANSIONS.get_or_compute((act.key, degree), lambda: _expansion(act, degree))
+
+
+def check_degree(degree: object, minimum: int = 0) -> int:
+    """``degree`` as an int in [minimum, MAX_DEGREE], else ValueError naming the valid range."""
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer, float)) or degree != int(degree):
+        raise ValueError(f"degree must be an integer in [{minimum}, {MAX_DEGREE}], got {degree!r}")
+    if not minimum <= int(degree) <= MAX_DEGREE:
+        raise ValueError(f"degree must be an integer in [{minimum}, {MAX_DEGREE}], got {degree!r}")
+    return int(degree)
+
+
+def _checked_variance(act: Activation, sampled: Sampled) -> float:
+    variance = sampled.variance
+    if not variance > 0.0:
+        raise ValueError(
+            f"activation {act.name} is constant under N(0,1) to float64 precision (variance {variance:g}); "
+            "K and α are undefined"
+        )
+    return variance
 
 
 def _expansion(act: Activation, degree: int) -> HermiteExpansion:
-    z, w = gaussian_rule(act, oscillation_degree=degree)
-    values = act.numpy_fn(z)
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"activation {act.name} is not finite on the quadrature nodes")
-    weighted = w * values
+    sampled = sample(act, oscillation_degree=degree)
+    z, weighted = sampled.rule.z, sampled.marginal()
     coeffs = np.empty(degree + 1)
     h_prev, h_cur = np.zeros_like(z), np.ones_like(z)
-    coeffs[0] = weighted.sum()
+    coeffs[0] = sampled.mean
     for k in range(degree):
         h_prev, h_cur = h_cur, (z * h_cur - np.sqrt(k) * h_prev) / np.sqrt(k + 1.0)
         coeffs[k + 1] = weighted @ h_cur
-    mean = float(coeffs[0])
-    variance = float(w @ (values - mean) ** 2)
-    if not variance > 0.0:
-        raise ValueError(f"activation {act.name} is constant under N(0,1) (variance {variance:g}); K is undefined")
-    deriv = act.numpy_derivative(z)
-    return HermiteExpansion(coeffs, mean, variance, float(w @ deriv**2))
+    variance = _checked_variance(act, sampled)
+    deriv2 = float(np.sum(sampled.rule.w * sampled.derivative**2))
+    return HermiteExpansion(coeffs, float(coeffs[0]), variance, deriv2)
 
 
 @dataclass(frozen=True)
@@ -113,27 +128,24 @@ def low_order_moments(act: Activation | str) -> LowOrderMoments:
 
 
 def _moments(act: Activation) -> LowOrderMoments:
-    z, w = gaussian_rule(act)
-    values = act.numpy_fn(z)
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"activation {act.name} is not finite on the quadrature nodes")
-    mean = float(w @ values)
-    variance = float(w @ (values - mean) ** 2)
-    if not variance > 0.0:
-        raise ValueError(f"activation {act.name} is constant under N(0,1) (variance {variance:g}); K is undefined")
-    deriv = act.numpy_derivative(z)
-    return LowOrderMoments(mean, float(w @ (values * z)), variance, float(w @ deriv**2))
+    sampled = sample(act)
+    variance = _checked_variance(act, sampled)
+    first = float(sampled.rule.z @ sampled.marginal())  # E[ψ Z] = E[(ψ − offset)·Z]: E Z = 0 exactly here
+    deriv2 = float(np.sum(sampled.rule.w * sampled.derivative**2))
+    return LowOrderMoments(sampled.mean, first, variance, deriv2)
 
 
 def hermite_coefficients(act: Activation | str, degree: int = 8) -> np.ndarray:
     """Orthonormal coefficients a_0..a_degree of φ: a_k = E[φ(Z) He_k(Z)]/√(k!) (Appendix A.1)."""
-    return hermite_expansion(act, max(int(degree), DEFAULT_DEGREE)).coefficients[: int(degree) + 1].copy()
+    degree = check_degree(degree)
+    return hermite_expansion(act, max(degree, DEFAULT_DEGREE)).coefficients[: degree + 1].copy()
 
 
 def hermite_tail(act: Activation | str, degree: int) -> float:
     """Σ_{k>degree} a_k² = Var φ − Σ_{k=1}^{degree} a_k² (Parseval), floored at rounding noise."""
-    exp = hermite_expansion(act, max(int(degree), DEFAULT_DEGREE))
-    head = float(np.sum(exp.coefficients[1 : int(degree) + 1] ** 2))
+    degree = check_degree(degree)
+    exp = hermite_expansion(act, max(degree, DEFAULT_DEGREE))
+    head = float(np.sum(exp.coefficients[1 : degree + 1] ** 2))
     return max(exp.variance - head, TAIL_NOISE_FLOOR * exp.variance)
 
 
@@ -145,11 +157,11 @@ def _mp_coefficient(act: Activation, k: int) -> mpmath.mpf:
 
 
 def _mp_coefficient_uncached(act: Activation, k: int) -> mpmath.mpf:
-    def integrand(z: mpmath.mpf) -> mpmath.mpf:
-        return act.mpmath_fn(z) * mpmath.hermite(k, z / mpmath.sqrt(2)) * mpmath.mpf(2) ** (-mpmath.mpf(k) / 2)
+    def he_k(z: mpmath.mpf) -> mpmath.mpf:
+        return mpmath.hermite(k, z / mpmath.sqrt(2)) * mpmath.mpf(2) ** (-mpmath.mpf(k) / 2)
 
     with mpmath.workdps(MP_DPS):
-        return mp_expectation(integrand, act) / mpmath.sqrt(mpmath.factorial(k))
+        return mp_expectation(act, act.unmodulated().mpmath_fn, he_k) / mpmath.sqrt(mpmath.factorial(k))
 
 
 def hermite_coefficient_mp(act: Activation | str, k: int) -> mpmath.mpf:
@@ -158,6 +170,6 @@ def hermite_coefficient_mp(act: Activation | str, k: int) -> mpmath.mpf:
     He_k(z) = 2^{−k/2} H_k(z/√2) with H_k the physicists' polynomial (mpmath.hermite).
     """
     act = get_activation(act)
-    if int(k) != k or k < 0:
-        raise ValueError(f"Hermite index must be a non-negative integer, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= MAX_DEGREE:
+        raise ValueError(f"Hermite index must be a non-negative integer ≤ {MAX_DEGREE}, got {k!r}")
     return _mp_coefficient(act, int(k))
