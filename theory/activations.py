@@ -27,7 +27,8 @@ torch and sympy are imported on first use, not with this module: ``python -m the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -133,9 +134,9 @@ class Activation:
     exact_mpmath: bool = True
     scale: float = 1.0
     shift: float = 0.0
-    base: "Activation | None" = field(default=None, compare=False, repr=False)
+    base: Activation | None = field(default=None, compare=False, repr=False)
 
-    def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.torch_fn(x)
 
     @property
@@ -164,9 +165,7 @@ class Activation:
         form = self.closed_forms.alpha
         return None if form is None else form(self.scale, self.shift)
 
-    def closed_form_slow_set(
-        self, threshold: float, window: Interval | None = None
-    ) -> list[Interval] | None:
+    def closed_form_slow_set(self, threshold: float, window: Interval | None = None) -> list[Interval] | None:
         """{u : |φ'(u)| < threshold} ∩ window in φ's own variable u = a·z + b, or None where no closed form
         exists. The default window is where U = a·Z + b has mass, b ± ``GAUSSIAN_REACH``·|a|; a periodic set
         (sin) is listed interval by interval and refused beyond ``MAX_LISTED_INTERVALS`` (ValueError)."""
@@ -177,7 +176,7 @@ class Activation:
         lo, hi = window if window is not None else (self.shift - reach, self.shift + reach)
         return form(threshold, lo, hi)
 
-    def modulated(self, scale: float = 1.0, shift: float = 0.0) -> "Activation":
+    def modulated(self, scale: float = 1.0, shift: float = 0.0) -> Activation:
         """ψ(z) = φ(a·z + b) with ψ'(z) = a·φ'(a·z + b) (Appendix A.2).
 
         Kinks move to (k − b)/a. Modulating a modulated activation composes the affine maps.
@@ -189,22 +188,32 @@ class Activation:
         a_total, b_total = self.scale * a, self.scale * b + self.shift
         return _modulate(self.unmodulated(), a_total, b_total)
 
-    def unmodulated(self) -> "Activation":
+    def unmodulated(self) -> Activation:
         """φ itself when this is ψ(z) = φ(a·z + b)."""
         return self.base if self.base is not None else self
 
 
+def _real(value: object, what: str) -> float:
+    if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a real number, got {value!r}")
+    return float(value)
+
+
 def _check_scale_shift(scale: float, shift: float) -> tuple[float, float]:
-    a, b = float(scale), float(shift)
-    if not math.isfinite(a) or a == 0.0:
-        raise ValueError(f"scale must be a finite non-zero number, got {scale!r}")
+    """(a, b) as floats: a finite, non-zero and not subnormal (|a| ≥ 2.2e−308: a·z would keep few digits), b
+    finite; ValueError naming the valid range otherwise."""
+    a, b = _real(scale, "scale"), _real(shift, "shift")
+    if not math.isfinite(a) or abs(a) < sys.float_info.min:
+        raise ValueError(
+            f"scale must be a finite non-zero number with |scale| ≥ {sys.float_info.min:.3g}, got {scale!r}"
+        )
     if not math.isfinite(b):
         raise ValueError(f"shift must be a finite number, got {shift!r}")
     return a, b
 
 
 def _sympy_affine(base_sym: SympyFn, a: float, b: float) -> SympyFn:
-    def expr(z: "sympy.Expr") -> "sympy.Expr":
+    def expr(z: sympy.Expr) -> sympy.Expr:
         sp = _sympy()
         return base_sym(sp.nsimplify(a) * z + sp.nsimplify(b))
 
@@ -214,10 +223,19 @@ def _sympy_affine(base_sym: SympyFn, a: float, b: float) -> SympyFn:
 def _modulate(base: Activation, a: float, b: float) -> Activation:
     mp_a, mp_b = mpmath.mpf(a), mpmath.mpf(b)
     sym = None if base.sympy_fn is None else _sympy_affine(base.sympy_fn, a, b)
+
+    def np_f(x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # a·x + b = ±inf is φ's limit there (tanh → ±1, relu → inf)
+            return base.numpy_fn(a * np.asarray(x, dtype=np.float64) + b)
+
+    def np_d(x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return a * base.numpy_derivative(a * np.asarray(x, dtype=np.float64) + b)
+
     return Activation(
         name=f"{base.name}(a={a:g},b={b:g})",
-        numpy_fn=lambda x: base.numpy_fn(a * np.asarray(x, dtype=np.float64) + b),
-        numpy_derivative=lambda x: a * base.numpy_derivative(a * np.asarray(x, dtype=np.float64) + b),
+        numpy_fn=np_f,
+        numpy_derivative=np_d,
         torch_fn=lambda x: base.torch_fn(a * x + b),
         torch_derivative=lambda x: a * base.torch_derivative(a * x + b),
         mpmath_fn=lambda x: base.mpmath_fn(mp_a * x + mp_b),
@@ -264,11 +282,11 @@ def _leaky_relu(slope: float | None) -> Activation:
         raise ValueError(f"leaky_relu slope must be finite, got {s!r}")
     mp_s = mpmath.mpf(s)
 
-    def t_d(x: "torch.Tensor") -> "torch.Tensor":
+    def t_d(x: torch.Tensor) -> torch.Tensor:
         torch = _torch()
         return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, s))
 
-    def sym(z: "sympy.Expr") -> "sympy.Expr":
+    def sym(z: sympy.Expr) -> sympy.Expr:
         sp = _sympy()
         return sp.Piecewise((z, z > 0), (sp.nsimplify(s) * z, True))
 
@@ -291,13 +309,14 @@ def _leaky_relu(slope: float | None) -> Activation:
 
 
 def _sech_squared(x: np.ndarray) -> np.ndarray:
-    """sech²x = 4e^{−2|x|}/(1 + e^{−2|x|})², relatively accurate where 1 − tanh²x would cancel to 0 (|x| ≳ 19)."""
+    """sech²x = 4e^{−2|x|}/(1 + e^{−2|x|})², relatively accurate where 1 − tanh²x would cancel to 0
+    (|x| ≳ 19)."""
     e = np.exp(-2.0 * np.abs(np.asarray(x, dtype=np.float64)))
     return 4.0 * e / (1.0 + e) ** 2
 
 
 def _tanh(_: float | None) -> Activation:
-    def t_d(x: "torch.Tensor") -> "torch.Tensor":
+    def t_d(x: torch.Tensor) -> torch.Tensor:
         e = _torch().exp(-2.0 * x.abs())
         return 4.0 * e / (1.0 + e) ** 2
 
@@ -318,7 +337,7 @@ def _tanh(_: float | None) -> Activation:
 
 
 def _sigmoid(_: float | None) -> Activation:
-    def t_d(x: "torch.Tensor") -> "torch.Tensor":
+    def t_d(x: torch.Tensor) -> torch.Tensor:
         torch = _torch()
         return torch.sigmoid(x) * torch.sigmoid(-x)
 
@@ -345,11 +364,11 @@ _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 def _gelu(_: float | None) -> Activation:
     """Exact GELU, x·Φ(x) with Φ the standard normal CDF (not the tanh approximation)."""
 
-    def t_d(x: "torch.Tensor") -> "torch.Tensor":
+    def t_d(x: torch.Tensor) -> torch.Tensor:
         torch = _torch()
         return 0.5 * (1.0 + torch.erf(x * _INV_SQRT2)) + x * _INV_SQRT2PI * torch.exp(-0.5 * x * x)
 
-    def sym(z: "sympy.Expr") -> "sympy.Expr":
+    def sym(z: sympy.Expr) -> sympy.Expr:
         sp = _sympy()
         return z * (1 + sp.erf(z / sp.sqrt(2))) / 2
 
@@ -357,11 +376,17 @@ def _gelu(_: float | None) -> Activation:
         name="gelu",
         family="gelu",
         kaiming_gain=RELU_GAIN,
-        variation=var.smooth(turning_points=(var.GELU_DERIVATIVE_EXTREMA[0], var.GELU_DERIVATIVE_ZERO,
-                                             var.GELU_DERIVATIVE_EXTREMA[1])),
+        variation=var.smooth(
+            turning_points=(
+                var.GELU_DERIVATIVE_EXTREMA[0],
+                var.GELU_DERIVATIVE_ZERO,
+                var.GELU_DERIVATIVE_EXTREMA[1],
+            )
+        ),
         numpy_fn=lambda x: np.asarray(x, dtype=np.float64) * special.ndtr(x),
-        numpy_derivative=lambda x: special.ndtr(x)
-        + np.asarray(x, dtype=np.float64) * _INV_SQRT2PI * np.exp(-0.5 * np.square(x)),
+        numpy_derivative=lambda x: (
+            special.ndtr(x) + np.asarray(x, dtype=np.float64) * _INV_SQRT2PI * np.exp(-0.5 * np.square(x))
+        ),
         torch_fn=lambda x: _functional().gelu(x, approximate="none"),
         torch_derivative=t_d,
         mpmath_fn=lambda x: x * mpmath.ncdf(x),
@@ -375,7 +400,7 @@ def _silu(_: float | None) -> Activation:
         s = special.expit(x)
         return s * (1.0 + np.asarray(x, dtype=np.float64) * (1.0 - s))
 
-    def t_d(x: "torch.Tensor") -> "torch.Tensor":
+    def t_d(x: torch.Tensor) -> torch.Tensor:
         s = _torch().sigmoid(x)
         return s * (1.0 + x * (1.0 - s))
 
@@ -387,8 +412,13 @@ def _silu(_: float | None) -> Activation:
         name="silu",
         family="silu",
         kaiming_gain=RELU_GAIN,
-        variation=var.smooth(turning_points=(-var.SILU_DERIVATIVE_EXTREMUM, var.SILU_DERIVATIVE_ZERO,
-                                             var.SILU_DERIVATIVE_EXTREMUM)),
+        variation=var.smooth(
+            turning_points=(
+                -var.SILU_DERIVATIVE_EXTREMUM,
+                var.SILU_DERIVATIVE_ZERO,
+                var.SILU_DERIVATIVE_EXTREMUM,
+            )
+        ),
         numpy_fn=lambda x: np.asarray(x, dtype=np.float64) * special.expit(x),
         numpy_derivative=np_d,
         torch_fn=lambda x: _functional().silu(x),
@@ -405,11 +435,11 @@ def _elu(alpha: float | None) -> Activation:
         raise ValueError(f"elu alpha must be finite, got {al!r}")
     mp_al = mpmath.mpf(al)
 
-    def t_d(x: "torch.Tensor") -> "torch.Tensor":
+    def t_d(x: torch.Tensor) -> torch.Tensor:
         torch = _torch()
         return torch.where(x > 0, torch.ones_like(x), al * torch.exp(torch.clamp(x, max=0.0)))
 
-    def sym(z: "sympy.Expr") -> "sympy.Expr":
+    def sym(z: sympy.Expr) -> sympy.Expr:
         sp = _sympy()
         return sp.Piecewise((z, z > 0), (sp.nsimplify(al) * (sp.exp(z) - 1), True))
 
@@ -441,11 +471,11 @@ def _softplus(beta: float | None) -> Activation:
         raise ValueError(f"softplus beta must be a finite positive number, got {be!r}")
     mp_be = mpmath.mpf(be)
 
-    def t_f(x: "torch.Tensor") -> "torch.Tensor":
+    def t_f(x: torch.Tensor) -> torch.Tensor:
         torch = _torch()
         return torch.logaddexp(torch.zeros_like(x), be * x) / be
 
-    def sym(z: "sympy.Expr") -> "sympy.Expr":
+    def sym(z: sympy.Expr) -> sympy.Expr:
         sp = _sympy()
         sym_be = sp.nsimplify(be)
         return sp.log(1 + sp.exp(sym_be * z)) / sym_be
@@ -596,11 +626,11 @@ def from_callable(
     """
     if not callable(fn):
         raise TypeError(f"activation must be a registered name or a callable, got {type(fn).__name__}")
-    label = name or getattr(fn, "__name__", "callable")
-    torch = _torch()
+    label = str(name or getattr(fn, "__name__", "callable"))
+    th = _torch()
 
-    def checked(x: "torch.Tensor", out: object) -> "torch.Tensor":
-        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+    def checked(x: torch.Tensor, out: object) -> torch.Tensor:
+        if not isinstance(out, th.Tensor) or out.shape != x.shape:
             shape = getattr(out, "shape", type(out).__name__)
             raise ValueError(
                 f"activation {label!r} must be an elementwise torch function: a float64 tensor of shape "
@@ -608,36 +638,36 @@ def from_callable(
             )
         return out
 
-    def call(x: "torch.Tensor") -> "torch.Tensor":
+    def call(x: torch.Tensor) -> torch.Tensor:
         try:
             out = fn(x)
-        except (TypeError, RuntimeError) as err:
+        except Exception as err:  # noqa: BLE001 — whatever the user's function raises becomes one clear ValueError
             raise ValueError(
                 f"activation {label!r} failed on a float64 tensor ({type(err).__name__}: {err}); a callable "
                 "activation must be an elementwise torch function"
             ) from None
         return checked(x, out)
 
-    def t_d(x: "torch.Tensor") -> "torch.Tensor":
-        with torch.enable_grad():
+    def t_d(x: torch.Tensor) -> torch.Tensor:
+        with th.enable_grad():
             xr = x.detach().clone().requires_grad_(True)
             out = call(xr)
             if not out.requires_grad:  # a constant function: its derivative is 0
-                return torch.zeros_like(x)
-            (g,) = torch.autograd.grad(out.sum(), xr, allow_unused=True)
-        return torch.zeros_like(x) if g is None else g
+                return th.zeros_like(x)
+            (g,) = th.autograd.grad(out.sum(), xr, allow_unused=True)
+        return th.zeros_like(x) if g is None else g
 
     def np_f(x: np.ndarray) -> np.ndarray:
-        return call(torch.as_tensor(np.asarray(x, dtype=np.float64))).detach().numpy()
+        return call(th.as_tensor(np.asarray(x, dtype=np.float64))).detach().numpy()
 
     def np_d(x: np.ndarray) -> np.ndarray:
-        return t_d(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
+        return t_d(th.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
 
     def mp_f(x: mpmath.mpf) -> mpmath.mpf:
-        return mpmath.mpf(float(call(torch.tensor(float(x), dtype=torch.float64))))
+        return mpmath.mpf(float(call(th.tensor(float(x), dtype=th.float64))))
 
     def mp_d(x: mpmath.mpf) -> mpmath.mpf:
-        return mpmath.mpf(float(t_d(torch.tensor(float(x), dtype=torch.float64))))
+        return mpmath.mpf(float(t_d(th.tensor(float(x), dtype=th.float64))))
 
     return Activation(
         name=label,
@@ -650,9 +680,18 @@ def from_callable(
         family=CALLABLE_FAMILY,
         kaiming_gain=_checked_gain(kaiming_gain),
         sympy_fn=None,
-        kinks=tuple(float(k) for k in kinks),
+        kinks=_checked_kinks(kinks),
         exact_mpmath=False,
     )
+
+
+def _checked_kinks(kinks: object) -> tuple[float, ...]:
+    if not isinstance(kinks, Iterable) or isinstance(kinks, str):
+        raise TypeError(f"kinks must be a sequence of finite numbers, got {kinks!r}")
+    values = tuple(sorted({_real(k, "a kink") for k in kinks}))
+    if not all(math.isfinite(k) for k in values):
+        raise ValueError(f"kinks must be finite numbers, got {kinks!r}")
+    return values
 
 
 def _checked_gain(gain: float | None) -> float | None:
@@ -664,7 +703,7 @@ def _checked_gain(gain: float | None) -> float | None:
     return value
 
 
-def get_activation(spec: "str | Activation | TorchFn") -> Activation:
+def get_activation(spec: str | Activation | TorchFn) -> Activation:
     """Look up an activation by name (``"relu"``, ``"leaky_relu:0.2"``), or wrap a callable.
 
     Raises ValueError naming the valid choices for an unknown name or a malformed parameter.
@@ -674,11 +713,20 @@ def get_activation(spec: "str | Activation | TorchFn") -> Activation:
     if not isinstance(spec, str):
         return from_callable(spec)
     text = spec.strip().lower()
-    family, _, param_text = text.partition(":")
+    family, sep, param_text = text.partition(":")
     family = _ALIASES.get(family, family)
     if family not in _FAMILIES:
         raise ValueError(f"unknown activation {spec!r}; valid choices: {_valid_choices()}, or a callable")
     param: float | None = None
+    if sep and not param_text.strip():
+        raise ValueError(
+            f"activation {spec!r} has an empty parameter; write {family}:<value>"
+            + (
+                f" ({family}:<{_PARAMETERIZED[family]}>)"
+                if family in _PARAMETERIZED
+                else f" or just {family!r}"
+            )
+        )
     if param_text:
         if family not in _PARAMETERIZED:
             raise ValueError(
@@ -694,7 +742,7 @@ def get_activation(spec: "str | Activation | TorchFn") -> Activation:
     return _FAMILIES[family](param)
 
 
-def kaiming_gain(spec: "str | Activation | TorchFn") -> float:
+def kaiming_gain(spec: str | Activation | TorchFn) -> float:
     """The Kaiming gain g of an activation (see ``RELU_GAIN``); ValueError for a callable without one."""
     act = get_activation(spec)
     if act.kaiming_gain is None:
@@ -705,6 +753,6 @@ def kaiming_gain(spec: "str | Activation | TorchFn") -> float:
     return act.kaiming_gain
 
 
-def modulated(spec: "str | Activation | TorchFn", scale: float = 1.0, shift: float = 0.0) -> Activation:
+def modulated(spec: str | Activation | TorchFn, scale: float = 1.0, shift: float = 0.0) -> Activation:
     """ψ(z) = φ(scale·z + shift) for a registered name or callable (Appendix A.2)."""
     return get_activation(spec).modulated(scale, shift)

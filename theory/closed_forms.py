@@ -5,9 +5,10 @@ K_φ(r) = Corr(φ(X), φ(Y)) for standard Gaussians with correlation r (Theorem 
 numerical methods of :mod:`theory.kernels`, never to replace them.
 
 * ReLU (arc-cosine kernel of degree 1): E[relu X relu Y] = J(r)/(2π), J(r) = √(1−r²) + (π − arccos r)·r,
-  so K(r) = (J(r) − 1)/(π − 1). Holds for relu(a·z) with any a ≠ 0 (positive homogeneity, and (X,Y) ~ (−X,−Y)).
-* leaky ReLU with slope s: l = s·z + (1−s)·relu, Stein's E[X relu Y] = r/2, so
-  Cov(r) = s·r + (1−s)²(J(r) − 1)/(2π).
+  so K(r) = (J(r) − 1)/(π − 1). Holds for relu(a·z) with any a ≠ 0 (positive homogeneity, and (X,Y) ~
+  (−X,−Y)).
+* leaky ReLU with slope s: l = s·z + (1−s)·relu, Stein's E[X relu Y] = r/2, so Cov(r) = s·r + (1−s)²(J(r) −
+  1)/(2π).
 * abs = 2·relu − id: E|X||Y| = (2/π)(√(1−r²) + r·arcsin r), K(r) = (√(1−r²) + r·arcsin r − 1)/(π/2 − 1).
 * erf(a·z) (arcsine kernel): E[erf(aX) erf(aY)] = (2/π)·arcsin(2a²r/(1+2a²)).
 * sin(a·z + b): Cov(r) = e^{−a²}[sinh(a²r) + sin²b·(e^{−a²r} − 1)] (from E cos(W) = e^{−Var W/2}), evaluated
@@ -35,7 +36,6 @@ from dataclasses import dataclass
 
 import mpmath
 import numpy as np
-from scipy import special
 
 Interval = tuple[float, float]
 KernelForm = Callable[[np.ndarray, float, float], "np.ndarray | None"]
@@ -65,24 +65,25 @@ class ClosedForms:
     slow_set: SlowSetForm | None = None
 
 
-def _sqrt_one_minus_r2_minus_one(r: np.ndarray) -> np.ndarray:
+def _sqrt_one_minus_r2_minus_one(r: np.ndarray | float) -> np.ndarray:
     """√(1 − r²) − 1 written as −r²/(1 + √(1 − r²)), free of cancellation at small r."""
     return -r * r / (1.0 + np.sqrt(np.clip(1.0 - r * r, 0.0, None)))
 
 
-def _arccos_j_minus_one(r: np.ndarray) -> np.ndarray:
+def _arccos_j_minus_one(r: np.ndarray | float) -> np.ndarray:
     """J(r) − 1 with J(r) = √(1 − r²) + (π − arccos r)·r (arc-cosine kernel of degree 1)."""
     return _sqrt_one_minus_r2_minus_one(r) + (np.pi - np.arccos(r)) * r
 
 
-def _leaky_cov(r: np.ndarray, s: float) -> np.ndarray:
+def _leaky_cov(r: np.ndarray | float, s: float) -> np.ndarray:
     return s * r + (1.0 - s) ** 2 * _arccos_j_minus_one(r) / (2.0 * np.pi)
 
 
-def _sin_cov(r: np.ndarray, a: float, b: float) -> np.ndarray:
+def _sin_cov(r: np.ndarray | float, a: float, b: float) -> np.ndarray:
     """e^{−a²}[sinh(a²r) + sin²b·(e^{−a²r} − 1)], written with expm1 of non-positive arguments only:
-    e^{−a²}sinh(a²r) = −½·sign(r)·e^{−a²(1−|r|)}·expm1(−2a²|r|), and e^{−a²}(e^{−a²r} − 1) is e^{−a²}·expm1(−a²r)
-    for r ≥ 0, −e^{−a²(1−|r|)}·expm1(−a²|r|) for r < 0. No overflow (a²|r| > 710) and no cancellation (a → 0)."""
+    e^{−a²}sinh(a²r) = −½·sign(r)·e^{−a²(1−|r|)}·expm1(−2a²|r|), and e^{−a²}(e^{−a²r} − 1) is
+    e^{−a²}·expm1(−a²r) for r ≥ 0, −e^{−a²(1−|r|)}·expm1(−a²|r|) for r < 0. No overflow (a²|r| > 710) and no
+    cancellation (a → 0)."""
     a2 = a * a
     r = np.asarray(r, dtype=np.float64)
     m = np.abs(r)
@@ -120,7 +121,8 @@ def relu_alpha(c: float) -> float:
 def _check_listing(count: float) -> None:
     if count > MAX_LISTED_INTERVALS:
         raise ValueError(
-            f"the slow set has about {count:.3g} intervals in this window (more than {MAX_LISTED_INTERVALS}); "
+            f"the slow set has about {count:.3g} intervals in this window "
+            f"(more than {MAX_LISTED_INTERVALS}); "
             "pass a narrower window, or use theory.frozen.frozen_probability for its Gaussian measure"
         )
 
@@ -168,7 +170,9 @@ def _sin_slow_set(t: float, lo: float, hi: float) -> list[Interval]:
     half = math.asin(t)
     n_lo, n_hi = math.floor((lo - math.pi / 2) / math.pi), math.ceil((hi - math.pi / 2) / math.pi)
     _check_listing(n_hi - n_lo + 1)
-    return [(math.pi / 2 + n * math.pi - half, math.pi / 2 + n * math.pi + half) for n in range(n_lo, n_hi + 1)]
+    return [
+        (math.pi / 2 + n * math.pi - half, math.pi / 2 + n * math.pi + half) for n in range(n_lo, n_hi + 1)
+    ]
 
 
 def sin_forms() -> ClosedForms:
@@ -192,22 +196,30 @@ def relu_forms() -> ClosedForms:
 def leaky_relu_forms(slope: float) -> ClosedForms:
     """Cov(r) = s·r + (1−s)²(J(r) − 1)/(2π) (b = 0 only)."""
     return ClosedForms(
-        kernel=lambda r, a, b: None if b != 0.0 else _leaky_cov(r, slope) / _leaky_cov(np.float64(1.0), slope),
-        alpha=lambda a, b: None if b != 0.0 else float(((1 + slope) / 2) ** 2 / _leaky_cov(np.float64(1.0), slope)),
-        slow_set=lambda t, lo, hi: ([(-math.inf, 0.0)] if abs(slope) < t else []) + _positive_half_if(1.0 < t),
+        kernel=lambda r, a, b: (
+            None if b != 0.0 else _leaky_cov(r, slope) / _leaky_cov(np.float64(1.0), slope)
+        ),
+        alpha=lambda a, b: (
+            None if b != 0.0 else float(((1 + slope) / 2) ** 2 / _leaky_cov(np.float64(1.0), slope))
+        ),
+        slow_set=lambda t, lo, hi: (
+            ([(-math.inf, 0.0)] if abs(slope) < t else []) + _positive_half_if(1.0 < t)
+        ),
     )
 
 
 def abs_forms() -> ClosedForms:
     """K(r) = (√(1−r²) + r·arcsin r − 1)/(π/2 − 1) (b = 0 only); |φ'| = 1 except at 0."""
     return ClosedForms(
-        kernel=lambda r, a, b: None if b != 0.0 else (_sqrt_one_minus_r2_minus_one(r) + r * np.arcsin(r)) / (np.pi / 2.0 - 1.0),
+        kernel=lambda r, a, b: (
+            None if b != 0.0 else (_sqrt_one_minus_r2_minus_one(r) + r * np.arcsin(r)) / (np.pi / 2.0 - 1.0)
+        ),
         alpha=lambda a, b: None if b != 0.0 else 0.0,
         slow_set=lambda t, lo, hi: _everything_or_nothing(1.0 < t),
     )
 
 
-def _arcsin_scaled(r: np.ndarray, delta: float) -> np.ndarray:
+def _arcsin_scaled(r: np.ndarray | float, delta: float) -> np.ndarray:
     """arcsin(c·r) with c = 1 − δ, accurate as c·r → ±1: arcsin y = π/2 − 2·arcsin(√((1 − y)/2)) for y ≥ ½,
     with 1 − c|r| = (1 − |r|) + |r|·δ computed without cancellation."""
     r = np.asarray(r, dtype=np.float64)
@@ -246,21 +258,27 @@ def erf_forms() -> ClosedForms:
 def tanh_forms() -> ClosedForms:
     """Frozen set only: sech²u < t ⇔ |u| > arcsech(√t)."""
     return ClosedForms(
-        slow_set=lambda t, lo, hi: _everything_or_nothing(True) if t > 1.0 else _outside(math.acosh(1.0 / math.sqrt(t)))
+        slow_set=lambda t, lo, hi: (
+            _everything_or_nothing(True) if t > 1.0 else _outside(math.acosh(1.0 / math.sqrt(t)))
+        )
     )
 
 
 def sigmoid_forms() -> ClosedForms:
     """Frozen set only: 1/(4 cosh²(u/2)) < t."""
     return ClosedForms(
-        slow_set=lambda t, lo, hi: _everything_or_nothing(True) if t > 0.25 else _outside(2.0 * math.acosh(0.5 / math.sqrt(t)))
+        slow_set=lambda t, lo, hi: (
+            _everything_or_nothing(True) if t > 0.25 else _outside(2.0 * math.acosh(0.5 / math.sqrt(t)))
+        )
     )
 
 
 def softplus_forms(beta: float) -> ClosedForms:
     """Frozen set only: σ(βu) < t ⇔ u < logit(t)/β."""
     return ClosedForms(
-        slow_set=lambda t, lo, hi: _everything_or_nothing(True) if t >= 1.0 else [(-math.inf, math.log(t / (1.0 - t)) / beta)]
+        slow_set=lambda t, lo, hi: (
+            _everything_or_nothing(True) if t >= 1.0 else [(-math.inf, math.log(t / (1.0 - t)) / beta)]
+        )
     )
 
 

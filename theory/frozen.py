@@ -20,7 +20,8 @@ them. Three computations:
 
 A periodic φ (sin) at 2π|a|/P ≥ ``HOMOGENIZATION_FREQUENCY`` has ~|a| frozen intervals; all three methods then
 give the fraction of one period in which |φ'| < ε/|a| (U = a·Z + b is spread over ≥ 6 periods per standard
-deviation, and the error, Σ_n |ĉ_n|·e^{−(nω|a|)²/2} over the indicator's Fourier coefficients, is below e^{−800}).
+deviation, and the error, Σ_n |ĉ_n|·e^{−(nω|a|)²/2} over the indicator's Fourier coefficients, is below
+e^{−800}).
 """
 
 from __future__ import annotations
@@ -84,12 +85,15 @@ def _landmark_grid(act: Activation) -> np.ndarray:
 
 
 def _fine_grid(act: Activation) -> np.ndarray:
-    """A callable's grid: spacing 1e−3/max(1, a²) on [−12, 12], 1e−2 out to ±40, beside (never on) each kink."""
+    """A callable's grid: spacing 1e−3/max(1, a²) on [−12, 12], 1e−2 out to ±40, beside (never on)
+    each kink."""
     a = abs(act.scale)
     spacing = GRID_SPACING / max(1.0, a * a)
     count = min(MAX_GRID_POINTS, int(2 * GRID_HALF_WIDTH / spacing) + 1)
     fine = np.linspace(-GRID_HALF_WIDTH, GRID_HALF_WIDTH, count)
-    coarse = np.arange(GRID_HALF_WIDTH + COARSE_SPACING, OUTER_HALF_WIDTH + COARSE_SPACING / 2, COARSE_SPACING)
+    coarse = np.arange(
+        GRID_HALF_WIDTH + COARSE_SPACING, OUTER_HALF_WIDTH + COARSE_SPACING / 2, COARSE_SPACING
+    )
     kinks = np.asarray([k for k in act.kinks if abs(k) < OUTER_HALF_WIDTH], dtype=np.float64)
     grid = np.unique(np.concatenate([-coarse[::-1], fine, coarse, _beside(kinks)]))
     return grid[~np.isin(grid, kinks)]
@@ -137,7 +141,9 @@ def _period_fraction(act: Activation, eps: float) -> float:
     period = base.variation.period
     assert period is not None
     t = eps / abs(a)
-    grid = np.unique(np.concatenate([[0.0, period], [p for p in base.variation.turning_points if 0 < p < period]]))
+    grid = np.unique(
+        np.concatenate([[0.0, period], [p for p in base.variation.turning_points if 0 < p < period]])
+    )
     intervals = _locate(lambda u: np.abs(base.numpy_derivative(u)) < t, grid)
     return sum(min(hi, period) - max(lo, 0.0) for lo, hi in intervals) / period
 
@@ -148,7 +154,13 @@ def frozen_intervals(act: Activation | str, eps: float = DEFAULT_EPSILON) -> lis
     eps = check_epsilon(eps)
     if _homogenized(act):
         base, a, _ = base_of(act)
-        count = 2 * OUTER_HALF_WIDTH * abs(a) / (base.variation.period or 1.0) * len(base.variation.turning_points)
+        count = (
+            2
+            * OUTER_HALF_WIDTH
+            * abs(a)
+            / (base.variation.period or 1.0)
+            * len(base.variation.turning_points)
+        )
         if count > MAX_LISTED_INTERVALS:
             raise ValueError(
                 f"the frozen set of {act.name} has about {count:.3g} intervals on [-40, 40] (more than "
@@ -216,9 +228,13 @@ def _mp_probability(act: Activation, eps: float) -> float:
             period = v.period
             assert period is not None
             mp_t = mp_eps / abs(mpmath.mpf(a))
-            pts = sorted({float(p) for p in np.linspace(0.0, period, MP_GRID_POINTS // 3)} | set(v.turning_points))
+            pts = sorted(
+                {float(p) for p in np.linspace(0.0, period, MP_GRID_POINTS // 3)} | set(v.turning_points)
+            )
             frozen, bounds = _mp_roots(lambda u: abs(base.mpmath_derivative(u)) - mp_t, pts)
-            edges = ([mpmath.mpf(0)] if frozen[0] else []) + bounds + ([mpmath.mpf(period)] if frozen[-1] else [])
+            edges = (
+                ([mpmath.mpf(0)] if frozen[0] else []) + bounds + ([mpmath.mpf(period)] if frozen[-1] else [])
+            )
             return float(sum(hi - lo for lo, hi in zip(edges[0::2], edges[1::2])) / mpmath.mpf(period))
 
         # An independent grid: a different spacing, in the activation's own variable around its centre, plus
@@ -234,7 +250,9 @@ def _mp_probability(act: Activation, eps: float) -> float:
             | {float(p) for p in turning}
         )
         frozen, bounds = _mp_roots(lambda z: abs(act.mpmath_derivative(z)) - mp_eps, pts)
-        edges = ([mpmath.mpf("-inf")] if frozen[0] else []) + bounds + ([mpmath.mpf("inf")] if frozen[-1] else [])
+        edges = (
+            ([mpmath.mpf("-inf")] if frozen[0] else []) + bounds + ([mpmath.mpf("inf")] if frozen[-1] else [])
+        )
         total = mpmath.mpf(0)
         for lo, hi in zip(edges[0::2], edges[1::2]):
             # upper-tail differences on the right half-line avoid 1 − (1 − tiny) cancellation
@@ -245,13 +263,17 @@ def _mp_probability(act: Activation, eps: float) -> float:
 _PROBABILITIES: BoundedMemo[float] = BoundedMemo()
 
 
-def frozen_probability(act: Activation | str, eps: float = DEFAULT_EPSILON, method: FrozenMethod = "roots") -> float:
+def frozen_probability(
+    act: Activation | str, eps: float = DEFAULT_EPSILON, method: FrozenMethod = "roots"
+) -> float:
     """P(|ψ'(Z)| < ε) for ψ(z) = φ(a·z + b), ψ' including the chain factor a (Appendix A.2).
 
     ``roots`` (default, float64 grid + bisection), ``closed`` (ValueError where no closed form) or ``mp``.
     """
     if method not in FROZEN_METHODS:
-        raise ValueError(f"unknown frozen-probability method {method!r}; valid choices: {', '.join(FROZEN_METHODS)}")
+        raise ValueError(
+            f"unknown frozen-probability method {method!r}; valid choices: {', '.join(FROZEN_METHODS)}"
+        )
     act = get_activation(act)
     eps = check_epsilon(eps)
     if method == "closed":

@@ -1,41 +1,44 @@
-"""Gaussian expectations E[F(ψ(Z))·G(Z)], Z ~ N(0, 1), ψ(z) = φ(a·z + b), at a cost independent of the scale a.
+"""Gaussian expectations E[F(ψ(Z))·G(Z)], Z ~ N(0, 1), ψ(z) = φ(a·z + b), at a cost independent of the
+scale a.
 
-This is the float64 quadrature engine behind the Hermite coefficients (Appendix A.1, Eq. (1)) and the direct
-kernel integral, and its mpmath counterpart (:func:`mp_expectation`). The real line is truncated to [−L, L],
-``L = TRUNCATION`` = 14 (the Gaussian weight beyond it is below e^{−L²/4} ≈ 1e−21 even against the Hermite
-functions, |h_k(z)| ≤ 1.09·e^{z²/4} for every k) unless ψ still has weight there — it grows like e^{cz}
-(softplus_100(0.1z − 3) ≈ e^{10z−300}/100 has its second moment at z ≈ 20) or lives in the tail (gelu(z − 12)):
-:func:`truncation_for` then widens L through ``TRUNCATIONS`` until the outermost unit of the rule carries
-less than ``TAIL_TOLERANCE`` of Var ψ and of sd ψ (the Hermite envelope), else raises ValueError. [−L, L] is
-split at the kinks of ψ (where φ is not smooth, so a
-polynomial rule would converge only algebraically) and cut into panels, each integrated by a ``GL_ORDER``-point
-Gauss–Legendre rule, which converges geometrically where the integrand is analytic on a Bernstein ellipse
-around the panel.
+This is the float64 quadrature engine behind the Hermite coefficients (Appendix A.1, Eq. (1)) and the
+direct kernel integral, and its mpmath counterpart (:func:`mp_expectation`). The real line is truncated
+to [−L, L], ``L = TRUNCATION`` = 14 (the Gaussian weight beyond it is below e^{−L²/4} ≈ 1e−21 even
+against the Hermite functions, |h_k(z)| ≤ 1.09·e^{z²/4} for every k) unless ψ still has weight there —
+it grows like e^{cz} (softplus_100(0.1z − 3) ≈ e^{10z−300}/100 has its second moment at z ≈ 20) or lives
+in the tail (gelu(z − 12)): :func:`truncation_for` then widens L through ``TRUNCATIONS`` until the
+outermost unit of the rule carries less than ``TAIL_TOLERANCE`` of Var ψ and of sd ψ (the Hermite
+envelope), else raises ValueError. [−L, L] is split at the kinks of ψ (where φ is not smooth, so a
+polynomial rule would converge only algebraically) and cut into panels, each integrated by a
+``GL_ORDER``-point Gauss–Legendre rule, which converges geometrically where the integrand is analytic on
+a Bernstein ellipse around the panel.
 
 **Panels are placed where ψ varies** (:mod:`theory.variation`): at most ``z_width`` wide everywhere (the
 Gaussian's and the Hermite functions' scale: 1, or 4/√(k + 1) for h_k), and *graded* towards φ's centre
-z_c = (c − b)/a — width ρ/|a| within ρ/|a| of it, then panels [z_c + d, z_c + 2d], as wide as their distance to
-the line Re z = z_c on which φ(a·z + b)'s singularities lie. The count is ≈ 2L/z_width + 2·log₂(|a|·z_width/ρ)
-+ 2: 26 more panels at a = 10⁶ than at a = 1 (the old uniform rule needed 28·|a|). A periodic φ with
-2π|a|/P ≥ ``HOMOGENIZATION_FREQUENCY`` is averaged over its period: E[F(φ(a·Z + b))·G(Z)] = ⟨F∘φ⟩·E[G(Z)]
-up to Fourier modes below e^{−200}; its period is sampled at ``PERIOD_SAMPLES`` points (the trapezoid rule, exact
-for trigonometric polynomials of degree < PERIOD_SAMPLES/2). A callable (no known variation) is resolved at
-width 1/|a| everywhere and refused beyond ``MAX_PANELS`` panels.
+z_c = (c − b)/a — width ρ/|a| within ρ/|a| of it, then panels [z_c + d, z_c + 2d], as wide as their
+distance to the line Re z = z_c on which φ(a·z + b)'s singularities lie. The count is ≈ 2L/z_width +
+2·log₂(|a|·z_width/ρ) + 2: 26 more panels at a = 10⁶ than at a = 1 (the old uniform rule needed 28·|a|).
+A periodic φ with 2π|a|/P ≥ ``HOMOGENIZATION_FREQUENCY`` is averaged over its period: E[F(φ(a·Z +
+b))·G(Z)] = ⟨F∘φ⟩·E[G(Z)] up to Fourier modes below e^{−200}; its period is sampled at
+``PERIOD_SAMPLES`` points (the trapezoid rule, exact for trigonometric polynomials of degree <
+PERIOD_SAMPLES/2). A callable (no known variation) is resolved at width 1/|a| everywhere and refused
+beyond ``MAX_PANELS`` panels.
 
-**Values are centred where float64 would cancel** (:func:`sample`): when ψ is nearly constant on the Gaussian's
-bulk (E|ψ| > ``CONDITION_LIMIT``·sd ψ, e.g. sigmoid(10⁻⁶z)) or its argument a·z + b is dominated by b
-(|b| > ``CONDITION_LIMIT``·|a|, e.g. sin(10⁻⁶z + 50), where a·z + b keeps only 8 digits of a·z), the rule uses
-δ(z) = ψ(z) − ψ(z₀) = ∫_{z₀}^{z} ψ'(t) dt, accumulated over the gaps between consecutive nodes by an
-``GAP_ORDER``-point rule (the gaps lie inside resolved panels; kinks split them). δ is relatively accurate,
-so the moments keep full precision.
+**Values are centred where float64 would cancel** (:func:`sample`): when ψ is nearly constant on the
+Gaussian's bulk (E|ψ| > ``CONDITION_LIMIT``·sd ψ, e.g. sigmoid(10⁻⁶z)) or its argument a·z + b is
+dominated by b (|b| > ``CONDITION_LIMIT``·|a|, e.g. sin(10⁻⁶z + 50), where a·z + b keeps only 8 digits
+of a·z), the rule uses δ(z) = ψ(z) − ψ(z₀) = ∫_{z₀}^{z} ψ'(t) dt, accumulated over the gaps between
+consecutive nodes by an ``GAP_ORDER``-point rule (the gaps lie inside resolved panels; kinks split
+them). δ is relatively accurate, so the moments keep full precision.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 import numpy as np
@@ -64,15 +67,15 @@ MP_PANELS_PER_INTERVAL = 4
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gl_reference(order: int = GL_ORDER) -> tuple[np.ndarray, np.ndarray]:
     nodes, weights = np.polynomial.legendre.leggauss(order)
     return nodes, weights
 
 
 def z_width(oscillation_degree: int = 0) -> float:
-    """Largest panel width for the Gaussian and the Hermite functions up to degree k (h_k oscillates with local
-    wavelength ≈ 2π/√k, so panels shrink like 1/√k for the coefficient integrals)."""
+    """Largest panel width for the Gaussian and the Hermite functions up to degree k (h_k oscillates with
+    local wavelength ≈ 2π/√k, so panels shrink like 1/√k for the coefficient integrals)."""
     if oscillation_degree > 0:
         return min(BASE_PANEL_WIDTH, 4.0 / math.sqrt(oscillation_degree + 1.0))
     return BASE_PANEL_WIDTH
@@ -80,8 +83,8 @@ def z_width(oscillation_degree: int = 0) -> float:
 
 @dataclass(frozen=True)
 class Landmark:
-    """A point a rule is graded towards: panels within ``width`` of it are ``width`` wide, farther ones as wide
-    as their distance to it (never wider than the Gaussian's ``z_width``)."""
+    """A point a rule is graded towards: panels within ``width`` of it are ``width`` wide, farther ones as
+    wide as their distance to it (never wider than the Gaussian's ``z_width``)."""
 
     at: float
     width: float
@@ -94,10 +97,11 @@ def breakpoints_in(lo: float, hi: float, points: Iterable[float]) -> np.ndarray:
 
 
 def graded_offsets(width: float, reach: float) -> np.ndarray:
-    """0, ±width·2ʲ for j = 0, 1, … while width·2ʲ < reach: the breakpoints of a graded rule around a landmark."""
+    """0, ±width·2ʲ for j = 0, 1, … up to the first width·2ʲ ≥ reach: the breakpoints of a graded rule
+    around a landmark (beyond the last one, panels are ``reach`` wide)."""
     if not width > 0.0 or width >= reach:
         return np.zeros(1)
-    steps = int(math.ceil(math.log2(reach / width)))
+    steps = math.ceil(math.log2(reach / width)) + 1
     pos = width * np.exp2(np.arange(steps))
     return np.concatenate([-pos[::-1], [0.0], pos])
 
@@ -113,14 +117,19 @@ def segment_widths(breaks: np.ndarray, landmarks: Sequence[Landmark], cap: float
     return widths
 
 
+def panel_count(length: float, width: float) -> int:
+    """⌈length/width⌉, without the extra panel a rounding excess of 1e−16 would add."""
+    return max(1, math.ceil(length / width * (1.0 - 1e-12)))
+
+
 def composite_rule(breaks: np.ndarray, width: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of Gauss–Legendre on each [breaks[i], breaks[i+1]], subdivided to ≤ width (one width,
-    or one per segment)."""
+    """Nodes and weights of Gauss–Legendre on each [breaks[i], breaks[i+1]], subdivided to ≤ width (one
+    width, or one per segment)."""
     x_ref, w_ref = _gl_reference()
     widths = np.broadcast_to(np.asarray(width, dtype=np.float64), (len(breaks) - 1,))
     nodes, weights = [], []
     for lo, hi, h in zip(breaks[:-1], breaks[1:], widths):
-        count = max(1, int(math.ceil((hi - lo) / h)))
+        count = panel_count(hi - lo, h)
         edges = np.linspace(lo, hi, count + 1)
         half = 0.5 * np.diff(edges)[:, None]
         mid = 0.5 * (edges[:-1] + edges[1:])[:, None]
@@ -139,7 +148,8 @@ def _uniform_width(variation: Variation, scale: float, cap: float, what: str, tr
     width = min(cap, (variation.resolution or cap) / abs(scale))
     if 2.0 * truncation / width > MAX_PANELS:
         raise ValueError(
-            f"{what} at scale a = {scale:g} would need {2 * truncation / width:.3g} quadrature panels (more than "
+            f"{what} at scale a = {scale:g} would need {2 * truncation / width:.3g} quadrature panels "
+            "(more than "
             f"{MAX_PANELS}): its variation is not known, so it is resolved at width 1/|a| everywhere; use a "
             "registered activation, or |a| ≤ "
             f"{MAX_PANELS * (variation.resolution or 1.0) / (2 * truncation):.3g}"
@@ -205,54 +215,86 @@ def gaussian_rule(
     limit = truncation_for(act) if truncation is None else truncation
     breaks, widths = rule_plan(act, cap, extra_breaks, extra_landmarks, limit)
     z, w = composite_rule(breaks, widths)
-    return GaussianRule(z, (a * z + b)[:, None], (w * np.exp(-0.5 * z * z) / _SQRT_2PI)[:, None])
+    with np.errstate(
+        over="ignore"
+    ):  # a·z + b = ±inf is φ's limit there; a non-finite ψ is reported by sample()
+        u = a * z + b
+    return GaussianRule(z, u[:, None], (w * np.exp(-0.5 * z * z) / _SQRT_2PI)[:, None])
 
 
 @dataclass(frozen=True)
 class Sampled:
-    """ψ on a rule: ψ = offset + delta (delta relatively accurate), ψ' = derivative; arrays shaped like rule.w
-    (or broadcastable to it)."""
+    """ψ on a rule: ψ = offset + unit·delta (delta relatively accurate and O(1): ``unit`` is a power of
+    two, so squares neither overflow nor underflow — relu(10³⁰⁰z) and relu(10⁻³⁰⁰z) have the same K), ψ'
+    = unit·derivative; arrays shaped like rule.w (or broadcastable to it)."""
 
     rule: GaussianRule
     offset: float
     delta: np.ndarray
     derivative: np.ndarray
     centred: bool
+    unit: float = 1.0
 
     def marginal(self) -> np.ndarray:
-        """Σ_j w[i, j]·delta[i, j]: the weighted values per z node."""
+        """Σ_j w[i, j]·delta[i, j]: the weighted (scaled) values per z node."""
         return np.sum(self.rule.w * self.delta, axis=1)
 
     @property
     def mean(self) -> float:
-        return self.offset + float(np.sum(self.marginal()))
+        return self.offset + self.unit * float(np.sum(self.marginal()))
+
+    @property
+    def scaled_variance(self) -> float:
+        """Var ψ / unit²."""
+        centre = float(np.sum(self.marginal()))
+        return float(np.sum(self.rule.w * (self.delta - centre) ** 2))
 
     @property
     def variance(self) -> float:
-        centre = float(np.sum(self.marginal()))
-        return float(np.sum(self.rule.w * (self.delta - centre) ** 2))
+        with np.errstate(over="ignore", under="ignore"):
+            return float(self.unit**2 * self.scaled_variance)
+
+    @property
+    def scaled_derivative_moment(self) -> float:
+        """E ψ'² / unit² (inf where it overflows float64: ψ' ≈ a·φ' at |a| ≳ 1e154)."""
+        with np.errstate(over="ignore"):
+            return float(np.sum(self.rule.w * self.derivative**2))
 
 
 def _finite(values: np.ndarray, act: Activation) -> np.ndarray:
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"activation {act.name} is not finite on the quadrature nodes")
+        _, a, b = base_of(act)
+        reach = abs(a) * TRUNCATION + abs(b)
+        raise ValueError(
+            f"activation {act.name} is not finite on the quadrature nodes |z| ≤ {TRUNCATION:g}"
+            + (f" (|a·z + b| reaches {reach:.3g}: ψ overflows float64)" if reach > 1e150 else "")
+        )
     return values
+
+
+def power_of_two_unit(values: np.ndarray) -> float:
+    """2^⌊log₂ max|values|⌋ (1 for all-zero values): dividing by it is exact and brings values to O(1)."""
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    return 1.0 if peak == 0.0 else math.ldexp(1.0, math.frexp(peak)[1] - 1)
 
 
 def sample(act: Activation, oscillation_degree: int = 0, truncation: float | None = None) -> Sampled:
     """ψ and ψ' on :func:`gaussian_rule`, centred (module docstring) where plain values would cancel."""
     base, a, b = base_of(act)
     rule = gaussian_rule(act, oscillation_degree, truncation=truncation)
-    values = _finite(np.asarray(base.numpy_fn(rule.u), dtype=np.float64), act)
-    derivative = a * _finite(np.asarray(base.numpy_derivative(rule.u), dtype=np.float64), act)
-    plain = Sampled(rule, 0.0, values, derivative, centred=False)
-    spread = math.sqrt(max(plain.variance, 0.0))
-    magnitude = float(np.sum(rule.w * np.abs(values)))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, reported by _finite
+        values = _finite(np.asarray(base.numpy_fn(rule.u), dtype=np.float64), act)
+        derivative = _finite(np.asarray(base.numpy_derivative(rule.u), dtype=np.float64), act)
+    unit = power_of_two_unit(values)
+    plain = Sampled(rule, 0.0, values / unit, derivative * (a / unit), centred=False, unit=unit)
+    spread = math.sqrt(max(plain.scaled_variance, 0.0))
+    magnitude = float(np.sum(rule.w * np.abs(plain.delta)))
     if rule.homogenized or (magnitude <= CONDITION_LIMIT * spread and abs(b) <= CONDITION_LIMIT * abs(a)):
         return plain
     anchor = int(np.argmax(rule.w[:, 0]))
     delta = _cumulative_integral(act, rule.z, anchor)
-    return Sampled(rule, float(values[anchor, 0]), delta[:, None], derivative, centred=True)
+    unit = power_of_two_unit(delta)
+    return Sampled(rule, float(values[anchor, 0]), delta[:, None] / unit, derivative * (a / unit), True, unit)
 
 
 _TRUNCATIONS: BoundedMemo[float] = BoundedMemo()
@@ -269,7 +311,7 @@ def _truncation(act: Activation) -> float:
         return TRUNCATION
     for limit in TRUNCATIONS:
         sampled = sample(act, truncation=limit)
-        variance = sampled.variance
+        variance = sampled.scaled_variance
         if not variance > 0.0:
             return limit  # constant: reported by the caller
         z = sampled.rule.z
@@ -281,13 +323,15 @@ def _truncation(act: Activation) -> float:
         if var_tail <= TAIL_TOLERANCE * variance and envelope <= TAIL_TOLERANCE * math.sqrt(variance):
             return limit
     raise ValueError(
-        f"{act.name} has Gaussian weight beyond |z| = {TRUNCATIONS[-1]:g} (it grows too fast, or lives too far "
+        f"{act.name} has Gaussian weight beyond |z| = {TRUNCATIONS[-1]:g} (it grows too fast, or lives "
+        "too far "
         "in the tail, for float64 quadrature: its density there is below 1e-300)"
     )
 
 
 def _cumulative_integral(act: Activation, z: np.ndarray, anchor: int) -> np.ndarray:
-    """ψ(z_i) − ψ(z_anchor) = ∫ ψ'(t) dt, summed over the gaps between sorted nodes (split at the kinks)."""
+    """ψ(z_i) − ψ(z_anchor) = ∫ ψ'(t) dt, summed over the gaps between sorted nodes (split at the kinks),
+    outwards from the anchor."""
     kinks = [k for k in act.kinks if z[0] < k < z[-1]]
     points = np.union1d(z, kinks)
     lo, hi = points[:-1], points[1:]
@@ -295,9 +339,12 @@ def _cumulative_integral(act: Activation, z: np.ndarray, anchor: int) -> np.ndar
     half = 0.5 * (hi - lo)[:, None]
     t = 0.5 * (lo + hi)[:, None] + half * x_ref
     gaps = np.sum(half * w_ref * _finite(np.asarray(act.numpy_derivative(t), dtype=np.float64), act), axis=1)
-    running = np.concatenate([[0.0], np.cumsum(gaps)])
-    at_nodes = running[np.searchsorted(points, z)]
-    return at_nodes - at_nodes[anchor]
+    # accumulate outwards from the anchor, so that δ near it is not a difference of two large running sums
+    start = int(np.searchsorted(points, z[anchor]))
+    running = np.zeros(len(points))
+    running[start + 1 :] = np.cumsum(gaps[start:])
+    running[:start] = -np.cumsum(gaps[:start][::-1])[::-1]
+    return running[np.searchsorted(points, z)]
 
 
 def gaussian_mass(lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
@@ -312,13 +359,14 @@ _FIXED_MP_POINTS = (-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0)
 
 
 def mp_breakpoints(act: Activation, extra: Iterable[float] = ()) -> list[mpmath.mpf]:
-    """Breakpoints for mpmath quadrature: ±``MP_TRUNCATION``, the float64 plan's breakpoints on [−L, L] (kinks,
-    the graded points around φ's centre, or every ρ/|a| for a periodic φ), fixed points in z, and ``extra``."""
+    """Breakpoints for mpmath quadrature: ±``MP_TRUNCATION``, the float64 plan's breakpoints on [−L, L]
+    (kinks, the graded points around φ's centre, or every ρ/|a| for a periodic φ), fixed points in z,
+    and ``extra``."""
     breaks, widths = rule_plan(act, BASE_PANEL_WIDTH, extra_breaks=extra)
     pts = {float(p) for p in breaks} | set(_FIXED_MP_POINTS) | {float(k) for k in act.kinks}
     for lo, hi, width in zip(breaks[:-1], breaks[1:], widths):
         # resolved for φ, not only for the Gaussian: tanh–sinh gets every MP_PANELS_PER_INTERVAL-th panel edge
-        count = int(math.ceil((hi - lo) / (MP_PANELS_PER_INTERVAL * width)))
+        count = math.ceil((hi - lo) / (MP_PANELS_PER_INTERVAL * width))
         if width < BASE_PANEL_WIDTH and count > 1:
             pts |= {float(p) for p in np.linspace(lo, hi, count + 1)}
     inside = sorted(p for p in pts if abs(p) < MP_TRUNCATION)
@@ -329,9 +377,10 @@ MpFunction = Callable[[mpmath.mpf], mpmath.mpf]
 
 
 def _mp_quad_scaled(f: MpFunction, points: list[mpmath.mpf]) -> mpmath.mpf:
-    """∫ f over the intervals between ``points``, with f scaled to O(1) first: mpmath.quad's convergence test is
-    absolute (10^−dps), so an integrand of size 1e−56 would otherwise stop at a few correct digits."""
-    probes = [*points, *[(p + q) / 2 for p, q in zip(points[:-1], points[1:])]]
+    """∫ f over the intervals between ``points``, with f scaled to O(1) first: mpmath.quad's convergence
+    test is absolute (10^−dps), so an integrand of size 1e−56 would otherwise stop at a few correct
+    digits."""
+    probes = [*points, *[(p + q) / 2 for p, q in itertools.pairwise(points)]]
     size = max(abs(f(p)) for p in probes if mpmath.isfinite(p))
     if size == 0:
         size = mpmath.mpf(1)
@@ -343,9 +392,9 @@ def mp_expectation(act: Activation, of_u: MpFunction, of_z: MpFunction | None = 
     (default 1), by mpmath tanh–sinh quadrature at the current working precision (``mpmath.workdps``), the
     integrand scaled to O(1) (mpmath's tolerance is absolute).
 
-    The line is truncated at ±``MP_TRUNCATION`` (Gaussian mass e^{−800}) and split at :func:`mp_breakpoints`;
-    a homogenized periodic φ gives ⟨F⟩_P·E[G(Z)], ⟨F⟩_P by quadrature over one period split at its turning
-    points (module docstring).
+    The line is truncated at ±``MP_TRUNCATION`` (Gaussian mass e^{−800}) and split at
+    :func:`mp_breakpoints`; a homogenized periodic φ gives ⟨F⟩_P·E[G(Z)], ⟨F⟩_P by quadrature over one
+    period split at its turning points (module docstring).
     """
     base, a, b = base_of(act)
     weight = of_z if of_z is not None else (lambda z: mpmath.mpf(1))

@@ -1,27 +1,30 @@
-"""The normalized correlation kernel K_φ, its slope α and the decorrelation strength γ (Theorem 3.1, App. A.1).
+"""The normalized correlation kernel K_φ, its slope α and the decorrelation strength γ (Theorem 3.1,
+App. A.1).
 
 K_φ(r) = Corr(φ(X), φ(Y)) for standard Gaussians X, Y with correlation r, computed two independent ways:
 
-* **Mehler series**, Eq. (1): K(r) = Σ_{k≥1} w_k r^k with w_k = a_k²/Var φ (:mod:`theory.hermite`), truncated
-  at degree N with the rigorous bound |K(r) − K_N(r)| ≤ |r|^{N+1}·Σ_{k>N} w_k (the Parseval tail).
-* **Direct Gaussian integral**: with Y = rX + √(1−r²)Z,
-  Cov(φ(X), φ(Y)) = E_X[(φ(X) − μ)·g(X)],  g(x) = E_Z[φ(rx + √(1−r²)Z)] − μ,
-  both integrals by composite Gauss–Legendre split at the kinks of φ (the inner kinks move with x) and graded
-  towards where φ and g vary (:mod:`theory.gaussian`); μ and Var φ are its own, from its own outer rule (so
-  K(±1) comes out of the same discretization). A periodic φ beyond ``DIRECT_PERIODIC_FREQUENCY`` (sin(a·z + b),
+* **Mehler series**, Eq. (1): K(r) = Σ_{k≥1} w_k r^k with w_k = a_k²/Var φ (:mod:`theory.hermite`),
+  truncated at degree N with the rigorous bound |K(r) − K_N(r)| ≤ |r|^{N+1}·Σ_{k>N} w_k (the Parseval
+  tail).
+* **Direct Gaussian integral**: with Y = rX + √(1−r²)Z, Cov(φ(X), φ(Y)) = E_X[(φ(X) − μ)·g(X)],  g(x) =
+  E_Z[φ(rx + √(1−r²)Z)] − μ, both integrals by composite Gauss–Legendre split at the kinks of φ (the
+  inner kinks move with x) and graded towards where φ and g vary (:mod:`theory.gaussian`); μ and Var φ
+  are its own, from its own outer rule (so K(±1) comes out of the same discretization). A periodic φ
+  beyond ``DIRECT_PERIODIC_FREQUENCY`` (sin(a·z + b),
   |a| > 4) is integrated in Fourier space instead: with φ(u) = Σ_n c_n e^{inωu} (c_n by the trapezoid rule
   over one period), E[e^{iω(nU + mV)}] is the bivariate normal's characteristic function, so
   Cov = Σ_{n,m} c_n c_m e^{iω(n+m)b} e^{−ω²a²(n²+m²)/2}(e^{−ω²a²rnm} − 1).
 
-``kernel(…, method="auto")`` returns the closed form wherever the family has one (:mod:`theory.closed_forms`:
-ReLU, leaky ReLU, abs, erf, sin, square, linear; 0.03 ms for 1,000 r instead of ~200 ms), else the series where
-its bound is below ``SERIES_RELATIVE_TOLERANCE``·|K|, else the direct integral; the methods ``series``,
-``direct`` and ``closed`` stay separate so that each checks the others.
+``kernel(…, method="auto")`` returns the closed form wherever the family has one
+(:mod:`theory.closed_forms`: ReLU, leaky ReLU, abs, erf, sin, square, linear; 0.03 ms for 1,000 r
+instead of ~200 ms), else the series where its bound is below ``SERIES_RELATIVE_TOLERANCE``·|K|, else
+the direct integral; the methods ``series``, ``direct`` and ``closed`` stay separate so that each checks
+the others.
 
 α = K'_φ(0) = w_1 (Appendix A.1, property 3) is likewise computed as a_1²/Var (Hermite) and, by Stein's
-identity E[φ(Z)Z] = E[φ'(Z)], as (E φ')²/Var φ in mpmath high precision (Appendix A.2), the precision raised
-where ψ is nearly constant (``MP_MAX_DPS``).
-γ_φ = (1 − α)/(1 + α) (Theorem 3.1). Every function accepts a modulated activation ψ(z) = φ(a·z + b).
+identity E[φ(Z)Z] = E[φ'(Z)], as (E φ')²/Var φ in mpmath high precision (Appendix A.2), the precision
+raised where ψ is nearly constant (``MP_MAX_DPS``). γ_φ = (1 − α)/(1 + α) (Theorem 3.1). Every function
+accepts a modulated activation ψ(z) = φ(a·z + b).
 """
 
 from __future__ import annotations
@@ -39,11 +42,14 @@ from theory.gaussian import (
     MP_DPS,
     GaussianRule,
     Landmark,
+    MpFunction,
     base_of,
     composite_rule,
     gaussian_rule,
     graded_offsets,
     mp_expectation,
+    panel_count,
+    power_of_two_unit,
     segment_widths,
     truncation_for,
     z_width,
@@ -62,7 +68,8 @@ DIRECT_PERIODIC_FREQUENCY = 4.0
 """ω·|a| above which the direct method integrates a periodic φ in Fourier space (the quadrature would need
 (28·ω|a|)² panels)."""
 FOURIER_SAMPLES = 64
-"""Trapezoid points per period for the Fourier coefficients (exact for trigonometric polynomials of degree < 32)."""
+"""Trapezoid points per period for the Fourier coefficients (exact for trigonometric polynomials
+of degree < 32)."""
 DIRECT_CHUNK = 2_000_000
 """Inner-rule entries evaluated at once by the direct method (bounds its memory to ~100 MB)."""
 DIRECT_MAX_ENTRIES = 200_000_000
@@ -79,7 +86,9 @@ def check_correlations(r: np.ndarray | float) -> np.ndarray:
     try:
         arr = np.asarray(r, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"correlation r must be a number or an array of numbers in [-1, 1], got {r!r}") from None
+        raise ValueError(
+            f"correlation r must be a number or an array of numbers in [-1, 1], got {r!r}"
+        ) from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"correlation r must be finite, got {r!r}; valid choices: numbers in [-1, 1]")
     if np.any(np.abs(arr) > 1.0):
@@ -94,7 +103,7 @@ def kernel_series(act: Activation | str, r: np.ndarray | float) -> tuple[np.ndar
     exp = hermite_expansion(act)
     weights = exp.weights
     values = np.polynomial.polynomial.polyval(rr, weights)
-    bound = np.abs(rr) ** (exp.degree + 1) * exp.tail / exp.variance
+    bound = np.abs(rr) ** (exp.degree + 1) * exp.relative_tail
     return values, bound
 
 
@@ -114,9 +123,9 @@ def _g_landmarks(act: Activation, r: float, s: float) -> tuple[list[Landmark], l
 
 
 def _inner_offsets(act: Activation, scale: float, cap: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """For ψ_x(Z) = φ(B_x + A·Z): breakpoints relative to Z_c(x) = (c − B_x)/A, the panel width allowed between
-    consecutive ones (first and last segment: up to the truncation), and the uniform width of the outer
-    segments. Fixed for every x, so the inner rules of all outer nodes are built at once."""
+    """For ψ_x(Z) = φ(B_x + A·Z): breakpoints relative to Z_c(x) = (c − B_x)/A, the panel width allowed
+    between consecutive ones (first and last segment: up to the truncation), and the uniform width of
+    the outer segments. Fixed for every x, so the inner rules of all outer nodes are built at once."""
     base = act.unmodulated()
     v = base.variation
     centre = v.centre if v.graded else 0.0
@@ -136,10 +145,10 @@ def _inner_offsets(act: Activation, scale: float, cap: float) -> tuple[np.ndarra
 
 
 def _segment_counts(offsets: np.ndarray, widths: np.ndarray, cap: float, truncation: float) -> list[int]:
-    outer = int(math.ceil(2.0 * truncation / cap))
+    outer = math.ceil(2.0 * truncation / cap)
     if len(offsets) == 0:
         return [outer]
-    inner = [max(1, int(math.ceil((hi - lo) / w))) for lo, hi, w in zip(offsets[:-1], offsets[1:], widths)]
+    inner = [panel_count(hi - lo, w) for lo, hi, w in zip(offsets[:-1], offsets[1:], widths)]
     return [outer, *inner, outer]
 
 
@@ -148,8 +157,9 @@ def _unit_rule(count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Centred:
-    """ψ(v) − ψ(0) = v·∫₀¹ ψ'(t·v) dt by Gauss–Legendre on [0, 1], split where t·v crosses a kink of ψ and into
-    ``pieces`` equal panels (each within φ's resolution): relatively accurate where ψ(v) itself would cancel."""
+    """ψ(v) − ψ(0) = v·∫₀¹ ψ'(t·v) dt by Gauss–Legendre on [0, 1], split where t·v crosses a kink of ψ and
+    into ``pieces`` equal panels (each within φ's resolution): relatively accurate where ψ(v) itself
+    would cancel."""
 
     def __init__(self, act: Activation, pieces: int, truncation: float) -> None:
         self.act = act
@@ -160,9 +170,13 @@ class _Centred:
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            cuts = np.clip(self.kinks / v[..., None], 0.0, 1.0) if len(self.kinks) else np.empty(v.shape + (0,))
+            cuts = (
+                np.clip(self.kinks / v[..., None], 0.0, 1.0) if len(self.kinks) else np.empty(v.shape + (0,))
+            )
         cuts = np.where(np.isfinite(cuts), cuts, 0.0)
-        edges = np.concatenate([np.zeros(v.shape + (1,)), np.sort(cuts, axis=-1), np.ones(v.shape + (1,))], -1)
+        edges = np.concatenate(
+            [np.zeros(v.shape + (1,)), np.sort(cuts, axis=-1), np.ones(v.shape + (1,))], -1
+        )
         total = np.zeros_like(v)
         for lo, hi in zip(np.moveaxis(edges[..., :-1], -1, 0), np.moveaxis(edges[..., 1:], -1, 0)):
             t = lo[..., None] + (hi - lo)[..., None] * self.nodes
@@ -176,17 +190,19 @@ def _value_function(act: Activation, rule: GaussianRule, truncation: float) -> t
     values = act.numpy_fn(rule.z)
     if not np.all(np.isfinite(values)):
         raise ValueError(f"activation {act.name} is not finite on the quadrature nodes")
+    values = values / power_of_two_unit(values)  # only the ratio E|ψ|/sd ψ matters here
     w = rule.w[:, 0]
     mean = float(w @ values)
     spread = math.sqrt(max(float(w @ (values - mean) ** 2), 0.0))
     if float(w @ np.abs(values)) <= CONDITION_LIMIT * spread and abs(b) <= CONDITION_LIMIT * abs(a):
         return act.numpy_fn, 0.0
     v = act.unmodulated().variation
-    pieces = 1 if v.resolution is None else int(math.ceil(abs(a) * 2.0 * truncation / v.resolution))
+    pieces = 1 if v.resolution is None else math.ceil(abs(a) * 2.0 * truncation / v.resolution)
     if pieces > CENTRED_SEGMENTS_MAX:
+        lost = math.log10(max(float(w @ np.abs(values)) / max(spread, 1e-300), abs(b) / abs(a)))
         raise ValueError(
             f"{act.name} is nearly constant on the Gaussian's bulk (float64 values would lose "
-            f"{math.log10(max(float(w @ np.abs(values)) / max(spread, 1e-300), abs(b) / abs(a))):.0f} digits) "
+            f"{lost:.0f} digits) "
             "and too steep for the direct method's centred values; use method='series' or 'auto'"
         )
     return _Centred(act, pieces, truncation), float(act.numpy_fn(np.zeros(1))[0])
@@ -205,7 +221,11 @@ def _direct_single(act: Activation, r: float) -> float:
     outer = gaussian_rule(act, extra_breaks=breaks, extra_landmarks=marks, truncation=limit)
     x, wx = outer.z, outer.w[:, 0]
     f, _ = _value_function(act, outer, limit)
-    fx = f(x)
+    fx = f(x)  # type: ignore[operator]
+    unit = power_of_two_unit(
+        fx
+    )  # K is unchanged by ψ → ψ/unit, whose square neither overflows nor underflows
+    fx = fx / unit
     mean = float(wx @ fx)
     variance = float(wx @ (fx - mean) ** 2)
     if not variance > 0.0:
@@ -214,12 +234,14 @@ def _direct_single(act: Activation, r: float) -> float:
             "K is undefined"
         )
     if abs(r) == 1.0:
-        return float(wx @ ((fx - mean) * (f(r * x) - mean)) / variance)
-    inner = _inner_means(act, f, r, s, x, limit)
+        return float(wx @ ((fx - mean) * (f(r * x) / unit - mean)) / variance)  # type: ignore[operator]
+    inner = _inner_means(act, f, r, s, x, limit) / unit
     return float(wx @ ((fx - mean) * (inner - mean)) / variance)
 
 
-def _inner_means(act: Activation, f: object, r: float, s: float, x: np.ndarray, truncation: float) -> np.ndarray:
+def _inner_means(
+    act: Activation, f: object, r: float, s: float, x: np.ndarray, truncation: float
+) -> np.ndarray:
     """E_Z[f(r·x + s·Z)] for every outer node x (f = ψ or its centred form), in chunks of ``DIRECT_CHUNK``."""
     base, a, b = base_of(act)
     scale = a * s
@@ -270,8 +292,11 @@ def _fourier_direct(act: Activation, r: np.ndarray) -> np.ndarray:
 
     def cov(rho: float) -> float:
         # e^{−λ(n²+m²)/2}(e^{−λρnm} − 1): the joint exponent −λ((n + ρm)² + (1 − ρ²)m²)/2 is never positive
+        # written as ((n + m) − (1 − ρ)m)² + (1 − ρ)(1 + ρ)m², exact in 1 − ρ near ρ = 1
+        # (where a²(1 − ρ) = O(1))
+        gap = 1.0 - rho
         cross = -lam * rho * nn * mm
-        joint = np.exp(-0.5 * lam * (nn * nn + mm * mm) + cross)
+        joint = np.exp(-0.5 * lam * (((nn + mm) - gap * mm) ** 2 + gap * (1.0 + rho) * mm * mm))
         apart = np.exp(-0.5 * lam * (nn * nn + mm * mm))
         small = np.abs(cross) < 1.0
         diff = np.where(small, apart * np.expm1(np.where(small, cross, 0.0)), joint - apart)
@@ -279,7 +304,9 @@ def _fourier_direct(act: Activation, r: np.ndarray) -> np.ndarray:
 
     variance = cov(1.0)
     if not variance > 0.0:
-        raise ValueError(f"activation {act.name} is constant under N(0,1) to float64 precision; K is undefined")
+        raise ValueError(
+            f"activation {act.name} is constant under N(0,1) to float64 precision; K is undefined"
+        )
     return np.array([cov(float(v)) / variance for v in r.ravel()]).reshape(r.shape)
 
 
@@ -297,9 +324,9 @@ def kernel_direct(act: Activation | str, r: np.ndarray | float) -> np.ndarray:
 
 
 def kernel(act: Activation | str, r: np.ndarray | float, method: KernelMethod = "auto") -> np.ndarray:
-    """K_φ(r) (Theorem 3.1). ``auto``: the closed form where the family has one, else the Mehler series where
-    its rigorous tail bound is below ``SERIES_RELATIVE_TOLERANCE``·|K|, else the direct integral; K(1) = 1.
-    ``closed`` raises ValueError when no closed form exists for this activation."""
+    """K_φ(r) (Theorem 3.1). ``auto``: the closed form where the family has one, else the Mehler series
+    where its rigorous tail bound is below ``SERIES_RELATIVE_TOLERANCE``·|K|, else the direct integral;
+    K(1) = 1. ``closed`` raises ValueError when no closed form exists for this activation."""
     if method not in KERNEL_METHODS:
         raise ValueError(f"unknown kernel method {method!r}; valid choices: {', '.join(KERNEL_METHODS)}")
     act = get_activation(act)
@@ -331,14 +358,14 @@ def kernel(act: Activation | str, r: np.ndarray | float, method: KernelMethod = 
 def alpha(act: Activation | str, method: AlphaMethod = "hermite") -> float:
     """Linearity coefficient α = K'_φ(0) = w_1 = a_1²/Var φ (Appendix A.1, property 3).
 
-    ``stein``: (E φ'(Z))²/Var φ(Z) in mpmath (Appendix A.2's formula); ``closed``: closed form or ValueError.
+    ``stein``: (E φ'(Z))²/Var φ(Z) in mpmath (Appendix A.2's formula); ``closed``: closed form or
+    ValueError.
     """
     if method not in ALPHA_METHODS:
         raise ValueError(f"unknown alpha method {method!r}; valid choices: {', '.join(ALPHA_METHODS)}")
     act = get_activation(act)
     if method == "hermite":
-        moments = low_order_moments(act)
-        return moments.first**2 / moments.variance
+        return low_order_moments(act).alpha
     if method == "stein":
         return float(alpha_stein_mp(act))
     value = act.closed_form_alpha()
@@ -353,8 +380,8 @@ _STEIN: BoundedMemo[tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]] = BoundedMemo()
 def stein_moments_mp(act: Activation | str) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]:
     """(E ψ'(Z), E ψ(Z)·Z, Var ψ(Z)) in mpmath high precision (quadrature split at kinks); cached.
 
-    Var ψ = E(ψ − μ)² loses log₁₀(|μ|/sd) digits, and a·z + b keeps log₁₀(|b|/|a|) fewer digits of a·z: the
-    working precision is raised by both (up to ``MP_MAX_DPS``) until ``MP_DPS`` digits remain."""
+    Var ψ = E(ψ − μ)² loses log₁₀(|μ|/sd) digits, and a·z + b keeps log₁₀(|b|/|a|) fewer digits of a·z:
+    the working precision is raised by both (up to ``MP_MAX_DPS``) until ``MP_DPS`` digits remain."""
     act = get_activation(act)
     return _STEIN.get_or_compute(act.key, lambda: _stein_moments(act))
 
@@ -363,23 +390,40 @@ def _stein_moments(act: Activation) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]
     base, a, b = base_of(act)
     phi = base.mpmath_fn
     argument_loss = math.log10(max(1.0, abs(b) / abs(a)))
-    dps = MP_DPS + MP_GUARD_DIGITS + int(math.ceil(argument_loss))
+    dps = MP_DPS + MP_GUARD_DIGITS + math.ceil(max(argument_loss, _float_cancellation(act)))
     while dps <= MP_MAX_DPS:
         with mpmath.workdps(dps):
             mean = mp_expectation(act, phi)
-            variance = mp_expectation(act, lambda u: (phi(u) - mean) ** 2)
+            variance = mp_expectation(act, _squared_deviation(phi, mean))
             if variance > 0:
-                lost = max(argument_loss, float(mpmath.log10(max(mpmath.mpf(1), abs(mean) / mpmath.sqrt(variance)))))
+                lost = max(
+                    argument_loss, float(mpmath.log10(max(mpmath.mpf(1), abs(mean) / mpmath.sqrt(variance))))
+                )
                 if dps >= MP_DPS + MP_GUARD_DIGITS + lost:
                     mean_deriv = mpmath.mpf(a) * mp_expectation(act, base.mpmath_derivative)
                     first = mp_expectation(act, phi, lambda z: z)
                     return (mean_deriv, first, variance)
-                dps = int(math.ceil(MP_DPS + 2 * MP_GUARD_DIGITS + lost))
+                dps = math.ceil(MP_DPS + 2 * MP_GUARD_DIGITS + lost)
             else:
                 dps *= 2
     raise ValueError(
         f"activation {act.name} is constant under N(0,1) to {MP_MAX_DPS} digits; α and K are undefined"
     )
+
+
+def _squared_deviation(phi: MpFunction, mean: mpmath.mpf) -> MpFunction:
+    return lambda u: (phi(u) - mean) ** 2
+
+
+def _float_cancellation(act: Activation) -> float:
+    """log₁₀(|μ|/sd ψ) from the float64 moments: only a first guess of the digits E(ψ − μ)² loses in mpmath
+    (the Stein route checks it with its own moments); 0 where the float64 route fails."""
+    try:
+        moments = low_order_moments(act)
+    except ValueError:
+        return 0.0
+    spread = math.sqrt(moments.scaled_variance) * moments.unit
+    return math.log10(max(1.0, abs(moments.mean) / spread)) if spread > 0 else 0.0
 
 
 def alpha_stein_mp(act: Activation | str) -> mpmath.mpf:
@@ -401,8 +445,7 @@ def gamma(act: Activation | str, method: AlphaMethod = "hermite") -> float:
 
 def kernel_slope_at_one(act: Activation | str) -> float:
     """K'_φ(1) = Σ_k k·w_k = E[φ'(Z)²]/Var φ (differentiate Mehler's series; Hermite derivative identity)."""
-    moments = low_order_moments(get_activation(act))
-    return moments.second_moment_of_derivative / moments.variance
+    return low_order_moments(get_activation(act)).slope_at_one
 
 
 def is_linear(act: Activation | str, tolerance: float = 1e-12) -> bool:
