@@ -313,7 +313,7 @@ def _truncation(act: Activation) -> float:
         sampled = sample(act, truncation=limit)
         variance = sampled.scaled_variance
         if not variance > 0.0:
-            return limit  # constant: reported by the caller
+            continue  # zero on [−L, L] (relu(z − 20)): look farther out; constant to the end is the caller's error
         z = sampled.rule.z
         tail = np.abs(z) >= limit - 1.0
         deviation = (sampled.delta - float(np.sum(sampled.marginal())))[tail, 0]
@@ -322,6 +322,8 @@ def _truncation(act: Activation) -> float:
         envelope = float(np.max(np.abs(deviation) * np.exp(-0.25 * z[tail] ** 2) * 2.0 / np.abs(z[tail])))
         if var_tail <= TAIL_TOLERANCE * variance and envelope <= TAIL_TOLERANCE * math.sqrt(variance):
             return limit
+    if not variance > 0.0:
+        return TRUNCATIONS[-1]
     raise ValueError(
         f"{act.name} has Gaussian weight beyond |z| = {TRUNCATIONS[-1]:g} (it grows too fast, or lives "
         "too far "

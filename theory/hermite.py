@@ -18,6 +18,7 @@ truncation error of the Mehler series (see :mod:`theory.kernels`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mpmath
@@ -80,13 +81,13 @@ class HermiteExpansion:
     @property
     def relative_tail(self) -> float:
         """Σ_{k>N} a_k² / Var (floored at ``TAIL_NOISE_FLOOR``)."""
-        head = float(np.sum(self.scaled[1:] ** 2))
-        return max(1.0 - head / self.scaled_variance, TAIL_NOISE_FLOOR)
+        head = float(np.sum(self.weights))
+        return max(1.0 - head, TAIL_NOISE_FLOOR)
 
     @property
     def weights(self) -> np.ndarray:
         """Normalized Mehler weights w_k = a_k²/Var (w_0 = 0), Eq. (1); Σ_k w_k = 1."""
-        w = self.scaled**2 / self.scaled_variance
+        w = (self.scaled / math.sqrt(self.scaled_variance)) ** 2  # a ratio first: squares of 1e−196 underflow
         w[0] = 0.0
         return w
 
@@ -153,7 +154,7 @@ class LowOrderMoments:
     @property
     def alpha(self) -> float:
         """α = a_1²/Var (Appendix A.1, property 3)."""
-        return self.scaled_first**2 / self.scaled_variance
+        return (self.scaled_first / math.sqrt(self.scaled_variance)) ** 2
 
     @property
     def slope_at_one(self) -> float:
@@ -196,7 +197,7 @@ def hermite_tail(act: Activation | str, degree: int) -> float:
     """Σ_{k>degree} a_k² = Var φ − Σ_{k=1}^{degree} a_k² (Parseval), floored at rounding noise."""
     degree = check_degree(degree)
     exp = hermite_expansion(act, max(degree, DEFAULT_DEGREE))
-    head = float(np.sum(exp.scaled[1 : degree + 1] ** 2)) / exp.scaled_variance
+    head = float(np.sum(exp.weights[1 : degree + 1]))
     with np.errstate(over="ignore", under="ignore"):
         return float(max(1.0 - head, TAIL_NOISE_FLOOR) * exp.variance)
 
