@@ -1,4 +1,4 @@
-"""The theory package: ``kernel(…, method="auto")`` against each method, the CLI's start-up, and cost vs scale.
+"""theory: ``kernel(…, method="auto")`` against each method, the CLI's start-up, and cost against scale.
 
 Three measurements, each against its peer in the same run (issue: performance, goal 5):
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.activations import get_activation, registered_names
+from theory.activations import Activation, get_activation, registered_names
 from theory.kernels import kernel, kernel_direct, kernel_series
 
 R_POINTS = 1000
@@ -45,6 +45,18 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def _time_family(
+    act: Activation, r: np.ndarray, direct_r: np.ndarray, repeats: int
+) -> tuple[bool, float, float, float, float]:
+    """(has a closed form, auto, series, direct scaled to len(r), peer) in seconds."""
+    closed = act.closed_form_kernel(r) is not None
+    t_auto = median_time(lambda: kernel(act, r), repeats)
+    t_series = median_time(lambda: kernel_series(act, r), repeats)
+    t_direct = median_time(lambda: kernel_direct(act, direct_r), 1) * len(r) / len(direct_r)
+    t_peer = median_time(lambda: act.closed_form_kernel(r), repeats) if closed else t_series
+    return closed, t_auto, t_series, t_direct, t_peer
+
+
 def kernel_rows(quick: bool) -> list[dict[str, object]]:
     r = np.linspace(-1.0, 1.0, R_POINTS)
     direct_r = r[:: 200 if quick else 50]
@@ -52,11 +64,7 @@ def kernel_rows(quick: bool) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for name in registered_names():
         act = get_activation(name)
-        closed = act.closed_form_kernel(r) is not None
-        t_auto = median_time(lambda: kernel(act, r), repeats)
-        t_series = median_time(lambda: kernel_series(act, r), repeats)
-        t_direct = median_time(lambda: kernel_direct(act, direct_r), 1) * R_POINTS / len(direct_r)
-        t_peer = median_time(lambda: act.closed_form_kernel(r), repeats) if closed else t_series
+        closed, t_auto, t_series, t_direct, t_peer = _time_family(act, r, direct_r, repeats)
         rows.append(
             {
                 "figure": f"kernel {name}, {R_POINTS} r",
@@ -139,18 +147,26 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{'kernel at 1,000 r':26s} {'auto ms':>9s} {'series ms':>10s} {'direct ms':>10s} {'peer':>12s} "
-          f"{'peer ms':>9s} {'auto/peer':>9s}")
+    print(
+        f"{'kernel at 1,000 r':26s} {'auto ms':>9s} {'series ms':>10s} {'direct ms':>10s} {'peer':>12s} "
+        f"{'peer ms':>9s} {'auto/peer':>9s}"
+    )
     for row in result["kernel"]:
-        print(f"{row['figure']:26s} {row['auto_ms']:9.3f} {row['series_ms']:10.3f} {row['direct_ms']:10.0f} "
-              f"{row['peer']:>12s} {row['peer_ms']:9.3f} {row['ratio']:9.2f}")
+        print(
+            f"{row['figure']:26s} {row['auto_ms']:9.3f} {row['series_ms']:10.3f} {row['direct_ms']:10.0f} "
+            f"{row['peer']:>12s} {row['peer_ms']:9.3f} {row['ratio']:9.2f}"
+        )
     for row in result["cli"]:
-        print(f"\n{row['figure']}: {row['s']:.2f} s; {row['peer']}: {row['peer_s']:.2f} s; ratio "
-              f"{row['ratio']:.2f}; imports torch: {row['imports_torch']}")
+        print(
+            f"\n{row['figure']}: {row['s']:.2f} s; {row['peer']}: {row['peer_s']:.2f} s; ratio "
+            f"{row['ratio']:.2f}; imports torch: {row['imports_torch']}"
+        )
     print(f"\n{'figure':32s} {'wall s':>7s} {'peak MB':>8s} {'time vs a=1':>12s} {'memory vs a=1':>14s}")
     for row in result["scale"]:
-        print(f"{row['figure']:32s} {row['s']:7.2f} {row['peak_MB']:8.1f} {row['ratio']:12.2f} "
-              f"{row['memory_ratio']:14.2f}")
+        print(
+            f"{row['figure']:32s} {row['s']:7.2f} {row['peak_MB']:8.1f} {row['ratio']:12.2f} "
+            f"{row['memory_ratio']:14.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -135,7 +135,9 @@ def _expansion(act: Activation, degree: int) -> HermiteExpansion:
     scaled[0] = float(np.sum(weighted))
     for k in range(degree):
         h_prev, h_cur = h_cur, (z * h_cur - np.sqrt(k) * h_prev) / np.sqrt(k + 1.0)
-        scaled[k + 1] = weighted @ h_cur
+        # pairwise np.sum, not BLAS dot: on graded rules (weights ≈ 1e−105) dot hit subnormal partial products
+        # and took 1–9 s instead of 0.1 s
+        scaled[k + 1] = np.sum(weighted * h_cur)
     variance = _checked_variance(act, sampled)
     return HermiteExpansion(scaled, sampled.mean, variance, sampled.scaled_derivative_moment, sampled.unit)
 
