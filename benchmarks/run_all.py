@@ -222,13 +222,13 @@ def machine(env: dict[str, str]) -> dict[str, object]:
 def _number(x: object) -> str:
     if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x):
         return "—"
-    if abs(x) >= 10_000:
+    if abs(x) >= 1_000:
         return f"{x:,.0f}"
     return f"{x:.3g}"
 
 
 def _met(flag: object) -> str:
-    return {True: "yes", False: "NO"}.get(flag, "—")  # type: ignore[arg-type]
+    return "yes" if flag is True else "NO" if flag is False else "—"
 
 
 HEADERS = ["benchmark", "figure", "value", "peer", "peer value", "ratio", "% of limit", "goal", "met"]
