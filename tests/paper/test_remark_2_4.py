@@ -7,8 +7,13 @@ import pytest
 
 from tests.check_runs import CHECKS, assert_as_expected
 
-REMARK_2_4 = sorted(i for i, c in CHECKS.items()
-                    if i.startswith("remark-2.4/") and c.fn.__module__ == "proofs_check.section2" and "single-noisy-step" not in i)
+REMARK_2_4 = sorted(
+    i
+    for i, c in CHECKS.items()
+    if i.startswith("remark-2.4/")
+    and c.fn.__module__ == "proofs_check.section2"
+    and "single-noisy-step" not in i
+)
 """The per-optimizer and per-breaker checks on small DAG nets (proofs_check.section2); the sentences about the cloning
 experiments (proofs_check.section2_escape) run the smoke cloning study and are tested by their own seeds."""
 SECOND_SEED = 31
