@@ -152,8 +152,9 @@ def _print_table(results: list[Result], verbose: bool) -> None:
         print(textwrap.indent(r.outcome.detail.strip() or "(no detail)", "    "))
     s = _summary(results)
     print(
-        f"\n{s['total']} checks: {s['holds']} hold, {s['refuted']} refuted (paper claim false, counterexample "
-        f"shown), {s['imprecise']} imprecise, {s['failed']} failed, {s['error']} errors; {s['seconds']} s."
+        f"\n{s['total']} checks: {s['holds']} hold, {s['refuted']} refuted (paper claim false, "
+        f"counterexample shown), {s['imprecise']} imprecise, {s['failed']} failed, {s['error']} errors; "
+        f"{s['seconds']} s."
     )
     if s["unexpected"]:
         print("NOT as expected: " + ", ".join(s["unexpected"]))  # type: ignore[arg-type]

@@ -88,11 +88,12 @@ def _lemma_for(name: str) -> CheckFn:
         ok = bool(np.min(margin_raw) >= -ROUNDING and best - g >= -ROUNDING)
         ratio_to_gamma = f"{best / g:.4g}× γ" if g > 0 else "γ = 0"
         detail = (
-            f"α = {a:.12g}, γ = {g:.12g}, 1 − α = {1 - a:.12g}. Tightness: the best constant for {name}, "
-            f"c* = inf_r (r² − K(r)²)/(r²(1−r²)) = {best:.12g} ({where}; the r → 0 limit is 1 − α², the r → 1 limit "
-            f"K'(1) − 1), i.e. {ratio_to_gamma}; the class-wide optimum is 1 − α (lemma-A.1/optimal-constant). "
-            f"r² − K² − γr²(1−r²) ≥ {-ROUNDING:g} on all {len(r)} grid points (it vanishes at r ∈ {{0, ±1}} for every "
-            f"φ, so its minimum says nothing about tightness). Margin reported: c* − γ"
+            f"α = {a:.12g}, γ = {g:.12g}, 1 − α = {1 - a:.12g}. Tightness: the best constant for {name}, c* "
+            f"= inf_r (r² − K(r)²)/(r²(1−r²)) = {best:.12g} ({where}; the r → 0 limit is 1 − α², the r → 1 "
+            f"limit K'(1) − 1), i.e. {ratio_to_gamma}; the class-wide optimum is 1 − α "
+            f"(lemma-A.1/optimal-constant). r² − K² − γr²(1−r²) ≥ {-ROUNDING:g} on all {len(r)} grid points "
+            "(it vanishes at r ∈ {0, ±1} for every φ, so its minimum says nothing about tightness). Margin "
+            "reported: c* − γ"
         )
         return Outcome("holds" if ok else "refuted", best - g, detail)
 
@@ -117,7 +118,8 @@ for _name in registered_names():
     subject="extension",
     quote=EXTREMAL_KERNEL,
     location="Lemma A.1, proof",
-    reading="the proof bounds the gap through the extremal kernel Q; the constant it yields (γ) is not the best",
+    reading="the proof bounds the gap through the extremal kernel Q; the constant it yields (γ) is not the "
+    "best",
 )
 def optimal_gap_constant(ctx: Context) -> Outcome:
     cert = improved_constant_certificate()
@@ -125,9 +127,9 @@ def optimal_gap_constant(ctx: Context) -> Outcome:
     gap = gamma_below_improved_constant()
     ok = cert.proved and sympy.simplify(limit - (1 - ALPHA)) == 0
     detail = (
-        f"x² − Q² − (1−α)x²(1−x²) = {cert.factored} ≥ 0 ({'; '.join(cert.reasons)}); "
-        f"lim_(x→1) (x² − Q²)/(x²(1−x²)) = {limit} for Q = αx + (1−α)x², itself a kernel (w₁ = α, w₂ = 1 − α), "
-        f"so no larger constant holds; (1 − α) − γ = {gap} > 0 on (0,1): the paper's γ is not optimal"
+        f"x² − Q² − (1−α)x²(1−x²) = {cert.factored} ≥ 0 ({'; '.join(cert.reasons)}); lim_(x→1) "
+        f"(x² − Q²)/(x²(1−x²)) = {limit} for Q = αx + (1−α)x², itself a kernel (w₁ = α, w₂ = 1 − α), so no "
+        f"larger constant holds; (1 − α) − γ = {gap} > 0 on (0,1): the paper's γ is not optimal"
     )
     return Outcome("holds" if ok else "failed", None, detail)
 

@@ -1,6 +1,6 @@
-"""Checks of Appendix A.2, Figure A.2's caption and the 'frozen units' paragraph of Section 3: the rank-plasticity
-tension. Section 3's "for tanh, increasing the effective gain does the same" is read at zero mean (the family of
-Appendix A.2, one computation shared with its check) and at a drifting mean.
+"""Checks of Appendix A.2, Figure A.2's caption and the 'frozen units' paragraph of Section 3: the
+rank-plasticity tension. Section 3's "for tanh, increasing the effective gain does the same" is read at zero
+mean (the family of Appendix A.2, one computation shared with its check) and at a drifting mean.
 
 ψ(z) = φ(a·z + b); γ = (1 − α)/(1 + α) with α = K'_ψ(0); ε = 0.01. "Frozen" has two readings, and the
 paper's P(|f'| < ε) does not say which: the factor of the incoming-weight gradient, φ'(a·z + b) (Theorem
@@ -37,7 +37,8 @@ GAMMA_TARGETS = (0.9, 0.99, 0.999)
 HIGH_GAMMA = 0.9
 """'High rank expansion capabilities (large γ)' of Appendix A.2 / Figure A.3."""
 MOSTLY_FROZEN, MOSTLY_FREE = 0.9, 0.5
-"""'The gradient vanishes for the vast majority of inputs': P ≥ MOSTLY_FROZEN; P < MOSTLY_FREE is a counterexample."""
+"""'The gradient vanishes for the vast majority of inputs': P ≥ MOSTLY_FROZEN;
+P < MOSTLY_FREE is a counterexample."""
 QUICK_SCALES, QUICK_SHIFT_RATIOS = (0.5, 8.0), (-3.0, -2.0, -1.5, 0.0)
 THOROUGH_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 THOROUGH_SHIFT_RATIOS = (
@@ -63,7 +64,8 @@ MONOTONE_GRID = np.linspace(-12.0, 12.0, 24001)
 PHI_SMALLEST_GAIN = 0.2
 PHI_CROSS_CHECK_STRIDE = 5
 """P(|φ'(a Z)| < ε) = 2Φ(−arcsech(√ε)/a) for tanh: below a ≈ 0.05 it underflows float64 (Φ(−60)), so the
-strictness test of the φ' reading starts at a = 0.2 (P ≈ 4e-51); the formula is increasing in a for all a > 0."""
+strictness test of the φ' reading starts at a = 0.2 (P ≈ 4e-51); the formula is increasing in a for all
+a > 0."""
 
 SECTION_3_MONOTONE = (
     "We find that γ_ϕ is *monotonic* with respect to the saturation parameters: for ReLU, making the "
@@ -77,7 +79,8 @@ LARGE_GAIN = 1e4
 """A tanh gain at which P(|tanh'(aZ)| < ε) = 2Φ(−arcsech(√ε)/a) is within 1e-3 of its limit 1."""
 TANH_MEANS = (0.0, 0.5, 1.0, 1.5, 2.0)
 TANH_PROFILE_GAINS = np.geomspace(0.05, 30.0, 13)
-"""Section 3's drifting moments: γ(tanh(a z + b)) on these gains a at these means b (b ≥ 0 suffices: γ is even in b)."""
+"""Section 3's drifting moments: γ(tanh(a z + b)) on these gains a at these means b (b ≥ 0 suffices: γ is even
+in b)."""
 FIGURE_A_2_CAPTION = (
     r"Empirical analysis of ReLU and Tanh activations confirms that increasing the decorrelation "
     r"coefficient γ_ϕ (to improve rank) strictly requires increasing the probability that the unit is "
@@ -85,8 +88,8 @@ FIGURE_A_2_CAPTION = (
 )
 TENSION = (
     r"Crucially, the analysis reveals a severe rank-plasticity tension: approaching maximum decorrelation "
-    r"($\gamma_\phi \rightarrow 1$) necessitates driving the activation into a “frozen” regime (dead zone for "
-    r"ReLU or saturation for Tanh) with probability approaching 1.0, thereby effectively eliminating the "
+    r"($\gamma_\phi \rightarrow 1$) necessitates driving the activation into a “frozen” regime (dead zone "
+    r"for ReLU or saturation for Tanh) with probability approaching 1.0, thereby effectively eliminating the "
     r"gradient flow required for training."
 )
 MOST_CASES = (
@@ -95,9 +98,10 @@ MOST_CASES = (
     "inputs, demonstrating the tension between feature learning and trainability."
 )
 GAMMA_AB = (
-    r"In particular, we consider modulating activations by scale a and bias b : $\psi(z) = \phi(az + b)$, and "
-    r"analyze the de-correlation strength $\gamma(a, b) = \frac{(\mathbb{E}[\psi'(Z)])^2}{\text{Var}(\psi(Z))}$ "
-    r"as a function of shape parameters $\{a, b\}$."
+    r"In particular, we consider modulating activations by scale a and bias b : $\psi(z) = \phi(az + b)$, "
+    r"and analyze the de-correlation strength $\gamma(a, "
+    r"b) = \frac{(\mathbb{E}[\psi'(Z)])^2}{\text{Var}(\psi(Z))}$ as a function of shape parameters $\{a, "
+    r"b\}$."
 )
 GAMMA_AB_IS_SLOPE = (
     r"Note that $\gamma(a, b) = \frac{(\mathbb{E}[\psi'(Z)])^2}{\text{Var}(\psi(Z))}$ coincides with "
@@ -164,9 +168,9 @@ def _tanh_zero_mean_gammas(thorough: bool) -> tuple[np.ndarray, np.ndarray]:
     method="numeric",
     quote=APPENDIX_MONOTONE,
     location="Appendix A.2, paragraph on Figure A.2",
-    reading="the tanh half: γ of tanh(a z) in the scale a, the family the paragraph names ('scale a for Tanh under "
-    "standard Gaussian input'); the ReLU half is appendix-A.2/relu-bias-monotone, and Section 3's sentence "
-    "with a drifting mean is theorem-3.1/tanh-gain-monotone-at-any-mean",
+    reading="the tanh half: γ of tanh(a z) in the scale a, the family the paragraph names ('scale a for Tanh "
+    "under standard Gaussian input'); the ReLU half is appendix-A.2/relu-bias-monotone, and Section 3's "
+    "sentence with a drifting mean is theorem-3.1/tanh-gain-monotone-at-any-mean",
 )
 def tanh_gamma_monotone_in_gain(ctx: Context) -> Outcome:
     gains, g = _tanh_zero_mean_gammas(ctx.thorough)
@@ -190,14 +194,16 @@ def _tanh_gamma_profile() -> dict[float, np.ndarray]:
 
 @claim(
     "theorem-3.1/tanh-gain-monotone-at-any-mean",
-    "Section 3: for tanh, increasing the effective gain increases γ (at zero, or at any, pre-activation mean)",
+    "Section 3: for tanh, increasing the effective gain increases γ (at zero, or at any, pre-activation "
+    "mean)",
     method="numeric",
     expected="imprecise",
     quote=SECTION_3_MONOTONE,
     location="Section 3, 'Implication for emergence of frozen units'",
-    reading="The paragraph lets both moments of the pre-activation drift (ψ(z) = tanh(a z + b)); 'increasing the "
-    "effective gain' A: at zero mean b = 0 (Appendix A.2's family, appendix-A.2/tanh-gain-monotone), B: at "
-    "any mean b. (The ReLU half, appendix-A.2/relu-bias-monotone, has no such choice: γ depends on b/|a|.)",
+    reading="The paragraph lets both moments of the pre-activation drift (ψ(z) = tanh(a z + b)); 'increasing "
+    "the effective gain' A: at zero mean b = 0 (Appendix A.2's family, appendix-A.2/tanh-gain-monotone), B: "
+    "at any mean b. (The ReLU half, appendix-A.2/relu-bias-monotone, has no such choice: γ depends on "
+    "b/|a|.)",
 )
 def tanh_gain_monotone_at_any_mean(ctx: Context) -> Outcome:
     gains, g0 = _tanh_zero_mean_gammas(ctx.thorough)
@@ -224,9 +230,9 @@ def tanh_gain_monotone_at_any_mean(ctx: Context) -> Outcome:
     any_mean = ReadingOutcome(
         "any mean, γ(tanh(a z + b))",
         "refuted",
-        f"({grid}) increasing for b ∈ {monotone_b}, but not from b = {b:g}: γ rises to {g[i]:.5g} at a = {a_hi:.3g} "
-        f"and falls to {g[i + 1]:.5g} at a = {a_lo:.3g} (mpmath Stein identity: {check[0]:.5g}, {check[1]:.5g}); "
-        f"failing means {sorted(failing)}",
+        f"({grid}) increasing for b ∈ {monotone_b}, but not from b = {b:g}: γ rises to {g[i]:.5g} at "
+        f"a = {a_hi:.3g} and falls to {g[i + 1]:.5g} at a = {a_lo:.3g} (mpmath Stein identity: "
+        f"{check[0]:.5g}, {check[1]:.5g}); failing means {sorted(failing)}",
     )
     return judge_readings(
         [zero_mean, any_mean],
@@ -238,8 +244,8 @@ def tanh_gain_monotone_at_any_mean(ctx: Context) -> Outcome:
 
 @claim(
     "theorem-3.1/tanh-gain-monotone-small-mean",
-    "Corrected: γ(tanh(a z + b)) increases with the gain a for |b| ≤ 1, but not for |b| ≥ 1.5 (it first peaks "
-    "near a ≈ 1, dips, then rises towards its a → ∞ limit)",
+    "Corrected: γ(tanh(a z + b)) increases with the gain a for |b| ≤ 1, but not for |b| ≥ 1.5 (it first "
+    "peaks near a ≈ 1, dips, then rises towards its a → ∞ limit)",
     method="numeric",
     subject="correction",
     corrects="theorem-3.1/tanh-gain-monotone-at-any-mean",
@@ -297,8 +303,8 @@ def _strictly_increasing_in_gamma(g: np.ndarray, p: np.ndarray) -> float:
     expected="imprecise",
     quote=FIGURE_A_2_CAPTION,
     location="Figure A.2 caption",
-    reading="A: 'frozen' tests φ'(a·z + b), the factor f'(z_v) of the unit's incoming-weight gradient (Theorem "
-    "2.1); B: it tests ψ'(z) = a·φ'(a·z + b), the derivative of the modulated activation, as "
+    reading="A: 'frozen' tests φ'(a·z + b), the factor f'(z_v) of the unit's incoming-weight gradient "
+    "(Theorem 2.1); B: it tests ψ'(z) = a·φ'(a·z + b), the derivative of the modulated activation, as "
     "theory.frozen and the paper's P(|f'| < ε) applied to ψ",
 )
 def frozen_probability_increases_with_gamma(ctx: Context) -> Outcome:
@@ -307,16 +313,16 @@ def frozen_probability_increases_with_gamma(ctx: Context) -> Outcome:
     phi = ReadingOutcome(
         "frozen = |φ'(a·z + b)| < ε",
         "holds" if step_t > 0 and step_r > 0 else "refuted",
-        f"along tanh(a z), a ∈ [{PHI_SMALLEST_GAIN:g}, 30] ({len(gains)} points), P = 2Φ(−arcsech(√ε)/a) rises from {p_t[0]:.3g} to "
-        f"{p_t[-1]:.6g} as γ rises (smallest step {step_t:.3g}); along relu(z + b), b ∈ [−6, 6], P = Φ(−b) rises with γ "
-        f"(smallest step {step_r:.3g})",
+        f"along tanh(a z), a ∈ [{PHI_SMALLEST_GAIN:g}, 30] ({len(gains)} points), P = 2Φ(−arcsech(√ε)/a) "
+        f"rises from {p_t[0]:.3g} to {p_t[-1]:.6g} as γ rises (smallest step {step_t:.3g}); along "
+        f"relu(z + b), b ∈ [−6, 6], P = Φ(−b) rises with γ (smallest step {step_r:.3g})",
     )
     gains_b, g_tb, p_tb, _, _ = _frozen_families(ctx.thorough, "psi")
     limit = (
-        f"The caption's 'approaching 1.0 as γ → 1': along relu(z + b) P = {p_r[0]:.9f} at γ = 1 − {1 - g_r[0]:.2g} "
-        f"(b = −6), in both readings (a = 1); along tanh(a z) γ never approaches 1 — it stays below (π − 2)/(π + 2) "
-        f"= {TANH_GAIN_LIMIT:.6f} (γ = {g_t[-1]:.6f} at a = {gains[-1]:g}, appendix-A.2/gamma-to-1-tanh-gain), "
-        f"while P(|φ'| < ε) reaches {p_t[-1]:.6f}."
+        f"The caption's 'approaching 1.0 as γ → 1': along relu(z + b) P = {p_r[0]:.9f} at γ = "
+        f"1 − {1 - g_r[0]:.2g} (b = −6), in both readings (a = 1); along tanh(a z) γ never approaches 1 — it "
+        f"stays below (π − 2)/(π + 2) = {TANH_GAIN_LIMIT:.6f} (γ = {g_t[-1]:.6f} at a = {gains[-1]:g}, "
+        f"appendix-A.2/gamma-to-1-tanh-gain), while P(|φ'| < ε) reaches {p_t[-1]:.6f}."
     )
     counterexample = None
     for i, (a, g, p) in enumerate(zip(gains_b, g_tb, p_tb)):  # in order of increasing gain (and γ)
@@ -335,9 +341,9 @@ def frozen_probability_increases_with_gamma(ctx: Context) -> Outcome:
     psi = ReadingOutcome(
         "frozen = |ψ'(z)| < ε, ψ'(z) = a·φ'(a·z + b)",
         "refuted",
-        f"tanh(a z), ε = {DEFAULT_EPSILON}: a = {a0:.4g} has γ = {g0:.3g}, P = {p0:.6g}; a = {a:.4g} has larger "
-        f"γ = {g:.3g} but P = {p:.3g}. For a < ε, |ψ'| ≤ a < ε everywhere, so P = 1 while γ ≈ 0 (re-run: python -m "
-        f"theory describe tanh --scale {a0:.4g})",
+        f"tanh(a z), ε = {DEFAULT_EPSILON}: a = {a0:.4g} has γ = {g0:.3g}, P = {p0:.6g}; a = {a:.4g} has "
+        f"larger γ = {g:.3g} but P = {p:.3g}. For a < ε, |ψ'| ≤ a < ε everywhere, so P = 1 while γ ≈ 0 "
+        f"(re-run: python -m theory describe tanh --scale {a0:.4g})",
     )
     return judge_readings(
         [phi, psi],
@@ -354,8 +360,9 @@ def _tanh_frozen_closed(a: float, eps: float) -> float:
 
 @claim(
     "appendix-A.2/frozen-increases-with-gamma-corrected",
-    "P(|φ'(az+b)| < ε) strictly rises with γ along both families; P(|ψ'| < ε) only for tanh gains a ≥ a*(ε) ≈ 1.7ε; "
-    "P → 1 as γ → 1 along relu(z + b), while tanh(a z) keeps γ < (π−2)/(π+2) ≈ 0.222 (P(|φ'| < ε) → 1 as a → ∞)",
+    "P(|φ'(az+b)| < ε) strictly rises with γ along both families; P(|ψ'| < ε) only for tanh gains a ≥ a*(ε) "
+    "≈ 1.7ε; P → 1 as γ → 1 along relu(z + b), while tanh(a z) keeps γ < (π−2)/(π+2) ≈ 0.222 (P(|φ'| < "
+    "ε) → 1 as a → ∞)",
     method="numeric",
     subject="correction",
     corrects="appendix-A.2/frozen-increases-with-gamma",
@@ -406,15 +413,15 @@ def frozen_probability_increases_with_gamma_corrected(ctx: Context) -> Outcome:
         "holds" if ok else "refuted",
         margin,
         f"Reading φ'(az+b): P strictly increasing in γ along tanh(a z), a ∈ [{PHI_SMALLEST_GAIN:g}, 30] (and "
-        f"2Φ(−arcsech(√ε)/a) increases in a for every a > 0), and along "
-        f"relu(z + b) (closed form vs roots at {len(spot)} gains agree to {phi_gap:.2g}). "
-        f"Reading ψ': ReLU: P = Φ(−b) and γ both decrease in b, so P is non-decreasing in γ over b ∈ [−6, 6]; "
-        f"tanh: a*(ε = {eps}) = {a_star:.6g} (= {a_star / eps:.4g} ε) minimises P; for a ∈ [a*, 30] "
-        f"γ and P both increase (P from {p_t[0]:.3g} to {p_t[-1]:.6g}); roots vs closed form agree to "
+        "2Φ(−arcsech(√ε)/a) increases in a for every a > 0), and along relu(z + b) (closed form vs roots at "
+        f"{len(spot)} gains agree to {phi_gap:.2g}). Reading ψ': ReLU: P = Φ(−b) and γ both decrease in b, "
+        f"so P is non-decreasing in γ over b ∈ [−6, 6]; tanh: a*(ε = {eps}) = "
+        f"{a_star:.6g} (= {a_star / eps:.4g} ε) minimises P; for a ∈ [a*, 30] γ and P both increase (P from "
+        f"{p_t[0]:.3g} to {p_t[-1]:.6g}); roots vs closed form agree to "
         f"{float(np.max(np.abs(p_t - p_closed))):.2g}. On (ε, a*) P falls while γ rises. As γ → 1: "
-        f"relu(z − 6) has γ = 1 − {1 - relu_top[0]:.2g} and P = {relu_top[1]:.9f}; tanh(a z) stays below γ = "
-        f"{TANH_GAIN_LIMIT:.6f} (γ = {g_phi.max():.6f} at a = 30), and P(|φ'| < ε) = 2Φ(−arcsech(√ε)/a) = "
-        f"{tanh_far:.6f} at a = {LARGE_GAIN:g} (→ 1).",
+        f"relu(z − 6) has γ = 1 − {1 - relu_top[0]:.2g} and P = {relu_top[1]:.9f}; tanh(a z) stays below "
+        f"γ = {TANH_GAIN_LIMIT:.6f} (γ = {g_phi.max():.6f} at a = 30), and P(|φ'| < ε) = 2Φ(−arcsech(√ε)/a) "
+        f"= {tanh_far:.6f} at a = {LARGE_GAIN:g} (→ 1).",
     )
 
 
@@ -466,8 +473,8 @@ def _monotone(act) -> bool:
 
 @functools.lru_cache(maxsize=2)
 def _high_gamma_map(thorough: bool) -> tuple[HighGammaRow, ...]:
-    """For every registered activation: the grid points ψ = φ(a z + c·a) with γ ≥ HIGH_GAMMA and the least frozen
-    one under each reading (frozen probability by closed form where one exists, roots otherwise)."""
+    """For every registered activation: the grid points ψ = φ(a z + c·a) with γ ≥ HIGH_GAMMA and the least
+    frozen one under each reading (frozen probability by closed form where one exists, roots otherwise)."""
     scales, ratios = (
         (THOROUGH_SCALES, THOROUGH_SHIFT_RATIOS) if thorough else (QUICK_SCALES, QUICK_SHIFT_RATIOS)
     )
@@ -513,9 +520,9 @@ def _describe(row: HighGammaRow, reading: str) -> str:
     expected="imprecise",
     quote=TENSION,
     location="Appendix A.2, paragraph on Figure A.2",
-    reading="A: within the analysis the paragraph describes (tanh modulated by its scale a only), tanh approaches "
-    "γ → 1 through saturation; B: for tanh(a z + b) in general, approaching γ → 1 forces saturation with "
-    "P → 1",
+    reading="A: within the analysis the paragraph describes (tanh modulated by its scale a only), tanh "
+    "approaches γ → 1 through saturation; B: for tanh(a z + b) in general, approaching γ → 1 forces "
+    "saturation with P → 1",
 )
 def tanh_high_gamma_needs_saturation(ctx: Context) -> Outcome:
     tanh = get_activation("tanh")
@@ -524,9 +531,9 @@ def tanh_high_gamma_needs_saturation(ctx: Context) -> Outcome:
     gain_only = ReadingOutcome(
         "tanh(a z), the scale family of the paragraph",
         "refuted" if g.max() < TANH_GAIN_LIMIT else "holds",
-        f"γ(tanh(a z)) increases with a but stays below (1 − 2/π)/(1 + 2/π) = {TANH_GAIN_LIMIT:.10f} (the γ of "
-        f"sign(z), its a → ∞ limit): γ(a = 100) = {g[-1]:.10f}; it never approaches 1, so this family cannot show "
-        f"what happens as γ → 1",
+        f"γ(tanh(a z)) increases with a but stays below (1 − 2/π)/(1 + 2/π) = {TANH_GAIN_LIMIT:.10f} (the γ "
+        f"of sign(z), its a → ∞ limit): γ(a = 100) = {g[-1]:.10f}; it never approaches 1, so this family "
+        "cannot show what happens as γ → 1",
     )
     row = next(r for r in _high_gamma_map(ctx.thorough) if r.name == "tanh")
     p_psi, p_phi = row.least_frozen_psi[0], row.least_frozen_phi[0]
@@ -564,8 +571,8 @@ def tanh_gain_gamma_supremum(ctx: Context) -> Outcome:
     gap = TANH_GAIN_LIMIT - g_big
     ok = 0 < gap < 1e-2 and with_bias[-1][2] > 0.95 and with_bias[-1][3] > 0.99
     detail = (
-        f"γ(a = 100) = {g_big:.10f} < limit {TANH_GAIN_LIMIT:.10f} (gap {gap:.3g}, shrinking like 1/a); with a "
-        f"bias: "
+        f"γ(a = 100) = {g_big:.10f} < limit {TANH_GAIN_LIMIT:.10f} (gap {gap:.3g}, shrinking like 1/a); with "
+        "a bias: "
         + "; ".join(f"tanh({a:g} z + {a * c:g}): γ = {g:.6f}, P = {p:.6f}" for a, c, g, p in with_bias)
     )
     return Outcome("holds" if ok else "refuted", gap, detail)
@@ -636,9 +643,8 @@ def high_gamma_frozen_by_monotonicity(ctx: Context) -> Outcome:
             predicted = ("frozen", "unreachable") if r.monotone else ("free",)
             if v not in predicted:
                 mismatches.append(f"{r.name} ({reading}): {v}")
-        if (
-            r.points and not r.monotone
-        ):  # the witness again by another method: roots vs closed form, else mpmath
+        if r.points and not r.monotone:
+            # the witness again by another method: roots vs closed form, else mpmath
             p, a, b, _ = r.least_frozen_psi
             act = get_activation(r.name).modulated(a, b)
             other = "roots" if frozen_probability_closed_form(act) is not None else "mp"
@@ -648,16 +654,17 @@ def high_gamma_frozen_by_monotonicity(ctx: Context) -> Outcome:
                 agreement = max(agreement, abs(p - _frozen(act, "psi", method=other)))
         lines.append(f"{_describe(r, 'psi')}{' (monotone)' if r.monotone else ' (not monotone)'}")
     ok = not mismatches and agreement < 1e-9
+    not_cross_checked = "; not cross-checked at quick effort: " + ", ".join(unchecked) if unchecked else ""
     return Outcome(
         "holds" if ok else "refuted",
         margin=agreement,
-        detail=f"{_grid_recipe(ctx)}: " + "; ".join(lines) + f". Prediction (monotone ⇒ frozen or "
-        f"unreachable, not monotone ⇒ free) matches under both readings of 'frozen'"
-        f"{'' if not mismatches else ' except ' + ', '.join(mismatches)}. A non-monotone φ reaches "
-        f"high γ near a turning point, where ψ is nearly even (α ≈ 0) while |ψ'| is small only on a "
-        f"thin set; each witness's P agrees with a second method (roots vs closed form; mpmath, with --thorough, where there "
-        f"is no closed form) to {agreement:.2g}"
-        f"{'; not cross-checked at quick effort: ' + ', '.join(unchecked) if unchecked else ''}. "
+        detail=f"{_grid_recipe(ctx)}: " + "; ".join(lines) + ". Prediction (monotone ⇒ frozen or "
+        "unreachable, not monotone ⇒ free) matches under both readings of "
+        f"'frozen'{'' if not mismatches else ' except ' + ', '.join(mismatches)}. A non-monotone φ reaches "
+        "high γ near a turning point, where ψ is nearly even (α ≈ 0) while |ψ'| is small only on a thin set; "
+        "each witness's P agrees with a second method (roots vs closed form; mpmath, with --thorough, where "
+        "there is no closed form) to "
+        f"{agreement:.2g}{not_cross_checked}. "
         "This is a finding on the grid, not a theorem: a finer grid could only add witnesses.",
     )
 
@@ -691,8 +698,9 @@ def stein_identity(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         -float(worst_mp),
-        f"max |E ψ' − E ψZ| at 30 digits = {mpmath.nstr(worst_mp, 3)} ({where or 'all exact'}); "
-        f"max |(Eψ')²/Var − a_1²/Var (float64 Hermite)| = {worst_float:.2g} over {len(_stein_examples(ctx))} activations",
+        f"max |E ψ' − E ψZ| at 30 digits = {mpmath.nstr(worst_mp, 3)} ({where or 'all exact'}); max "
+        f"|(Eψ')²/Var − a_1²/Var (float64 Hermite)| = {worst_float:.2g} over {len(_stein_examples(ctx))} "
+        "activations",
     )
 
 
@@ -713,14 +721,15 @@ def gamma_ab_is_named_decorrelation_strength(ctx: Context) -> Outcome:
     name_reading = ReadingOutcome(
         "γ(a, b) is Theorem 3.1's γ_ψ",
         "refuted" if abs(named - theorem) > ROUNDING else "holds",
-        f"relu: (E ψ')²/Var ψ = {named:.10f} = α = K'(0), but Theorem 3.1's γ = (1 − α)/(1 + α) = {theorem:.10f}",
+        f"relu: (E ψ')²/Var ψ = {named:.10f} = α = K'(0), but Theorem 3.1's γ = (1 − α)/(1 + "
+        f"α) = {theorem:.10f}",
     )
     formula_reading = ReadingOutcome(
         "γ(a, b) = K'_ψ(0), monotonically related to γ_ψ",
         "holds" if abs(named - alpha(act)) < FLOAT_AGREEMENT else "refuted",
-        f"(E ψ')²/Var ψ (mpmath, Stein) = {named:.12f} and K'_ψ(0) = w₁ (Hermite) = {alpha(act):.12f}; the map "
-        f"α ↦ (1 − α)/(1 + α) is a decreasing bijection (appendix-A.2/gamma-ab-reparameterization), so 'γ(a, b) "
-        f"increases' means that Theorem 3.1's γ decreases",
+        f"(E ψ')²/Var ψ (mpmath, Stein) = {named:.12f} and K'_ψ(0) = w₁ (Hermite) = {alpha(act):.12f}; the "
+        "map α ↦ (1 − α)/(1 + α) is a decreasing bijection (appendix-A.2/gamma-ab-reparameterization), so "
+        "'γ(a, b) increases' means that Theorem 3.1's γ decreases",
     )
     return judge_readings(
         [name_reading, formula_reading],

@@ -181,8 +181,8 @@ def _re_only_net() -> tuple[DagNet, Partition]:
     expected="imprecise",
     quote=BACKWARD_STEP,
     location="Theorem A.1, proof (backward cloning)",
-    reading="A: the reason given — RE alone yields identical forward values; B: the step in its context, where "
-    "RE ∩ CE is assumed, so f'(z(u_k)) = f'(z(u_q)) does hold (by part 1, from CE)",
+    reading="A: the reason given — RE alone yields identical forward values; B: the step in its context, "
+    "where RE ∩ CE is assumed, so f'(z(u_k)) = f'(z(u_q)) does hold (by part 1, from CE)",
 )
 def row_equitability_alone_gives_forward_cloning(ctx: Context) -> Outcome:
     net, part = _re_only_net()
@@ -192,8 +192,8 @@ def row_equitability_alone_gives_forward_cloning(ctx: Context) -> Outcome:
     alone = ReadingOutcome(
         "RE alone ⇒ equal forward values (the reason given)",
         "refuted" if re_res < EXACT_TOL and rep.forward > BROKEN_TOL else "holds",
-        f"x → {{a, b}} tanh with w(x,a)=1, w(x,b)=2, a,b → y weight 1: RE residual {re_res} (a 1-row block is "
-        f"trivially RE) but h(a) ≠ h(b): spread {rep.forward:.3g}; δ spread {rep.backward:.3g}",
+        f"x → {{a, b}} tanh with w(x,a)=1, w(x,b)=2, a,b → y weight 1: RE residual {re_res} (a 1-row block "
+        f"is trivially RE) but h(a) ≠ h(b): spread {rep.forward:.3g}; δ spread {rep.backward:.3g}",
     )
     worst = 0.0
     for net_s, part_s, _, xs, ys in _scenarios(ctx):
@@ -202,7 +202,8 @@ def row_equitability_alone_gives_forward_cloning(ctx: Context) -> Outcome:
     in_context = ReadingOutcome(
         "under the proof's assumption RE ∩ CE",
         "holds" if worst < EXACT_TOL else "refuted",
-        f"random RE ∩ CE points of cloned DAGs: largest within-block spread of z = {worst:.2g}, so f'(z) agrees",
+        f"random RE ∩ CE points of cloned DAGs: largest within-block spread of z = {worst:.2g}, so f'(z) "
+        "agrees",
     )
     return judge_readings(
         [alone, in_context],
@@ -272,9 +273,9 @@ def duplicate_manifold_dimension(ctx: Context) -> Outcome:
     method="numeric",
     quote=REMARK_A_1_RATIO,
     location="Remark A.1",
-    reading="'roughly 1/n²' as the order of growth: dim Θ/(n²·dim M_D) → L, a constant of the base architecture "
-    "(the share of hidden→hidden blocks among all blocks); read as dim M_D = dim Θ/n² exactly it is off "
-    "by that factor",
+    reading="'roughly 1/n²' as the order of growth: dim Θ/(n²·dim M_D) → L, a constant of the base "
+    "architecture (the share of hidden→hidden blocks among all blocks); read as dim M_D = dim Θ/n² exactly "
+    "it is off by that factor",
 )
 def duplicate_manifold_dimension_ratio(ctx: Context) -> Outcome:
     rows, ok, limits = [], True, []
@@ -324,8 +325,8 @@ def row_equitable_matches_base_forward(ctx: Context) -> Outcome:
     return Outcome(
         "refuted" if min(err, err_p) > BROKEN_TOL else "holds",
         margin=err,
-        detail=f"x → {{a,b}} with weights 1, 2 (RE, not CE): max |h(v) − h̃(ṽ)| = {err:.3g} (corrected base), "
-        f"{err_p:.3g} (paper's base); the clones a, b already differ from each other.",
+        detail=f"x → {{a,b}} with weights 1, 2 (RE, not CE): max |h(v) − h̃(ṽ)| = {err:.3g} (corrected "
+        f"base), {err_p:.3g} (paper's base); the clones a, b already differ from each other.",
         summary=f"x→{{a,b}} with weights 1, 2 is RE, but h(a) ≠ h(b), so no base unit matches both "
         f"(error {min(err, err_p):.3g})",
     )
@@ -338,7 +339,8 @@ def row_equitable_matches_base_forward(ctx: Context) -> Outcome:
     expected="refuted",
     quote=REMARK_A_2_BACKWARD,
     location="Remark A.2",
-    reading="δ = ∂L/∂h of the paper's backward recursion; base network as defined (1/|S_i|) and corrected (1/|S_j|)",
+    reading="δ = ∂L/∂h of the paper's backward recursion; base network as defined (1/|S_i|) and corrected "
+    "(1/|S_j|)",
 )
 def equitable_matches_base_backward(ctx: Context) -> Outcome:
     worst = {"paper": (0.0, -1), "corrected": (0.0, -1)}
@@ -391,8 +393,8 @@ def base_correspondence_corrected(ctx: Context) -> Outcome:
     expected="refuted",
     quote=BASE_NETWORK_PURPOSE,
     location="Appendix A.3, base network definition",
-    reading="the weights as defined just before, w̃_ij = (1/|S_i|) Σ_{u∈S_i, v∈S_j} w_uv ('divided by the number "
-    "of rows'), and 'similarity' as equal forward values and outputs",
+    reading="the weights as defined just before, w̃_ij = (1/|S_i|) Σ_{u∈S_i, v∈S_j} w_uv ('divided by the "
+    "number of rows'), and 'similarity' as equal forward values and outputs",
 )
 def base_network_as_defined(ctx: Context) -> Outcome:
     net, part = two_clone_net(w_in=(1.0, 1.0), w_out=(0.5, 0.5))
@@ -424,7 +426,7 @@ def base_network_as_defined(ctx: Context) -> Outcome:
 )
 def base_network_corrected(ctx: Context) -> Outcome:
     worst = 0.0
-    for net, part, _, x, y in _scenarios(ctx):
+    for _net, part, _, x, y in _scenarios(ctx):
         worst = max(worst, base_correspondence(part, x, y, "corrected")["output"])
     return Outcome(
         "holds" if worst < EXACT_TOL else "refuted",

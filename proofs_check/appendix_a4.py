@@ -50,7 +50,10 @@ ARCH_OPTIONS: dict[str, dict[str, object]] = {
 NUMPY_AGREEMENT = 1e-13
 """numpy and torch GroupNorm outputs (float64, O(1) values) agree to this."""
 
-COVERAGE = "The certificate (Lemma A.2) is satisfied by the standard width/channel/heads expansions used in practice:"
+COVERAGE = (
+    "The certificate (Lemma A.2) is satisfied by the standard width/channel/heads expansions used in "
+    "practice:"
+)
 MLP_BULLET = (
     r"**MLPs / Linear layers:** Duplicate hidden units; enforce RE/CE by tiling weights with appropriate "
     r"$1/(\text{input expansion})$ scaling; duplicate biases."
@@ -86,8 +89,8 @@ LEMMA_A_2_PROOF = (
 )
 REMARK_A_3 = (
     r"(MC3) implies closure under any first-order optimizer whose update is a (possibly stateful) scalar "
-    r"multiple of the local gradient on each parameter and whose internal state is identical across clones at "
-    r"initialization (e.g., SGD, momentum, RMSProp, Adam with tied clone states). Weight decay that acts "
+    r"multiple of the local gradient on each parameter and whose internal state is identical across clones "
+    r"at initialization (e.g., SGD, momentum, RMSProp, Adam with tied clone states). Weight decay that acts "
     r"per-parameter independently may break exact symmetry; see Appx. A.3. Dropout violates (MC1)–(MC2) "
     r"because independent masks destroy blockwise equality in the forward/backward signals."
 )
@@ -201,8 +204,8 @@ def vit_clone_matches_base(ctx: Context) -> Outcome:
     method="numeric",
     quote=PERSISTENCE,
     location="Theorem A.2 (3)",
-    reading="the update is SGD; that the quotient follows base SGD with per-tensor rates lr·m_in/m_out is our "
-    "addition",
+    reading="the update is SGD; that the quotient follows base SGD with per-tensor rates lr·m_in/m_out is "
+    "our addition",
 )
 def clone_persists_under_sgd(ctx: Context) -> Outcome:
     worst, lines = 0.0, []
@@ -231,8 +234,8 @@ def clone_persists_under_sgd(ctx: Context) -> Outcome:
             q = float((quotient(x) - clone.eval()(x)).abs().max())
         worst = max(worst, off, dev, q)
         lines.append(
-            f"{arch}: after {STEPS} SGD steps distance from M_BC {off:.1e}, clone vs rescaled-lr base {dev:.1e}, "
-            f"|quotient − clone| {q:.1e}"
+            f"{arch}: after {STEPS} SGD steps distance from M_BC {off:.1e}, clone vs rescaled-lr base "
+            f"{dev:.1e}, |quotient − clone| {q:.1e}"
         )
     return Outcome("holds" if worst <= 1e-10 else "refuted", margin=worst, detail="\n".join(lines))
 
@@ -305,8 +308,8 @@ def lemma_a2_corrected(ctx: Context) -> Outcome:
     method="numeric",
     quote=REMARK_A_3,
     location="Remark A.3",
-    reading="the first and last sentences (Adam with tied states; dropout); the weight-decay sentence between "
-    "them is remark-A.3/weight-decay",
+    reading="the first and last sentences (Adam with tied states; dropout); the weight-decay sentence "
+    "between them is remark-A.3/weight-decay",
 )
 def adam_keeps_and_dropout_breaks_clones(ctx: Context) -> Outcome:
     base = _moved("mlp", "batch", ctx.seed)
@@ -335,8 +338,9 @@ def adam_keeps_and_dropout_breaks_clones(ctx: Context) -> Outcome:
 def _groupnorm_deviation(
     channels: int, groups: int, profile: Profile, clone_groups: int, seed: int
 ) -> tuple[float, float]:
-    """Relative deviation of a clone GroupNorm(clone_groups) fed through ``profile`` from the base GroupNorm(groups),
-    with random (γ, β) duplicated: (torch nn.GroupNorm via Profile.gather, independent numpy GroupNorm)."""
+    """Relative deviation of a clone GroupNorm(clone_groups) fed through ``profile`` from the base
+    GroupNorm(groups), with random (γ, β) duplicated: (torch nn.GroupNorm via Profile.gather, independent
+    numpy GroupNorm)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(4, channels, 3, 3, generator=g, dtype=torch.float64)
     weight = torch.randn(channels, generator=g, dtype=torch.float64)
@@ -371,9 +375,9 @@ def _tiled(channels: int, factor: int) -> Profile:
     expected="imprecise",
     quote=NORMALIZATION_BULLET,
     location="Remark A.4 (Normalization)",
-    reading="the sentence fixes neither where the copies go nor the clone's number of groups. A: the paper's own "
-    "layout, copies adjacent ('keeps duplicated channels adjacent', Observation A.1), G unchanged; B: any "
-    "layout of the copies, G unchanged",
+    reading="the sentence fixes neither where the copies go nor the clone's number of groups. A: the paper's "
+    "own layout, copies adjacent ('keeps duplicated channels adjacent', Observation A.1), G unchanged; B: "
+    "any layout of the copies, G unchanged",
 )
 def groupnorm_with_duplicated_affine(ctx: Context) -> Outcome:
     channels, groups, factor = 8, 2, 2
@@ -387,14 +391,16 @@ def groupnorm_with_duplicated_affine(ctx: Context) -> Outcome:
     adjacent = ReadingOutcome(
         "adjacent copies, same G",
         "holds" if max(dev["adjacent"]) <= FLOAT64_RTOL else "refuted",
-        f"GroupNorm(G={groups}) over {channels} channels cloned {factor}× with copy j of channel i at i·{factor} + j: "
-        f"deviation from the base {dev['adjacent'][0]:.1e} (torch) / {dev['adjacent'][1]:.1e} (numpy)",
+        f"GroupNorm(G={groups}) over {channels} channels cloned {factor}× with copy j of channel i at "
+        f"i·{factor} + j: deviation from the base {dev['adjacent'][0]:.1e} "
+        f"(torch) / {dev['adjacent'][1]:.1e} (numpy)",
     )
     anywhere = ReadingOutcome(
         "any placement of the copies, same G",
         "refuted" if min(dev["tiled"]) > ESCAPE else "holds",
-        f"copies placed block after block (copy j of channel i at j·{channels} + i; seed {ctx.seed}): each clone group "
-        f"mixes both base groups, deviation {dev['tiled'][0]:.3f} (torch) / {dev['tiled'][1]:.3f} (numpy)",
+        f"copies placed block after block (copy j of channel i at j·{channels} + i; seed {ctx.seed}): each "
+        f"clone group mixes both base groups, deviation {dev['tiled'][0]:.3f} "
+        f"(torch) / {dev['tiled'][1]:.3f} (numpy)",
     )
     return judge_readings(
         [adjacent, anywhere],
@@ -443,8 +449,8 @@ GROUPNORM_CASES: tuple[tuple[str, int, int, Profile, int], ...] = (
 
 @claim(
     "remark-A.4/groupnorm-exact-condition",
-    "Corrected: GroupNorm with duplicated (γ, β) preserves cloning iff every clone group covers one base group "
-    "uniformly",
+    "Corrected: GroupNorm with duplicated (γ, β) preserves cloning iff every clone group covers one base "
+    "group uniformly",
     method="numeric",
     subject="correction",
     corrects="remark-A.4/groupnorm-any-layout",
@@ -473,8 +479,8 @@ def groupnorm_exact_condition(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         margin=worst_exact,
-        detail=f"{len(GROUPNORM_CASES)} layouts (random x of shape 4×C×3×3 and random (γ, β), seed {ctx.seed}); "
-        f"the condition predicts exactness in {exact_cases}: "
+        detail=f"{len(GROUPNORM_CASES)} layouts (random x of shape 4×C×3×3 and random (γ, β), seed "
+        f"{ctx.seed}); the condition predicts exactness in {exact_cases}: "
         + "; ".join(rows)
         + f". Largest deviation where it holds {worst_exact:.1e}, smallest where it fails "
         f"{least_broken:.3g}; mismatches: {wrong or 'none'}. Proof: experiments.cloning.groupnorm "
@@ -517,13 +523,14 @@ def _conv_perturbation(seed: int, per_position: bool) -> tuple[str, float, float
 
 @claim(
     "remark-A.4/conv-kernel-sum",
-    "A conv certificate with kernels summed over positions does NOT imply cloning (it must hold per position)",
+    "A conv certificate with kernels summed over positions does NOT imply cloning (it must hold per "
+    "position)",
     method="numeric",
     subject="extension",
     quote=CNN_BULLET,
     location="Remark A.4 (CNNs)",
-    reading="the paper tiles kernels (block-constant per position) and never says summed kernels suffice; this "
-    "shows the certificate cannot be weakened to kernel sums",
+    reading="the paper tiles kernels (block-constant per position) and never says summed kernels suffice; "
+    "this shows the certificate cannot be weakened to kernel sums",
 )
 def summed_kernel_certificate_is_not_enough(ctx: Context) -> Outcome:
     name, per_position_ce, tol, dev = _conv_perturbation(ctx.seed, per_position=False)
@@ -544,8 +551,8 @@ def summed_kernel_certificate_is_not_enough(ctx: Context) -> Outcome:
     method="numeric",
     quote=COVERAGE,
     location="Remark A.4 (CNNs) with Lemma A.2",
-    reading="a convolution is a DAG whose edges are (channel, kernel position) pairs, so Lemma A.2's certificate "
-    "is RE/CE per position; tested with equitable (not tiled) kernels",
+    reading="a convolution is a DAG whose edges are (channel, kernel position) pairs, so Lemma A.2's "
+    "certificate is RE/CE per position; tested with equitable (not tiled) kernels",
 )
 def per_position_certificate_gives_forward_cloning(ctx: Context) -> Outcome:
     name, per_position_ce, tol, dev = _conv_perturbation(ctx.seed, per_position=True)

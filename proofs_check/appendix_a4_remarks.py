@@ -43,7 +43,8 @@ BREAK_SCALE = 0.3
 # ---------------------------------------------------------------------------- Remark A.5
 def _two_modules(seed: int) -> tuple[DagNet, Partition, list[Node], list[Node]]:
     """Base 3 → 2 → 2 → 1 tanh MLP cloned 2× (equitable, not block-constant): module A = inputs → first hidden
-    layer, module B = first hidden layer → second → output. Returns (net, partition, layer-1 nodes, layer-2 nodes)."""
+    layer, module B = first hidden layer → second → output. Returns (net, partition, layer-1 nodes, layer-2
+    nodes)."""
     base = mlp(3, [2, 2], 1, activation="tanh", seed=seed)
     sizes = {v: 2 for v in base.bias_nodes if v not in base.outputs}
     net, part = clone_network(
@@ -97,7 +98,8 @@ def _run(net: DagNet, part: Partition, x, y) -> tuple[float, float, float]:
     "profiles matched at interfaces (4) ⇒ network-level cloning that persists under training; steps 2 and 4 "
     "cannot be dropped",
     method="numeric",
-    quote="Under these conditions, Theorem A.2 guarantees network-level cloning and its persistence under training.",
+    quote="Under these conditions, Theorem A.2 guarantees network-level cloning and its persistence under "
+    "training.",
     location="Remark A.5",
     reading="Modules as Appendix A.4 defines them (feed-forward sub-DAGs of weighted sums and per-unit "
     "activations); here two modules of a 2× cloned 3 → 2 → 2 → 1 tanh MLP with equitable, not "
@@ -151,10 +153,10 @@ def checklist_certifies_modules(ctx: Context) -> Outcome:
         f"{certified:.1g}; " + fmt.format(*good[:2], STEPS, good[2]) + ". Step 2 dropped (module B's "
         f"hidden weights CE but not RE: residuals RE {res2[0]:.3g}, CE {res2[1]:.1g}): "
         + fmt.format(*bad2[:2], STEPS, bad2[2])
-        + " — forward cloning holds at first, backward "
-        f"cloning does not, and training then breaks the forward clones too. Step 4 dropped (module B equitable, residual {own:.1g}, for the partition "
-        f"{{{{h0_0·0, h0_1·0}}, {{h0_0·1, h0_1·1}}}} of layer 1, while module A produces "
-        "{{h0_0·0, h0_0·1}, {h0_1·0, h0_1·1}}): " + fmt.format(*bad4[:2], STEPS, bad4[2]) + ".",
+        + " — forward cloning holds at first, backward cloning does not, and training then breaks the "
+        f"forward clones too. Step 4 dropped (module B equitable, residual {own:.1g}, for the partition "
+        "{{h0_0·0, h0_1·0}, {h0_0·1, h0_1·1}} of layer 1, while module A produces {{h0_0·0, h0_0·1}, "
+        "{h0_1·0, h0_1·1}}): " + fmt.format(*bad4[:2], STEPS, bad4[2]) + ".",
     )
 
 
@@ -189,10 +191,11 @@ ARCHS: tuple[tuple[str, dict[str, object]], ...] = (
 @claim(
     "observation-A.1/project-cloning-code",
     "Observation A.1 for the project's equivalents: expansion tiles every layer on RE ∩ CE (certified), and "
-    "layer-wise forward/backward R² = 1 verifies MC1–MC2 — within-block equality only, not agreement with the base",
+    "layer-wise forward/backward R² = 1 verifies MC1–MC2 — within-block equality only, not agreement with "
+    "the base",
     method="numeric",
-    quote="The functions `clone_{linear, conv1d, conv2d, normalization, embedding, activation}` and `model_clone` "
-    "implement the RE/CE tiling and profile-preserving reshapes described above, while "
+    quote="The functions `clone_{linear, conv1d, conv2d, normalization, embedding, activation}` and "
+    "`model_clone` implement the RE/CE tiling and profile-preserving reshapes described above, while "
     "`test_activation_cloning` empirically verifies (MC1)–(MC2) layer-wise via forward/backward R^2 .",
     location="Observation A.1",
     reading="The paper's functions are not available; tested: experiments.cloning.expand (model_clone), "
@@ -209,13 +212,13 @@ def project_cloning_code(ctx: Context) -> Outcome:
         ok &= cert.certified and min(r2.values()) > 1.0 - EXACT_TOL and dev < 1e-9
         rows.append(
             f"{arch}: certified {cert.certified} ({cert.manifold().split(' (')[0]}), min layer R² "
-            f"{min(r2.values()):.15f} over {len(r2)} forward/backward layers, max deviation from the base {dev:.1g}"
+            f"{min(r2.values()):.15f} over {len(r2)} forward/backward layers, max deviation from the base "
+            f"{dev:.1g}"
         )
     base, clone, plan, x, y = _expanded("mlp", ctx.seed)
     assert isinstance(clone, nn.Sequential)
-    with (
-        torch.no_grad()
-    ):  # stay on the block-constant manifold but change the function: double the output layer
+    with torch.no_grad():
+        # stay on the block-constant manifold but change the function: double the output layer
         last = clone[-1]
         assert isinstance(last, nn.Linear)
         last.weight.mul_(2.0)
@@ -240,8 +243,9 @@ def project_cloning_code(ctx: Context) -> Outcome:
     quote="The `CloneAwareFlatten` operator is a profile-preserving connector that keeps duplicated channels "
     "adjacent, ensuring that profiles match across CNN→FC boundaries.",
     location="Observation A.1",
-    reading="The project's equivalent: nn.Flatten with the induced profile (flat unit c'·HW + s ↦ π(c')·HW + s, "
-    "Profile.repeat_inner), which the following Linear is tiled with; a mismatched tiling as the control.",
+    reading="The project's equivalent: nn.Flatten with the induced profile (flat unit c'·HW + s ↦ "
+    "π(c')·HW + s, Profile.repeat_inner), which the following Linear is tiled with; a mismatched tiling as "
+    "the control.",
 )
 def clone_aware_flatten(ctx: Context) -> Outcome:
     base, clone, plan, x, y = _expanded("cnn", ctx.seed, FLATTEN_SHAPE)
@@ -266,9 +270,10 @@ def clone_aware_flatten(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         margin=dev,
-        detail=f"CNN on {FLATTEN_SHAPE[1]}×{FLATTEN_SHAPE[2]} images (width 0.125, float64, 2×): with the induced profile the clone equals the base to {dev:.1g}; "
-        f"the copies of flat base unit 0 sit at flat positions {copies} (not adjacent: a plain flatten "
-        f"of adjacent channel copies interleaves them by H·W). Tiling the FC layer with the adjacent-copy "
-        f"profile instead (a mismatched interface) moves the logits by {logits:.3g} (probabilities by "
-        f"{mismatch:.3g}): matching profiles are what is needed, adjacency is one way to get them.",
+        detail=f"CNN on {FLATTEN_SHAPE[1]}×{FLATTEN_SHAPE[2]} images (width 0.125, float64, 2×): with the "
+        f"induced profile the clone equals the base to {dev:.1g}; the copies of flat base unit 0 sit at flat "
+        f"positions {copies} (not adjacent: a plain flatten of adjacent channel copies interleaves them by "
+        "H·W). Tiling the FC layer with the adjacent-copy profile instead (a mismatched interface) moves the "
+        f"logits by {logits:.3g} (probabilities by {mismatch:.3g}): matching profiles are what is needed, "
+        "adjacency is one way to get them.",
     )

@@ -46,8 +46,8 @@ FITTED, TEACHER, OTHER_POINT = "θ1, data fitted by θ1", "θ1, teacher data", "
 def _rotated_class(
     net: DagNet, part: Partition, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, seed: int
 ) -> str:
-    """Definition A.2's class at θ computed with another orthonormal basis N·Q of N_θM_C (Q a random rotation):
-    eigenvalues of (NQ)ᵀ∇²L(NQ), classified as dag_nets.stability does."""
+    """Definition A.2's class at θ computed with another orthonormal basis N·Q of N_θM_C (Q a random
+    rotation): eigenvalues of (NQ)ᵀ∇²L(NQ), classified as dag_nets.stability does."""
     _, N = manifold("C", part).dense_bases()
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((N.shape[1], N.shape[1])))
     B = N @ q
@@ -79,9 +79,9 @@ def _classes(ctx: Context) -> tuple[dict[str, str], dict[str, str]]:
     expected="imprecise",
     quote=STABILITY_QUOTE,
     location="Definition A.2",
-    reading="'The stability of M' names a property of the manifold, while the conditions are stated at a point θ "
-    "and through ∇²L, which depends on the data: A, a property of M alone; B, of M and the data (the loss "
-    "L); C, of the point θ ∈ M and L.",
+    reading="'The stability of M' names a property of the manifold, while the conditions are stated at a "
+    "point θ and through ∇²L, which depends on the data: A, a property of M alone; B, of M and the data (the "
+    "loss L); C, of the point θ ∈ M and L.",
 )
 def classification_depends_on_data(ctx: Context) -> Outcome:
     classes, rotated = _classes(ctx)
@@ -100,25 +100,26 @@ def classification_depends_on_data(ctx: Context) -> Outcome:
         ReadingOutcome(
             "a property of the point θ and the loss L",
             "holds" if classes == rotated else "refuted",
-            "at each (θ, L) the class is well defined — it does not depend on how N_θM is represented: "
-            f"the restricted Hessian in a randomly rotated orthonormal basis gives {'; '.join(rotated.values())}",
+            "at each (θ, L) the class is well defined — it does not depend on how N_θM is represented: the "
+            f"restricted Hessian in a randomly rotated orthonormal basis gives {'; '.join(rotated.values())}",
         ),
     ]
     return judge_readings(
         readings,
         margin=float(len(set(classes.values()))),
-        detail=f"M_C of a 2× clone of mlp(2, [2], 1, 'tanh', seed={ctx.seed}) (one linear subspace, the same normal "
-        f"space N_C everywhere), x = teacher_batch(2, 1, 16, seed={ctx.seed})[0]; θ1 = the clone, θ2 = a random "
-        "point of M_C.",
-        summary=f"one manifold, several classes: {classes[FITTED]} at θ1 with the data θ1 fits, {classes[TEACHER]} with "
-        f"teacher data, {classes[OTHER_POINT]} at another point — a property of (θ, L), not of M",
+        detail=f"M_C of a 2× clone of mlp(2, [2], 1, 'tanh', seed={ctx.seed}) (one linear subspace, the same "
+        f"normal space N_C everywhere), x = teacher_batch(2, 1, 16, seed={ctx.seed})[0]; θ1 = the clone, θ2 "
+        "= a random point of M_C.",
+        summary=f"one manifold, several classes: {classes[FITTED]} at θ1 with the data θ1 fits, "
+        f"{classes[TEACHER]} with teacher data, {classes[OTHER_POINT]} at another point — a property of (θ, "
+        "L), not of M",
     )
 
 
 @claim(
     "definition-A.2/classification-of-point-and-loss",
-    "Corrected: Definition A.2 classifies a point θ ∈ M for a loss L — for M_C (a linear subspace defined by the "
-    "partition alone) N_θM is data-free, and the class depends on θ and the data through ∇²L only",
+    "Corrected: Definition A.2 classifies a point θ ∈ M for a loss L — for M_C (a linear subspace defined by "
+    "the partition alone) N_θM is data-free, and the class depends on θ and the data through ∇²L only",
     method="numeric",
     subject="correction",
     corrects="definition-A.2/classification-depends-on-data",
@@ -166,12 +167,13 @@ def _isotropic_direction(net: DagNet, part: Partition) -> tuple[torch.Tensor, st
 
 @claim(
     "definition-A.2/cloning-manifold-never-stable",
-    "M_C is never 'stable' or 'unstable' (Definition A.2) when a cloned block feeds another block: the normal "
-    "direction v = r1ᵀ (Σr = 0) on its outgoing edges leaves the loss exactly constant, so vᵀ∇²L v = 0",
+    "M_C is never 'stable' or 'unstable' (Definition A.2) when a cloned block feeds another block: the "
+    "normal direction v = r1ᵀ (Σr = 0) on its outgoing edges leaves the loss exactly constant, so vᵀ∇²L "
+    "v = 0",
     method="numeric",
     subject="extension",
-    quote="**Stable LoP:** $\\forall v \\in N_\\theta \\mathcal{M} \\setminus \\{0\\} : v^\\top \\nabla_\\theta^2 "
-    "\\mathcal{L}(\\theta) v > 0$. (Perturbations revert to LoP)",
+    quote="**Stable LoP:** $\\forall v \\in N_\\theta \\mathcal{M} \\setminus \\{0\\} : v^\\top "
+    "\\nabla_\\theta^2 \\mathcal{L}(\\theta) v > 0$. (Perturbations revert to LoP)",
     location="Definition A.2",
     reading="Along θ + t·v the clones of the block keep equal values and every unit they feed receives Σ_u "
     "v_uv·h = h·Σ_u r_u = 0 extra input: the forward pass, hence L, is unchanged for every t.",
@@ -202,15 +204,16 @@ def cloning_manifold_never_stable(ctx: Context) -> Outcome:
         classes[label] = classes.get(label, 0) + 1
         if k < 2:
             rows.append(
-                f"{where}: ‖P_T v‖ = {tangent:.1g}, max |L(θ + tv) − L(θ)| = {flat:.1g}, |vᵀHv| = {curvature:.1g}"
+                f"{where}: ‖P_T v‖ = {tangent:.1g}, max |L(θ + tv) − L(θ)| = {flat:.1g}, "
+                f"|vᵀHv| = {curvature:.1g}"
             )
     ok = worst < EXACT_TOL and not {"stable", "unstable"} & set(classes)
     return Outcome(
         "holds" if ok else "refuted",
         margin=worst,
-        detail=f"{points} points of M_C of 2× clones of tanh MLPs 2 → 2 → 1 and 2 → 2 → 2 → 1 (the clones and "
-        f"random points of M_C), teacher data: worst of ‖P_T v‖, |ΔL| along the line, |vᵀHv| = "
-        f"{worst:.1g}; e.g. " + "; ".join(rows) + f". Classes found: {classes}. Only 'saddle' or "
+        detail=f"{points} points of M_C of 2× clones of tanh MLPs 2 → 2 → 1 and 2 → 2 → 2 → 1 (the clones "
+        "and random points of M_C), teacher data: worst of ‖P_T v‖, |ΔL| along the line, "
+        f"|vᵀHv| = {worst:.1g}; e.g. " + "; ".join(rows) + f". Classes found: {classes}. Only 'saddle' or "
         "'degenerate' can occur, so the 'strongest form of LoP' (Appendix A.5) is never a stable "
         "cloning manifold.",
     )
@@ -221,7 +224,8 @@ MIRROR_WIDTH = 2
 
 
 def _mirror_blocks(seed: int, theta: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(eigenvalues of the Hessian restricted to the normal space of M = {w(x1, ·) = 0}, of the full Hessian)."""
+    """(eigenvalues of the Hessian restricted to the normal space of M = {w(x1, ·) = 0},
+    of the full Hessian)."""
     net, idx = mirror_net(seed, MIRROR_WIDTH)
     x, y = mirror_data(seed)
     H = dense_hessian(net, x, y, theta).numpy()
@@ -231,15 +235,15 @@ def _mirror_blocks(seed: int, theta: torch.Tensor) -> tuple[np.ndarray, np.ndarr
 
 @claim(
     "remark-A.6/normal-stability-not-convexity",
-    "Remark A.6: a positive definite Hessian on the normal space does not make the loss convex — at such a point "
-    "the full Hessian can have negative eigenvalues, and the class is local (it changes along M)",
+    "Remark A.6: a positive definite Hessian on the normal space does not make the loss convex — at such a "
+    "point the full Hessian can have negative eigenvalues, and the class is local (it changes along M)",
     method="numeric",
-    quote="Stability in the normal space to the manifold (convexity of the loss in these directions) does not imply "
-    "that the loss is convex in general (i.e., also within the manifold or in other directions). These "
-    "conditions are local characterizations of the loss landscape geometry around the manifold.",
+    quote="Stability in the normal space to the manifold (convexity of the loss in these directions) does "
+    "not imply that the loss is convex in general (i.e., also within the manifold or in other directions). "
+    "These conditions are local characterizations of the loss landscape geometry around the manifold.",
     location="Remark A.6",
-    reading="On an LoP manifold with a definite normal Hessian: M = {every weight out of input x1 = 0} of a tanh "
-    "MLP 2 → 2 → 1 trained on mirror-symmetric data (an affine LoP manifold of the full loss: "
+    reading="On an LoP manifold with a definite normal Hessian: M = {every weight out of input x1 = 0} of a "
+    "tanh MLP 2 → 2 → 1 trained on mirror-symmetric data (an affine LoP manifold of the full loss: "
     "remark-2.1/affine-sgd-invariance).",
 )
 def normal_stability_not_convexity(ctx: Context) -> Outcome:
@@ -273,9 +277,10 @@ def normal_stability_not_convexity(ctx: Context) -> Outcome:
     return Outcome(
         "holds",
         margin=float(-full[0]),
-        detail=f"mirror example, mlp(2, [{MIRROR_WIDTH}], 1, 'tanh', seed={ctx.seed}), data mirror_data({ctx.seed}); points of M: the net's weights plus N(0, s²) noise, x1-weights "
-        f"zeroed. At s = {scale:g}: normal-space eigenvalues in [{normal[0]:.4g}, {normal[-1]:.4g}] "
-        f"(stable) while the full Hessian's smallest eigenvalue is {full[0]:.4g} < 0 (not convex). At "
-        f"another point of M (s = {s2:g}) the normal eigenvalues lie in [{normal2[0]:.4g}, "
-        f"{normal2[-1]:.4g}] ({label2}): the class is a local property.",
+        detail=f"mirror example, mlp(2, [{MIRROR_WIDTH}], 1, 'tanh', seed={ctx.seed}), data "
+        f"mirror_data({ctx.seed}); points of M: the net's weights plus N(0, s²) noise, x1-weights zeroed. At "
+        f"s = {scale:g}: normal-space eigenvalues in [{normal[0]:.4g}, {normal[-1]:.4g}] (stable) while the "
+        f"full Hessian's smallest eigenvalue is {full[0]:.4g} < 0 (not convex). At another point of M "
+        f"(s = {s2:g}) the normal eigenvalues lie in [{normal2[0]:.4g}, {normal2[-1]:.4g}] ({label2}): the "
+        "class is a local property.",
     )

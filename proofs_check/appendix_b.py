@@ -1,6 +1,6 @@
-"""Checks of Appendix B.1.2's definitions against the main text: its "effective rank" and "stable rank" against
-Section 3's rank surrogates, and its noisy-SGD noise N(0, σ_t²‖g_t‖²I) against Section 2's "noise magnitude
-0.01 relative to gradient norms".
+"""Checks of Appendix B.1.2's definitions against the main text: its "effective rank" and "stable rank"
+against Section 3's rank surrogates, and its noisy-SGD noise N(0, σ_t²‖g_t‖²I) against Section 2's "noise
+magnitude 0.01 relative to gradient norms".
 
 The metrics are the project's implementations of both definitions (:mod:`experiments.metrics` for Appendix
 B.1.2, :mod:`theory.ranks` for Section 3), each compared with a closed form on singular values computed by
@@ -28,7 +28,8 @@ ROUNDING = 1e-10
 SAMPLES, UNITS = 64, 8
 DRAWS, DRAWS_THOROUGH = 40, 400
 PAPER_MLP_INPUT = (3, 32, 32)
-"""Appendix B.1.3's MLP (5 × 128, batch norm) on CIFAR-10 images, the setting of Section 2's cloning sentence."""
+"""Appendix B.1.3's MLP (5 × 128, batch norm) on CIFAR-10 images, the setting of Section 2's cloning
+sentence."""
 MONTE_CARLO_STEPS = 8
 
 
@@ -61,11 +62,12 @@ def _features(rng: np.random.Generator) -> np.ndarray:
 
 ER_QUOTE = (
     "*Representation diversity metrics* include effective rank, computed as $\\exp(-\\sum_i p_i \\log p_i)$ "
-    "where $p_i = \\sigma_i / \\sum_j \\sigma_j$ are normalized singular values from the activation matrix SVD;"
+    "where $p_i = \\sigma_i / \\sum_j \\sigma_j$ are normalized singular values from the activation matrix "
+    "SVD;"
 )
 SR_QUOTE = (
-    "stable rank, calculated as $\\|\\tilde{H}\\|_F^4 / \\text{tr}((\\tilde{H}^T \\tilde{H})^2)$ for mean-centered "
-    "activations \\tilde{H} ;"
+    "stable rank, calculated as $\\|\\tilde{H}\\|_F^4 / \\text{tr}((\\tilde{H}^T \\tilde{H})^2)$ for "
+    "mean-centered activations \\tilde{H} ;"
 )
 
 
@@ -83,10 +85,11 @@ def _matrix_sqrt(G: np.ndarray) -> np.ndarray:
     expected="imprecise",
     quote=ER_QUOTE,
     location="Appendix B.1.2, 'Metrics for Analysis'",
-    reading="The same name in both places (Figures 3.2, 4.1 plot 'effective rank'); Section 3 applies er to the "
-    "eigenvalues of a correlation matrix M, Appendix B.1.2 to the singular values σ of the raw activation "
-    "matrix H. A: the same function er, applied to (HᵀH)^{1/2} (whose eigenvalues are σ); B: the same "
-    "number as Section 3's er of the matrix the theory speaks of — HᵀH or the correlation matrix corr(H).",
+    reading="The same name in both places (Figures 3.2, 4.1 plot 'effective rank'); Section 3 applies er to "
+    "the eigenvalues of a correlation matrix M, Appendix B.1.2 to the singular values σ of the raw "
+    "activation matrix H. A: the same function er, applied to (HᵀH)^{1/2} (whose eigenvalues are σ); B: the "
+    "same number as Section 3's er of the matrix the theory speaks of — HᵀH or the correlation matrix "
+    "corr(H).",
 )
 def effective_rank_is_section_3_er(ctx: Context) -> Outcome:
     rng = np.random.default_rng(ctx.seed)
@@ -118,18 +121,19 @@ def effective_rank_is_section_3_er(ctx: Context) -> Outcome:
     return judge_readings(
         readings,
         margin=ours - gram,
-        detail=f"H: {SAMPLES} × {UNITS} features with a non-zero mean, unequal scales and correlated units (seed "
-        f"{ctx.seed}). For centred, orthogonal, equal-norm columns the three agree: "
+        detail=f"H: {SAMPLES} × {UNITS} features with a non-zero mean, unequal scales and correlated units "
+        f"(seed {ctx.seed}). For centred, orthogonal, equal-norm columns the three agree: "
         f"{', '.join(f'{v:.6g}' for v in flat_values)}.",
-        summary=f"the same function, not the same number: er_B(H) = er((HᵀH)^{{1/2}}) = {ours:.4g}, while Section 3's er "
-        f"of HᵀH is {gram:.4g} and of corr(H) {corr:.4g}",
+        summary=f"the same function, not the same number: er_B(H) = er((HᵀH)^{{1/2}}) = {ours:.4g}, while "
+        f"Section 3's er of HᵀH is {gram:.4g} and of corr(H) {corr:.4g}",
     )
 
 
 @claim(
     "appendix-B.1.2/effective-rank-relations",
-    "Corrected: er_B(H) = exp H(σ/Σσ) ≥ er(HᵀH) = exp H(σ²/Σσ²), with equality iff the nonzero singular values are "
-    "equal; er_B involves neither centring nor unit normalization, so it is not a function of corr(H)",
+    "Corrected: er_B(H) = exp H(σ/Σσ) ≥ er(HᵀH) = exp H(σ²/Σσ²), with equality iff the nonzero singular "
+    "values are equal; er_B involves neither centring nor unit normalization, so it is not a function of "
+    "corr(H)",
     method="numeric",
     subject="correction",
     corrects="appendix-B.1.2/effective-rank-is-section-3-er",
@@ -166,8 +170,8 @@ def effective_rank_relations(ctx: Context) -> Outcome:
     expected="imprecise",
     quote=SR_QUOTE,
     location="Appendix B.1.2, 'Metrics for Analysis'",
-    reading="(a) the usual stable rank ‖H̃‖_F²/‖H̃‖_2²; (b) Section 3's Rényi-2 rank er₂(M) = (tr M)²/‖M‖_F² — of "
-    "the covariance H̃ᵀH̃ or of the correlation matrix the theory uses.",
+    reading="(a) the usual stable rank ‖H̃‖_F²/‖H̃‖_2²; (b) Section 3's Rényi-2 rank er₂(M) = (tr M)²/‖M‖_F² "
+    "— of the covariance H̃ᵀH̃ or of the correlation matrix the theory uses.",
 )
 def stable_rank_is_section_3_rank(ctx: Context) -> Outcome:
     rng = np.random.default_rng(ctx.seed)
@@ -202,18 +206,19 @@ def stable_rank_is_section_3_rank(ctx: Context) -> Outcome:
     return judge_readings(
         readings,
         margin=ours - usual,
-        detail=f"H as in appendix-B.1.2/effective-rank-is-section-3-er (seed {ctx.seed}). The name fits neither the "
-        "usual stable rank nor the theory's er₂; the formula is Section 3's er₂ applied to the covariance.",
-        summary=f"the formula is Section 3's er₂ of the covariance ({ours:.4g}), neither the usual stable rank "
-        f"({usual:.4g}) nor er₂ of the correlation matrix Theorem 3.1 bounds ({corr:.4g})",
+        detail=f"H as in appendix-B.1.2/effective-rank-is-section-3-er (seed {ctx.seed}). The name fits "
+        "neither the usual stable rank nor the theory's er₂; the formula is Section 3's er₂ applied to the "
+        "covariance.",
+        summary=f"the formula is Section 3's er₂ of the covariance ({ours:.4g}), neither the usual stable "
+        f"rank ({usual:.4g}) nor er₂ of the correlation matrix Theorem 3.1 bounds ({corr:.4g})",
     )
 
 
 @claim(
     "appendix-B.1.2/stable-rank-relations",
-    "Corrected: B.1.2's stable rank equals er₂(H̃ᵀH̃) (Section 3's Rényi-2 rank of the covariance); it equals er₂ of "
-    "the correlation matrix when all units have equal variance, and is ≥ the usual stable rank ‖H̃‖_F²/‖H̃‖_2², "
-    "with equality iff the nonzero spectrum is flat",
+    "Corrected: B.1.2's stable rank equals er₂(H̃ᵀH̃) (Section 3's Rényi-2 rank of the covariance); it "
+    "equals er₂ of the correlation matrix when all units have equal variance, and is ≥ the usual stable rank "
+    "‖H̃‖_F²/‖H̃‖_2², with equality iff the nonzero spectrum is flat",
     method="numeric",
     subject="correction",
     corrects="appendix-B.1.2/stable-rank-is-section-3-rank",
@@ -284,7 +289,8 @@ MONTE_CARLO_TOLERANCE = 4.0 * PAPER_SIGMA0 * math.sqrt(0.5 / MONTE_CARLO_STEPS)
 
 @functools.cache
 def _measured_ratio(shape: tuple[int, ...], sigma0: float, seed: int) -> float:
-    """Mean over MONTE_CARLO_STEPS NoisySGD steps (lr 1, σ_t = σ0) of ‖ε‖/‖g‖ for one tensor with gradient g."""
+    """Mean over MONTE_CARLO_STEPS NoisySGD steps (lr 1, σ_t = σ0) of ‖ε‖/‖g‖
+    for one tensor with gradient g."""
     gen = torch.Generator().manual_seed(seed)
     p = torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64))
     opt = NoisySGD([p], lr=1.0, sigma0=sigma0, decay=1.0, seed=seed)
@@ -306,22 +312,23 @@ def _paper_mlp_tensors() -> tuple[tuple[str, tuple[int, ...]], ...]:
 
 
 NOISE_QUOTE = (
-    "Noisy SGD optimizer introduces Gaussian noise $\\epsilon_t \\sim \\mathcal{N}(0, \\sigma_t^2 \\|g_t\\|^2 I)$ "
-    "to gradients g_t , where the noise scale $\\sigma_t = \\sigma_0 \\cdot \\lambda^t$ decays over time t from an "
-    "initial value σ_0 ."
+    "Noisy SGD optimizer introduces Gaussian noise $\\epsilon_t \\sim \\mathcal{N}(0, \\sigma_t^2 "
+    "\\|g_t\\|^2 I)$ to gradients g_t , where the noise scale $\\sigma_t = \\sigma_0 \\cdot \\lambda^t$ "
+    "decays over time t from an initial value σ_0 ."
 )
 
 
 @claim(
     "appendix-B.1.2/noise-magnitude-relative-to-gradient",
-    "Appendix B.1.2's noise N(0, σ²‖g‖²I) with σ0 = 0.01 is Section 2's 'noise magnitude 0.01 relative to gradient "
-    "norms'",
+    "Appendix B.1.2's noise N(0, σ²‖g‖²I) with σ0 = 0.01 is Section 2's 'noise magnitude 0.01 relative to "
+    "gradient norms'",
     method="numeric",
     expected="imprecise",
     quote=NOISE_QUOTE,
     location="Appendix B.1.2, 'Noisy SGD optimizer'",
-    reading="Section 2: 'a single step with noise magnitude 0.01 relative to gradient norms'. (a) magnitude = the "
-    "noise norm: ‖ε‖ = 0.01‖g‖; (b) magnitude = σ0, the per-coordinate standard deviation relative to ‖g‖.",
+    reading="Section 2: 'a single step with noise magnitude 0.01 relative to gradient norms'. (a) magnitude "
+    "= the noise norm: ‖ε‖ = 0.01‖g‖; (b) magnitude = σ0, the per-coordinate standard deviation relative to "
+    "‖g‖.",
 )
 def noise_magnitude_relative_to_gradient(ctx: Context) -> Outcome:
     rows = _noise_measurements(ctx.seed)
@@ -346,11 +353,12 @@ def noise_magnitude_relative_to_gradient(ctx: Context) -> Outcome:
     return judge_readings(
         readings,
         margin=PAPER_SIGMA0 * math.sqrt(total) - PAPER_SIGMA0,
-        detail=f"NoisySGD (σ0 = {PAPER_SIGMA0}, λ = 1, lr 1), {MONTE_CARLO_STEPS} steps per tensor shape of Appendix B.1.3's "
-        f"MLP on CIFAR-10 (experiments.models.build('mlp', (3, 32, 32), 10), {total:,} parameters); over the whole "
-        f"gradient σ0·√p = {PAPER_SIGMA0 * math.sqrt(total):.3g}. Which norm ‖g_t‖ is (per tensor or whole "
-        "model) B.1.2 does not say; the project uses per tensor (NoisySGD norm='tensor'). Both readings initiate "
-        "escape in the smoke cloning MLP (remark-2.4/single-noisy-step-escape).",
+        detail=f"NoisySGD (σ0 = {PAPER_SIGMA0}, λ = 1, lr 1), {MONTE_CARLO_STEPS} steps per tensor shape of "
+        f"Appendix B.1.3's MLP on CIFAR-10 (experiments.models.build('mlp', (3, 32, 32), 10), {total:,} "
+        f"parameters); over the whole gradient σ0·√p = {PAPER_SIGMA0 * math.sqrt(total):.3g}. Which norm "
+        "‖g_t‖ is (per tensor or whole model) B.1.2 does not say; the project uses per tensor (NoisySGD "
+        "norm='tensor'). Both readings initiate escape in the smoke cloning MLP "
+        "(remark-2.4/single-noisy-step-escape).",
         summary=f"σ0 = 0.01 is the per-coordinate scale; the noise norm is ≈ σ0√n‖g‖ — from "
         f"{min(m for _, _, m, _ in rows):.3g}× to {max(m for _, _, m, _ in rows):.3g}× ‖g‖ per tensor of "
         "B.1.3's MLP, not 0.01×",
@@ -359,8 +367,9 @@ def noise_magnitude_relative_to_gradient(ctx: Context) -> Outcome:
 
 @claim(
     "appendix-B.1.2/noise-norm-grows-as-sqrt-dimension",
-    "Corrected: for ε ~ N(0, σ²‖g‖²I_n), E‖ε‖ = σ‖g‖·√2Γ((n+1)/2)/Γ(n/2) = σ‖g‖√n(1 − 1/(4n) + …): with σ0 = 0.01 the "
-    "noise of B.1.3's MLP is 0.03× (output biases) to 6.3× (first layer) the gradient norm per tensor",
+    "Corrected: for ε ~ N(0, σ²‖g‖²I_n), E‖ε‖ = σ‖g‖·√2Γ((n+1)/2)/Γ(n/2) = σ‖g‖√n(1 − 1/(4n) + …): with "
+    "σ0 = 0.01 the noise of B.1.3's MLP is 0.03× (output biases) to 6.3× (first layer) the gradient norm per "
+    "tensor",
     method="numeric",
     subject="correction",
     corrects="appendix-B.1.2/noise-magnitude-relative-to-gradient",
@@ -374,15 +383,17 @@ def noise_norm_grows_as_sqrt_dimension(ctx: Context) -> Outcome:
         worst = max(worst, abs(measured - exact) / MONTE_CARLO_TOLERANCE)
         if name in ("1.weight", "1.bias", "5.weight") or name.startswith("21."):
             rows.append(
-                f"{name} (n = {n:,}): measured {measured:.4g}, chi mean {exact:.4g}, σ0√n {PAPER_SIGMA0 * math.sqrt(n):.4g}"
+                f"{name} (n = {n:,}): measured {measured:.4g}, chi mean {exact:.4g}, σ0√n "
+                f"{PAPER_SIGMA0 * math.sqrt(n):.4g}"
             )
     ratios = [PAPER_SIGMA0 * math.sqrt(n) for _, n, _, _ in measurements]
     ok = worst <= 1.0 and 0.03 < min(ratios) < 0.04 and 6.2 < max(ratios) < 6.3
     return Outcome(
         "holds" if ok else "refuted",
         margin=1.0 - worst,
-        detail=f"NoisySGD (σ0 = {PAPER_SIGMA0}, λ = 1, lr 1) on each tensor shape of build('mlp', (3, 32, 32), 10), "
-        f"{MONTE_CARLO_STEPS} steps each, ‖ε‖/‖g‖ against the chi-distribution mean (worst deviation "
-        f"{worst:.2f} of a 4σ Monte Carlo tolerance): " + "; ".join(rows) + f". Per-tensor σ0√n ranges "
+        detail=f"NoisySGD (σ0 = {PAPER_SIGMA0}, λ = 1, lr 1) on each tensor shape of build('mlp', (3, 32, "
+        f"32), 10), {MONTE_CARLO_STEPS} steps each, ‖ε‖/‖g‖ against the chi-distribution mean (worst "
+        f"deviation {worst:.2f} of a 4σ Monte Carlo "
+        "tolerance): " + "; ".join(rows) + f". Per-tensor σ0√n ranges "
         f"over [{min(ratios):.3g}, {max(ratios):.3g}].",
     )

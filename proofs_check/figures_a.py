@@ -65,8 +65,8 @@ GAP_QUOTE = "In all cases, the actual gap strictly dominates the lower bound."
     expected="imprecise",
     quote=GAP_QUOTE,
     location="Appendix A.1, 'Validation of the Quartic Gap Bound' (Figure A.1, top row)",
-    reading="'Strictly dominates' over (a) the whole domain c ∈ [−1, 1], or (b) the open set 0 < |c| < 1; 'all "
-    f"cases': the plotted activations ({', '.join(REPRESENTATIVE)} in the project's figure), or every "
+    reading="'Strictly dominates' over (a) the whole domain c ∈ [−1, 1], or (b) the open set 0 < |c| < 1; "
+    f"'all cases': the plotted activations ({', '.join(REPRESENTATIVE)} in the project's figure), or every "
     "activation.",
 )
 def gap_strictly_dominates(ctx: Context) -> Outcome:
@@ -113,8 +113,8 @@ def gap_strictly_dominates(ctx: Context) -> Outcome:
 
 @claim(
     "figure-A.1/gap-strictly-dominates-corrected",
-    "Corrected: c² − K(c)² > γc²(1 − c²) on 0 < |c| < 1 for every nonlinear activation of the registry except "
-    "z² (equality: K(c) = c²); both sides vanish at c = 0 and c = 1",
+    "Corrected: c² − K(c)² > γc²(1 − c²) on 0 < |c| < 1 for every nonlinear activation of the registry "
+    "except z² (equality: K(c) = c²); both sides vanish at c = 0 and c = 1",
     method="numeric",
     subject="correction",
     corrects="figure-A.1/gap-strictly-dominates",
@@ -152,8 +152,8 @@ VANISH_QUOTE = (
     expected="imprecise",
     quote=VANISH_QUOTE,
     location="Appendix A.1, 'Validation of the Quartic Gap Bound'",
-    reading="A, 'only at': the gap of a nonlinear φ is zero nowhere in 0 < |c| < 1 (an only-if); B, its zero set "
-    "is {0, ±1}, and these are fixed points of the kernel map.",
+    reading="A, 'only at': the gap of a nonlinear φ is zero nowhere in 0 < |c| < 1 (an only-if); B, its zero "
+    "set is {0, ±1}, and these are fixed points of the kernel map.",
 )
 def gap_vanishes_only_at_fixed_points(ctx: Context) -> Outcome:
     inner = {
@@ -184,10 +184,10 @@ def gap_vanishes_only_at_fixed_points(ctx: Context) -> Outcome:
     return judge_readings(
         readings,
         margin=float(decorrelation_gap(relu, -1.0)),
-        detail="−1 is a zero of the gap exactly when |K(−1)| = 1 and a fixed point exactly when K(−1) = −1 (odd "
-        "φ − Eφ, e.g. tanh, sin); the exact statement is theorem-3.1/fixed-points-corrected.",
-        summary=f"{'zeros' if inside else 'no zero'} inside 0 < |c| < 1; c = −1 is neither a zero nor a fixed point for "
-        f"{', '.join(wrong) or 'no plotted activation'}: the ReLU gap at −1 is "
+        detail="−1 is a zero of the gap exactly when |K(−1)| = 1 and a fixed point exactly when K(−1) = −1 "
+        "(odd φ − Eφ, e.g. tanh, sin); the exact statement is theorem-3.1/fixed-points-corrected.",
+        summary=f"{'zeros' if inside else 'no zero'} inside 0 < |c| < 1; c = −1 is neither a zero nor a "
+        f"fixed point for {', '.join(wrong) or 'no plotted activation'}: the ReLU gap at −1 is "
         f"{float(decorrelation_gap(relu, -1.0)):.4g} (K(−1) = {float(kernel(relu, -1.0)):.4g})",
     )
 
@@ -203,7 +203,8 @@ def _path() -> list[tuple[float, np.ndarray]]:
     method="numeric",
     quote="The results show that the actual rank gain consistently exceeds the theoretical guarantee.",
     location="Appendix A.1, 'Validation of Rank Gain' (Figure A.1, bottom row)",
-    reading="'Exceeds' strictly for λ > 0 (at λ = 0, C = I and both are 1); the figure's path and activations.",
+    reading="'Exceeds' strictly for λ > 0 (at λ = 0, C = I and both are 1); the figure's path and "
+    "activations.",
 )
 def rank_gain_exceeds_guarantee(ctx: Context) -> Outcome:
     worst, rows = np.inf, []
@@ -278,9 +279,10 @@ def efficiency_bounded_by_gamma(ctx: Context) -> Outcome:
     return judge_readings(
         readings,
         margin=below,
-        detail="The gain is positive whenever Ψ ≠ 0 for nonlinear φ (theorem-3.1/strict-gain-corrected). Matrices: the "
-        "figure's path for λ > 0 and seeded samples of every kind, d = 3, 6.",
-        summary=f"γ is a lower bound on the efficiency (ratio − 1)/(Ψ/‖C‖²), not a cap: it reaches {above:.3g}× γ",
+        detail="The gain is positive whenever Ψ ≠ 0 for nonlinear φ (theorem-3.1/strict-gain-corrected). "
+        "Matrices: the figure's path for λ > 0 and seeded samples of every kind, d = 3, 6.",
+        summary="γ is a lower bound on the efficiency (ratio − 1)/(Ψ/‖C‖²), not a cap: it reaches "
+        f"{above:.3g}× γ",
     )
 
 
@@ -307,8 +309,8 @@ def efficiency_at_least_gamma(ctx: Context) -> Outcome:
 
 
 CAPTION_A1 = (
-    "Empirical analysis activations theoretical predictions about quadratic lower bound for decorrelation, and "
-    "for rank gain potential."
+    "Empirical analysis activations theoretical predictions about quadratic lower bound for decorrelation, "
+    "and for rank gain potential."
 )
 
 
@@ -319,9 +321,9 @@ CAPTION_A1 = (
     expected="imprecise",
     quote=CAPTION_A1,
     location="Figure A.1 caption",
-    reading="'Quadratic lower bound' as (a) the bound γc²(1 − c²) on the gap (quartic in c: Lemma A.1 calls it the "
-    "'Universal Quartic Gap Bound'), or (b) the quadratic extremal kernel Q(x) = αx + (1 − α)x² of the "
-    "proof, an upper bound on |K| from which the gap bound follows.",
+    reading="'Quadratic lower bound' as (a) the bound γc²(1 − c²) on the gap (quartic in c: Lemma A.1 calls "
+    "it the 'Universal Quartic Gap Bound'), or (b) the quadratic extremal kernel Q(x) = αx + (1 − α)x² of "
+    "the proof, an upper bound on |K| from which the gap bound follows.",
 )
 def caption_quadratic_bound(ctx: Context) -> Outcome:
     bound = sympy.Poly(paper_gamma() * X**2 * (1 - X**2), X)  # Lemma A.1's bound on the gap, x = |c|

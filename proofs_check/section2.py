@@ -179,8 +179,8 @@ def frozen_tanh_unit(ctx: Context) -> Outcome:
     approximate = ReadingOutcome(
         "approximate: ∂L/∂θ_in(v) ≈ 0, θ_in(v) practically fixed",
         "holds" if tang < APPROXIMATELY_ZERO and moved < APPROXIMATELY_ZERO else "refuted",
-        f"the θ_in part of the gradient is {tang:.2g} of ‖∇L‖ and θ_in drifts by {moved:.2g} in {STEPS} steps "
-        f"(it shrinks in proportion to max f', see theorem-2.1/frozen-tanh-bounded-drift)",
+        f"the θ_in part of the gradient is {tang:.2g} of ‖∇L‖ and θ_in drifts by {moved:.2g} in {STEPS} "
+        "steps (it shrinks in proportion to max f', see theorem-2.1/frozen-tanh-bounded-drift)",
     )
     return judge_readings(
         [exact, approximate],
@@ -192,7 +192,8 @@ def frozen_tanh_unit(ctx: Context) -> Outcome:
 
 @claim(
     "theorem-2.1/frozen-tanh-bounded-drift",
-    "Corrected: a saturated tanh unit is only approximately frozen: f' > 0 and θ_in drifts in proportion to max f'",
+    "Corrected: a saturated tanh unit is only approximately frozen: f' > 0 and θ_in drifts in proportion to "
+    "max f'",
     method="numeric",
     subject="correction",
     corrects="theorem-2.1/frozen-tanh",
@@ -363,7 +364,8 @@ def _irregular_pair_net() -> tuple[DagNet, Partition]:
     expected="refuted",
     quote=THEOREM_2_1_TANGENT,
     location="Theorem 2.1 (2)",
-    reading="G is any DAG ('the network's computational DAG'), so a block pair need not be completely connected",
+    reading="G is any DAG ('the network's computational DAG'), so a block pair need not be completely "
+    "connected",
 )
 def cloning_incomplete_block_pairs(ctx: Context) -> Outcome:
     net, part = _irregular_pair_net()
@@ -496,8 +498,9 @@ def _decay_base(seed: int) -> DagNet:
 
 @functools.lru_cache(maxsize=4)
 def _weight_decay_map(seed: int) -> tuple[DecayRun, ...]:
-    """Every (clone factor, start, optimizer) of the map: an MLP 3→[3,3]→1 cloned ``factor``× (block-constant or
-    equitable with doubly-centred spread 0.3), trained DECAY_STEPS full-batch steps with weight decay DECAY."""
+    """Every (clone factor, start, optimizer) of the map: an MLP 3→[3,3]→1 cloned ``factor``× (block-constant
+    or equitable with doubly-centred spread 0.3), trained DECAY_STEPS full-batch steps with weight decay
+    DECAY."""
     base = _decay_base(seed)
     x, y = teacher_batch(3, 1, 32, seed=seed)
     runs = []
@@ -565,28 +568,30 @@ def _weight_decay_readings(ctx: Context, strong: str) -> Outcome:
     strong_reading = ReadingOutcome(
         strong,
         "refuted" if intact else "holds",
-        f"{len(intact)} of {len(runs)} runs keep the clones exactly cloned (distance to M_C ≤ {EXACT_TOL:g}): "
-        f"AdamW {intact_share(lambda r: r.optimizer == 'adamw')}, SGD+L2 {intact_share(lambda r: r.optimizer == 'l2')}, "
-        f"Adam+L2 {intact_share(lambda r: r.optimizer == 'adam_l2')}, block-constant starts "
+        f"{len(intact)} of {len(runs)} runs keep the clones exactly cloned (distance to "
+        f"M_C ≤ {EXACT_TOL:g}): AdamW {intact_share(lambda r: r.optimizer == 'adamw')}, SGD+L2 "
+        f"{intact_share(lambda r: r.optimizer == 'l2')}, Adam+L2 "
+        f"{intact_share(lambda r: r.optimizer == 'adam_l2')}, block-constant starts "
         f"{intact_share(lambda r: r.start == 'constant')}",
     )
     weak_reading = ReadingOutcome(
         "hedged ('could', 'may'): some form of weight decay breaks some symmetry in some setting",
         "holds" if broken and left_leaf else "refuted",
-        f"decay always leaves the affine leaf M_D(θ0) from an equitable start ({len(left_leaf)} runs), and Adam "
-        f"with coupled L2 breaks cloning itself in {len(broken)} run(s): "
+        f"decay always leaves the affine leaf M_D(θ0) from an equitable start ({len(left_leaf)} runs), and "
+        f"Adam with coupled L2 breaks cloning itself in {len(broken)} run(s): "
         + ", ".join(f"k={r.factor} {r.start} (distance to M_C {r.left_c:.3g})" for r in broken),
     )
     return judge_readings(
         [strong_reading, weak_reading],
         margin=max(r.left_c for r in runs),
-        detail=f"Map ({_map_recipe(ctx.seed)}): {_map_table(runs)}. Decoupled decay and SGD+L2 multiply θ by a "
-        f"scalar, which maps the linear subspace M_C into itself; they shrink the within-block redistribution "
-        f"(distance to M_BC falls), i.e. they make clones more alike, not less. Adam+L2 normalises g + λθ "
-        f"per coordinate, which keeps equitability only for 2×2 blocks (every equitable 2×2 block is "
-        f"[[p, q], [q, p]], closed under elementwise maps). Precise statement: remark-2.4/weight-decay-map.",
-        summary=f"SGD+L2 and AdamW never leave M_C; Adam with coupled L2 does, from an equitable start with 3× "
-        f"clones ({', '.join(f'{r.left_c:.2g}' for r in broken)}) — only the hedged reading holds",
+        detail=f"Map ({_map_recipe(ctx.seed)}): {_map_table(runs)}. Decoupled decay and SGD+L2 multiply θ by "
+        "a scalar, which maps the linear subspace M_C into itself; they shrink the within-block "
+        "redistribution (distance to M_BC falls), i.e. they make clones more alike, not less. Adam+L2 "
+        "normalises g + λθ per coordinate, which keeps equitability only for 2×2 blocks (every equitable 2×2 "
+        "block is [[p, q], [q, p]], closed under elementwise maps). Precise statement: "
+        "remark-2.4/weight-decay-map.",
+        summary="SGD+L2 and AdamW never leave M_C; Adam with coupled L2 does, from an equitable start with "
+        f"3× clones ({', '.join(f'{r.left_c:.2g}' for r in broken)}) — only the hedged reading holds",
     )
 
 
@@ -597,8 +602,8 @@ def _weight_decay_readings(ctx: Context, strong: str) -> Outcome:
     expected="imprecise",
     quote=REMARK_2_4_DECAY,
     location="Remark 2.4",
-    reading="A: weight decay (any form) breaks cloning, i.e. moves the clones off M_C; B (the hedge): some form "
-    "breaks some symmetry in some setting. Tested over decoupled/coupled decay, clone factor 2 and 3, "
+    reading="A: weight decay (any form) breaks cloning, i.e. moves the clones off M_C; B (the hedge): some "
+    "form breaks some symmetry in some setting. Tested over decoupled/coupled decay, clone factor 2 and 3, "
     "block-constant and equitable starts",
 )
 def weight_decay_breaks_cloning(ctx: Context) -> Outcome:
@@ -612,8 +617,8 @@ def weight_decay_breaks_cloning(ctx: Context) -> Outcome:
     expected="imprecise",
     quote=REMARK_A_3_DECAY,
     location="Remark A.3",
-    reading="A: per-parameter decay breaks the exact symmetry (moves clones off M_C); B (the hedge 'may'): it "
-    "does in some optimizer and start. The pointer 'see Appx. A.3' leads nowhere: Appendix A.3 never "
+    reading="A: per-parameter decay breaks the exact symmetry (moves clones off M_C); B (the hedge 'may'): "
+    "it does in some optimizer and start. The pointer 'see Appx. A.3' leads nowhere: Appendix A.3 never "
     "mentions weight decay",
 )
 def weight_decay_may_break_exact_symmetry(ctx: Context) -> Outcome:
@@ -632,8 +637,8 @@ def _expected_map_cell(run: DecayRun) -> tuple[bool, bool]:
 
 @claim(
     "remark-2.4/weight-decay-map",
-    "Corrected: decay (AdamW, SGD+L2) keeps clones on M_C, leaving only M_D(θ0) from equitable starts; Adam+L2 "
-    "breaks cloning exactly from equitable starts with blocks other than 2×2",
+    "Corrected: decay (AdamW, SGD+L2) keeps clones on M_C, leaving only M_D(θ0) from equitable starts; "
+    "Adam+L2 breaks cloning exactly from equitable starts with blocks other than 2×2",
     method="numeric",
     subject="correction",
     corrects=("remark-2.4/weight-decay-breaks-cloning", "remark-A.3/weight-decay"),
@@ -655,9 +660,9 @@ def weight_decay_map(ctx: Context) -> Outcome:
         "holds" if ok else "refuted",
         margin=max(r.left_c for r in runs if _expected_map_cell(r)[0]),
         detail=f"{_map_recipe(ctx.seed)}: {_map_table(runs)}. Predicted and observed: from a block-constant "
-        f"start every optimizer stays on M_D(θ0); from an equitable start AdamW and SGD+L2 leave "
-        f"M_D(θ0) but stay on M_C (and approach M_BC), Adam+L2 stays on M_C for 2× clones (2×2 "
-        f"blocks) and leaves it for 3× clones. Mismatches: {[(r.factor, r.start, r.optimizer) for r in wrong]}",
+        "start every optimizer stays on M_D(θ0); from an equitable start AdamW and SGD+L2 leave M_D(θ0) but "
+        "stay on M_C (and approach M_BC), Adam+L2 stays on M_C for 2× clones (2×2 blocks) and leaves it for "
+        f"3× clones. Mismatches: {[(r.factor, r.start, r.optimizer) for r in wrong]}",
     )
 
 
@@ -780,16 +785,18 @@ claim(
     subject="extension",
     quote=NOISE_TYPES_QUOTE,
     location="Section 2, Escaping the LoP manifolds",
-    reading="per-unit activation noise is one of the 'certain types of noise' (the paper names only noisy SGD and "
-    "dropout)",
+    reading="per-unit activation noise is one of the 'certain types of noise' (the paper names only noisy "
+    "SGD and dropout)",
 )(_breaker("per_unit_noise"))
 
 
 # ---------------------------------------------------------------------------- Section 2: one noisy step
 NOISE_RELATIVE = 0.01
-"""Section 2: "a single step with noise magnitude 0.01 relative to gradient norms" (noisy-SGD σ0, one step)."""
+"""Section 2: "a single step with noise magnitude 0.01 relative to gradient norms"
+(noisy-SGD σ0, one step)."""
 KICK_LR = 0.25
-"""GD step size (the noisy step and the plain steps after it); lr·λ_max(∇²L) ∈ [0.54, 1.71] < 2 on these nets (seeds 0–7)."""
+"""GD step size (the noisy step and the plain steps after it); lr·λ_max(∇²L) ∈ [0.54, 1.71] < 2 on these nets
+(seeds 0–7)."""
 KICK_STEPS = 300
 """One noisy step, then KICK_STEPS − 1 plain full-batch GD steps."""
 RATE_WINDOW = 50
@@ -868,8 +875,8 @@ SINGLE_STEP_QUOTE = (
     "distance to M_C shrinks",
     method="numeric",
     subject="extension",
-    quote="Remarkably, in our MLP experiments, even a small amount of gradient noise, e.g., a single step with "
-    "noise magnitude 0.01 relative to gradient norms, suffices to initiate escape from an LoP manifold",
+    quote="Remarkably, in our MLP experiments, even a small amount of gradient noise, e.g., a single step "
+    "with noise magnitude 0.01 relative to gradient norms, suffices to initiate escape from an LoP manifold",
     location="Section 2, 'Escaping the LoP manifolds with perturbations', second paragraph",
     reading="Not the paper's setting (that is remark-2.4/single-noisy-step-escape, the cloning MLP, where it "
     "holds): a limit of the sentence's mechanism on a small tanh net started near an exact fit.",
@@ -888,18 +895,20 @@ def single_noisy_step_near_interpolation(ctx: Context) -> Outcome:
         if grew <= 1.0 and counterexample is None:
             margin = grew - 1.0
             base = (
-                f"y = teacher(x), teacher = mlp(3, {list(BASE_WIDTHS)}, 1, 'tanh', seed={seed}), base = teacher θ + "
-                f"{INTERPOLATION_OFFSET}·N(0, I) (torch generator seed {seed})"
+                f"y = teacher(x), teacher = mlp(3, {list(BASE_WIDTHS)}, 1, 'tanh', seed={seed}), "
+                f"base = teacher θ + {INTERPOLATION_OFFSET}·N(0, I) (torch generator seed {seed})"
             )
             counterexample = (
-                f"{_recipe(seed, base)}. "
-                f"At the start M_C is a saddle (λ_min(N_C) = {start[0]:.4g}, λ_max = {start[-1]:.4g}, ‖∇L‖ = "
-                f"{float(torch.linalg.vector_norm(gradient(net, x, y))):.3g}); the noisy step puts θ at distance "
-                f"d₁ = {d[1]:.4g} from M_C, yet after {KICK_STEPS - 1} GD steps the distance is {d[-1]:.4g} "
-                f"(d_T/d₁ = {grew:.4g}, last-{RATE_WINDOW}-step factor {growth_factor(d, RATE_WINDOW):.7f}): no "
-                f"escape. GD fits the targets (loss {traj.loss[0]:.3g} → {traj.loss[-1]:.3g}) and the negative normal "
-                f"curvature fades with the residual: λ_min(N_C) = {end[0]:.3g} at the end. At the exact "
-                f"fit itself ‖∇L‖ = {zero_fit_grad:.1g}, so noise relative to the gradient norm is zero and nothing moves."
+                f"{_recipe(seed, base)}. At the start M_C is a saddle (λ_min(N_C) = {start[0]:.4g}, "
+                f"λ_max = {start[-1]:.4g}, "
+                f"‖∇L‖ = {float(torch.linalg.vector_norm(gradient(net, x, y))):.3g}); the noisy step puts θ "
+                f"at distance d₁ = {d[1]:.4g} from M_C, yet after {KICK_STEPS - 1} GD steps the distance is "
+                f"{d[-1]:.4g} (d_T/d₁ = {grew:.4g}, last-{RATE_WINDOW}-step factor "
+                f"{growth_factor(d, RATE_WINDOW):.7f}): no escape. GD fits the targets (loss "
+                f"{traj.loss[0]:.3g} → {traj.loss[-1]:.3g}) and the negative normal curvature fades with the "
+                f"residual: λ_min(N_C) = {end[0]:.3g} at the end. At the exact fit itself "
+                f"‖∇L‖ = {zero_fit_grad:.1g}, so noise relative to the gradient norm is zero and nothing "
+                "moves."
             )
     if counterexample is None:
         return Outcome("refuted", None, "every near-interpolation start escaped: " + "; ".join(rows))
@@ -952,8 +961,9 @@ def single_noisy_step_escape_at_a_saddle(ctx: Context) -> Outcome:
         d = _one_noisy_step(net, part, x, y, seed).distance_C
         r = growth_factor(d, RATE_WINDOW)
         head = (
-            f"seed {seed}: ‖∇L‖ = {grad:.1g}, λ(N_C) ∈ [{ev[0]:.4g}, {ev[-1]:.4g}] ({stability.classification}), "
-            f"ρ = max|1 − lr·λ| = {rho:.7f}; d₁ = {d[1]:.3g}, d_T/d₁ = {d[-1] / d[1]:.4g}, observed factor {r:.7f}"
+            f"seed {seed}: ‖∇L‖ = {grad:.1g}, λ(N_C) ∈ [{ev[0]:.4g}, {ev[-1]:.4g}] "
+            f"({stability.classification}), ρ = max|1 − lr·λ| = {rho:.7f}; d₁ = {d[1]:.3g}, "
+            f"d_T/d₁ = {d[-1] / d[1]:.4g}, observed factor {r:.7f}"
         )
         if grad >= CRITICAL_GRAD or stability.classification == "degenerate":
             rows.append(

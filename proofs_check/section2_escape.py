@@ -38,7 +38,8 @@ VIT_SEEDS = 2
 """The ViT checks (thorough only: a ViT step costs ≈ 25 ms here, ≈ 20 s per run): the cloning study's smoke
 ViT (width 0.25, patch 4) with depth 1, 20 epochs, 2 seeds."""
 STALL_RATIO = 0.25
-"""'Stalls': over the second half of the run the ViT's distance grows by less than this multiple of the MLP's."""
+"""'Stalls': over the second half of the run the ViT's distance grows by less than this multiple of the
+MLP's."""
 
 
 def _seeds(ctx: Context) -> range:
@@ -82,29 +83,30 @@ def _row(name: str, t: CloneTrajectory) -> str:
     d = t.distance
     mid = len(d) // 2
     return (
-        f"{name}: distance after step 1 {t.after_first_step:.3g}, epoch {mid} {d[mid]:.3g}, epoch {len(d) - 1} "
-        f"{d[-1]:.3g} (×{t.growth:.3g}); R² {t.r2[0]:.6f} → {t.r2[-1]:.6f}"
+        f"{name}: distance after step 1 {t.after_first_step:.3g}, epoch {mid} {d[mid]:.3g}, epoch "
+        f"{len(d) - 1} {d[-1]:.3g} (×{t.growth:.3g}); R² {t.r2[0]:.6f} → {t.r2[-1]:.6f}"
     )
 
 
 SMOKE = (
     "the project's cloning study at smoke scale (synthetic 3×8×8 images, MLP 5×32 with batch norm and ReLU "
-    f"trained {CLONING_SMOKE.base_epochs} epochs, expanded 2×, clone trained alone with SGD lr {CLONING_SMOKE.lr}, "
-    f"batch {CLONING_SMOKE.batch_size})"
+    f"trained {CLONING_SMOKE.base_epochs} epochs, expanded 2×, clone trained alone with SGD lr "
+    f"{CLONING_SMOKE.lr}, batch {CLONING_SMOKE.batch_size})"
 )
 
 
 @claim(
     "remark-2.4/single-noisy-step-escape",
-    "Section 2: in the MLP cloning experiments one noisy step (0.01 relative to gradient norms) initiates escape",
+    "Section 2: in the MLP cloning experiments one noisy step (0.01 relative to gradient norms) initiates "
+    "escape",
     method="numeric",
-    quote="Remarkably, in our MLP experiments, even a small amount of gradient noise, e.g., a single step with "
-    "noise magnitude 0.01 relative to gradient norms, suffices to initiate escape from an LoP manifold",
+    quote="Remarkably, in our MLP experiments, even a small amount of gradient noise, e.g., a single step "
+    "with noise magnitude 0.01 relative to gradient norms, suffices to initiate escape from an LoP manifold",
     location="Section 2, 'Escaping the LoP manifolds with perturbations', second paragraph",
-    reading="Tested in the cloning-MLP setting (smoke scale). 'Noise magnitude 0.01 relative to gradient norms' "
-    "read both ways: (A) Appendix B.1.2's noisy SGD with σ0 = 0.01, ε ~ N(0, σ²‖g‖²I) per parameter "
-    "tensor (noise norm ≈ 0.01·√p·‖g‖); (B) noise of norm 0.01‖g‖ (global norm, σ = 0.01/√p). "
-    f"'Initiate escape': the distance to the manifold grows at least {ESCAPE_GROWTH:g}× after the step.",
+    reading="Tested in the cloning-MLP setting (smoke scale). 'Noise magnitude 0.01 relative to gradient "
+    "norms' read both ways: (A) Appendix B.1.2's noisy SGD with σ0 = 0.01, ε ~ N(0, σ²‖g‖²I) per parameter "
+    "tensor (noise norm ≈ 0.01·√p·‖g‖); (B) noise of norm 0.01‖g‖ (global norm, σ = 0.01/√p). 'Initiate "
+    f"escape': the distance to the manifold grows at least {ESCAPE_GROWTH:g}× after the step.",
 )
 def single_noisy_step_escape(ctx: Context) -> Outcome:
     epochs = _epochs(ctx)
@@ -134,14 +136,15 @@ def single_noisy_step_escape(ctx: Context) -> Outcome:
         detail=f"{SMOKE}; one noisy step, then {epochs} epochs of plain SGD: "
         + "; ".join(rows)
         + f". Without the noisy step the distance stays exactly {control:g} ({CONTROL_EPOCHS} epochs, every "
-        "seed), so the single step is what starts the escape. (A 3→2→1 net near an exact fit does not escape: "
-        "remark-2.4/single-noisy-step-near-interpolation, an extension.)",
+        "seed), so the single step is what starts the escape. (A 3→2→1 net near an exact fit does not "
+        "escape: remark-2.4/single-noisy-step-near-interpolation, an extension.)",
     )
 
 
 @claim(
     "remark-2.4/stronger-noise-faster-escape",
-    "Section 2: stronger noise (a 10× larger step, or noise at every step) escapes faster in the MLP experiments",
+    "Section 2: stronger noise (a 10× larger step, or noise at every step) escapes faster in the MLP "
+    "experiments",
     method="numeric",
     quote="though stronger noise generally leads to faster escape",
     location="Section 2, 'Escaping the LoP manifolds with perturbations', second paragraph",
@@ -187,11 +190,11 @@ def stronger_noise_faster_escape(ctx: Context) -> Outcome:
     "figure-2.1/caption-sgd-confined-noise-dropout-escape",
     "Figure 2.1: the clone stays on its manifold under SGD and leaves it under noisy SGD or dropout",
     method="numeric",
-    quote="The cloned network dynamics remain confined in the base network manifold when using SGD, however using "
-    "Noisy SGD or Dropout the dynamics can escape the manifold.",
+    quote="The cloned network dynamics remain confined in the base network manifold when using SGD, however "
+    "using Noisy SGD or Dropout the dynamics can escape the manifold.",
     location="Figure 2.1 caption",
-    reading="Smoke cloning MLP; noisy SGD and dropout at Figure B.7's settings (σ = 0.01, λ = 0.999; p = 0.1). "
-    "'Confined': distance exactly 0 and R² = 1; 'escape': the distance grows and R² falls below 1.",
+    reading="Smoke cloning MLP; noisy SGD and dropout at Figure B.7's settings (σ = 0.01, λ = 0.999; "
+    "p = 0.1). 'Confined': distance exactly 0 and R² = 1; 'escape': the distance grows and R² falls below 1.",
 )
 def figure_2_1_caption(ctx: Context) -> Outcome:
     epochs = _epochs(ctx)
@@ -225,10 +228,11 @@ def _trapped(ctx: Context, optimizers: tuple[str, ...]) -> tuple[bool, list[str]
 
 @claim(
     "remark-2.4/cloning-experiments-trapped",
-    "Section 2: in the cloning experiments SGD, SGD with momentum and Adam all keep the clone on its manifold",
+    "Section 2: in the cloning experiments SGD, SGD with momentum and Adam all keep the clone on its "
+    "manifold",
     method="numeric",
-    quote="This fact can be empirically observed across our cloning experiments, showing that across a wide range "
-    "of optimization schemes the model remains trapped onto the LoP manifold.",
+    quote="This fact can be empirically observed across our cloning experiments, showing that across a wide "
+    "range of optimization schemes the model remains trapped onto the LoP manifold.",
     location="Section 2, paragraph after Remark 2.4",
     reading="Smoke cloning MLP (batch norm); optimizers with state born at cloning: SGD, SGD + momentum 0.9, "
     "Adam; 'trapped': distance exactly 0 and R² = 1 for every epoch.",
@@ -246,8 +250,8 @@ def cloning_experiments_trapped(ctx: Context) -> Outcome:
     "remark-2.4/adam-validated-by-experiments",
     "Section 2: Adam, like SGD, does not escape the cloning manifold in the cloning experiments",
     method="numeric",
-    quote="Notably, Remark 2.4 predicts that Adam, despite fundamental differences with SGD, also fails to escape "
-    "the manifold, which is validated by our experiments.",
+    quote="Notably, Remark 2.4 predicts that Adam, despite fundamental differences with SGD, also fails to "
+    "escape the manifold, which is validated by our experiments.",
     location="Section 2, paragraph after Theorem 2.2",
     reading="Smoke cloning MLP trained with Adam (lr 0.05, state born at cloning).",
 )
@@ -262,9 +266,11 @@ def adam_validated(ctx: Context) -> Outcome:
     "section-4/normalization-keeps-clones",
     "Section 4: normalization (batch norm, layer norm) alone does not break perfect clones",
     method="numeric",
-    quote="as indicated by cloning experiments where normalization alone doesn’t break perfect, established clones.",
+    quote="as indicated by cloning experiments where normalization alone doesn’t break perfect, established "
+    "clones.",
     location="Section 4, 'Recovery from LoP via Perturbations'",
-    reading="Smoke cloning MLP with batch norm (the default) and with layer norm, plain SGD: distance exactly 0.",
+    reading="Smoke cloning MLP with batch norm (the default) and with layer norm, plain SGD: distance "
+    "exactly 0.",
 )
 def normalization_keeps_clones(ctx: Context) -> Outcome:
     rows, ok = [], True
@@ -314,8 +320,8 @@ def _vit_against_mlp(ctx: Context) -> tuple[list[str], int, int, int, int, int]:
 
 
 VIT_SETTING = (
-    f"Smoke cloning study, noisy SGD (σ0 = {PAPER_SIGMA0:g}, λ = {PAPER_DECAY:g}) for {VIT_EPOCHS} epochs, ViT "
-    f"(width 0.25, patch 4, depth {VIT_DEPTH}) against the MLP"
+    f"Smoke cloning study, noisy SGD (σ0 = {PAPER_SIGMA0:g}, λ = {PAPER_DECAY:g}) for {VIT_EPOCHS} epochs, "
+    f"ViT (width 0.25, patch 4, depth {VIT_DEPTH}) against the MLP"
 )
 
 
@@ -325,11 +331,11 @@ VIT_SETTING = (
     method="numeric",
     expected="imprecise",
     thorough_only=True,
-    quote="In contrast, in settings such as Vision Transformers, while the model could escape from the manifold "
-    "with a small perturbation, it did not move very far from it.",
+    quote="In contrast, in settings such as Vision Transformers, while the model could escape from the "
+    "manifold with a small perturbation, it did not move very far from it.",
     location="Section 2, 'Escaping the LoP manifolds with perturbations', second paragraph",
-    reading=f"{VIT_SETTING}. 'Did not move very far' read three ways: A, the escape stalls — the distance to the "
-    f"manifold grows over the second half of the run by less than {STALL_RATIO:g}× the MLP's growth; B, "
+    reading=f"{VIT_SETTING}. 'Did not move very far' read three ways: A, the escape stalls — the distance to "
+    f"the manifold grows over the second half of the run by less than {STALL_RATIO:g}× the MLP's growth; B, "
     "the ViT ends closer to its manifold than the MLP by cloning R²; C, by parameter distance.",
 )
 def vit_escape_not_far(ctx: Context) -> Outcome:
@@ -356,21 +362,21 @@ def vit_escape_not_far(ctx: Context) -> Outcome:
         readings,
         margin=stalled / n,
         detail=f"{VIT_SETTING}: " + "; ".join(rows) + ".",
-        summary=f"against the MLP, over {n} seeds: the ViT escapes in {escaped}, stalls in {stalled} (A), ends closer by "
-        f"cloning R² in {closer_r2} (B) and by parameter distance in {closer_d} (C)",
+        summary=f"against the MLP, over {n} seeds: the ViT escapes in {escaped}, stalls in {stalled} (A), "
+        f"ends closer by cloning R² in {closer_r2} (B) and by parameter distance in {closer_d} (C)",
     )
 
 
 @claim(
     "section-2/vit-escape-stalls",
-    "Corrected: in the smoke cloning study a noisy-SGD ViT's escape stalls and its cloning R² stays above the "
-    "MLP's, though its parameter distance from the manifold is not smaller",
+    "Corrected: in the smoke cloning study a noisy-SGD ViT's escape stalls and its cloning R² stays above "
+    "the MLP's, though its parameter distance from the manifold is not smaller",
     method="numeric",
     subject="correction",
     corrects="section-2/vit-escape-not-far",
     thorough_only=True,
-    quote="In contrast, in settings such as Vision Transformers, while the model could escape from the manifold "
-    "with a small perturbation, it did not move very far from it.",
+    quote="In contrast, in settings such as Vision Transformers, while the model could escape from the "
+    "manifold with a small perturbation, it did not move very far from it.",
     location="Section 2, 'Escaping the LoP manifolds with perturbations', second paragraph",
 )
 def vit_escape_stalls(ctx: Context) -> Outcome:

@@ -31,7 +31,8 @@ REVIVE_STEPS = 400
 """GD from a point of M_F where the unit is dead by a small margin: searched for a run that revives it."""
 RANDOM_POINTS = 6
 STEP_SIZES = (0.1, 0.03, 0.01)
-"""Remark 2.1: GD step sizes η over a fixed time T = 1 (1/η steps); the drift off a curved invariant set ∝ η."""
+"""Remark 2.1: GD step sizes η over a fixed time T = 1 (1/η steps); the drift off a curved invariant
+set ∝ η."""
 
 
 # ---------------------------------------------------------------------------- Definition 2.1 on M_F
@@ -47,7 +48,8 @@ def _preactivation(net: DagNet, theta: torch.Tensor, x: torch.Tensor, unit: Node
 
 
 def _killed(net: DagNet, x: torch.Tensor, unit: Node, margin: float) -> DagNet:
-    """``net`` with ``unit``'s bias set so that its pre-activation is ≤ −margin on every example (dead ReLU)."""
+    """``net`` with ``unit``'s bias set so that its pre-activation is ≤ −margin on every example (dead
+    ReLU)."""
     theta = net.flat_parameters()
     b = net.num_edges + net.bias_index[unit]
     z = _preactivation(net, theta, x, unit) - theta[b]
@@ -56,7 +58,8 @@ def _killed(net: DagNet, x: torch.Tensor, unit: Node, margin: float) -> DagNet:
 
 
 def _gd(net: DagNet, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> list[torch.Tensor]:
-    """Full-batch gradient descent θ ← θ − lr·∇L(θ) from the net's parameters: every iterate (index 0 = start)."""
+    """Full-batch gradient descent θ ← θ − lr·∇L(θ) from the net's parameters:
+    every iterate (index 0 = start)."""
     thetas = [net.flat_parameters()]
     for _ in range(steps):
         thetas.append(thetas[-1] - lr * gradient(net, x, y, thetas[-1]))
@@ -69,7 +72,8 @@ def _saturated(net: DagNet, theta: torch.Tensor, x: torch.Tensor, unit: Node) ->
 
 
 def _upstream_point(net: DagNet, unit: Node, generator: torch.Generator) -> torch.Tensor:
-    """A point of M_F(θ): θ_in(unit) kept, every other coordinate moved by N(0, s²), s = 3 × the mean |θ_i|."""
+    """A point of M_F(θ): θ_in(unit) kept, every other coordinate moved by N(0, s²),
+    s = 3 × the mean |θ_i|."""
     theta = net.flat_parameters()
     frozen = manifold("F", Partition.trivial(net), anchor=theta, frozen=[unit])
     other = torch.randn(theta.shape, generator=generator, dtype=theta.dtype) * 3.0 * theta.abs().mean()
@@ -87,13 +91,13 @@ def _frozen_tangency(net: DagNet, theta: torch.Tensor, x, y, unit: Node) -> floa
     "started in M_F stays in it",
     method="numeric",
     expected="refuted",
-    quote="writing the linear constraints as $\\theta_{\\text{in}}(v) = \\text{const}$ for all $v \\in F$, the "
-    "affine subspace $\\mathcal{M}_F := \\{\\theta : \\theta_{\\text{in}}(v) = \\text{const} \\forall v \\in F\\}$ "
-    "satisfies $\\nabla \\mathcal{L}(\\theta) \\in T_{\\theta} \\mathcal{M}_F$ and GD/SGD updates initialized in "
-    "\\mathcal{M}_F remain in \\mathcal{M}_F .",
+    quote="writing the linear constraints as $\\theta_{\\text{in}}(v) = \\text{const}$ for all $v \\in F$, "
+    "the affine subspace $\\mathcal{M}_F := \\{\\theta : \\theta_{\\text{in}}(v) = \\text{const} \\forall v "
+    "\\in F\\}$ satisfies $\\nabla \\mathcal{L}(\\theta) \\in T_{\\theta} \\mathcal{M}_F$ and GD/SGD updates "
+    "initialized in \\mathcal{M}_F remain in \\mathcal{M}_F .",
     location="Theorem 2.1 (1), read with Definition 2.1",
-    reading="Definition 2.1 asks ∇L ∈ T_θM at every θ ∈ M, and M_F is the whole affine set. (The other reading — "
-    "only along a trajectory on which v stays saturated, the theorem's hypothesis — holds: "
+    reading="Definition 2.1 asks ∇L ∈ T_θM at every θ ∈ M, and M_F is the whole affine set. (The other "
+    "reading — only along a trajectory on which v stays saturated, the theorem's hypothesis — holds: "
     "theorem-2.1/frozen-sgd.)",
 )
 def frozen_manifold_every_point(ctx: Context) -> Outcome:
@@ -132,29 +136,30 @@ def frozen_manifold_every_point(ctx: Context) -> Outcome:
         summary=f"at a point of M_F where {unit} (second hidden layer) is active on {frac:.0%} of the batch, "
         f"‖P_N ∇L‖/‖∇L‖ = {resid:.3g} > 0; GD from a barely dead start revives it and leaves M_F by "
         f"{moved[-1]:.3g}",
-        detail=f"ReLU MLP mlp(3, [4, 3], 1, 'relu', seed=3), x, y = teacher_batch(3, 1, 32, seed=3), F = {{{unit}}} (second "
-        f"hidden layer). At θ0 (bias of {unit} = −max z − {SATURATION_MARGIN}) the unit is dead and "
-        f"‖P_N ∇L‖/‖∇L‖ = {at_dead:g}. The point θ' of M_F(θ0) (distance {on_mf:.1g}: θ_in({unit}) unchanged, every "
-        f"other coordinate moved by N(0, s²), s = 3·mean|θ_i|, generator seed {ctx.seed}) makes {unit} active on {frac:.0%} of the "
-        f"batch, and there ‖P_N ∇L‖/‖∇L‖ = {resid:.3g} > 0: the gradient is not tangent to M_F, so M_F is not an LoP "
-        f"manifold in the sense of Definition 2.1. Nor does GD from a saturated point stay in M_F: started with the "
-        f"unit dead by a margin {margin} (f' = 0 on every example), GD (lr {LR}) moves the upstream weights until "
-        f"{unit} revives; θ_in({unit}) starts moving at step {first} and is {moved[-1]:.3g} away from M_F "
-        f"after {REVIVE_STEPS} steps.",
+        detail="ReLU MLP mlp(3, [4, 3], 1, 'relu', seed=3), x, y = teacher_batch(3, 1, 32, seed=3), "
+        f"F = {{{unit}}} (second hidden layer). At θ0 (bias of {unit} = −max z − {SATURATION_MARGIN}) the "
+        f"unit is dead and ‖P_N ∇L‖/‖∇L‖ = {at_dead:g}. The point θ' of M_F(θ0) (distance {on_mf:.1g}: "
+        f"θ_in({unit}) unchanged, every other coordinate moved by N(0, s²), s = 3·mean|θ_i|, generator seed "
+        f"{ctx.seed}) makes {unit} active on {frac:.0%} of the batch, and there ‖P_N ∇L‖/‖∇L‖ = {resid:.3g} "
+        "> 0: the gradient is not tangent to M_F, so M_F is not an LoP manifold in the sense of Definition "
+        "2.1. Nor does GD from a saturated point stay in M_F: started with the unit dead by a margin "
+        f"{margin} (f' = 0 on every example), GD (lr {LR}) moves the upstream weights until {unit} revives; "
+        f"θ_in({unit}) starts moving at step {first} and is {moved[-1]:.3g} away from M_F after "
+        f"{REVIVE_STEPS} steps.",
     )
 
 
 @claim(
     "definition-2.1/frozen-manifold-corrected",
-    "Corrected: ∇L ∈ T_θ M_F exactly where every v ∈ F has f′(z_v) = 0 on the batch; for first-hidden-layer units "
-    "that is all of M_F (an LoP manifold for that data), for deeper units only part of it",
+    "Corrected: ∇L ∈ T_θ M_F exactly where every v ∈ F has f′(z_v) = 0 on the batch; for first-hidden-layer "
+    "units that is all of M_F (an LoP manifold for that data), for deeper units only part of it",
     method="numeric",
     subject="correction",
     corrects="definition-2.1/frozen-manifold-every-point",
-    quote="writing the linear constraints as $\\theta_{\\text{in}}(v) = \\text{const}$ for all $v \\in F$, the "
-    "affine subspace $\\mathcal{M}_F := \\{\\theta : \\theta_{\\text{in}}(v) = \\text{const} \\forall v \\in F\\}$ "
-    "satisfies $\\nabla \\mathcal{L}(\\theta) \\in T_{\\theta} \\mathcal{M}_F$ and GD/SGD updates initialized in "
-    "\\mathcal{M}_F remain in \\mathcal{M}_F .",
+    quote="writing the linear constraints as $\\theta_{\\text{in}}(v) = \\text{const}$ for all $v \\in F$, "
+    "the affine subspace $\\mathcal{M}_F := \\{\\theta : \\theta_{\\text{in}}(v) = \\text{const} \\forall v "
+    "\\in F\\}$ satisfies $\\nabla \\mathcal{L}(\\theta) \\in T_{\\theta} \\mathcal{M}_F$ and GD/SGD updates "
+    "initialized in \\mathcal{M}_F remain in \\mathcal{M}_F .",
     location="Theorem 2.1 (1), read with Definition 2.1",
 )
 def frozen_manifold_corrected(ctx: Context) -> Outcome:
@@ -191,7 +196,8 @@ def frozen_manifold_corrected(ctx: Context) -> Outcome:
             )
             ok &= max(traj.distance_F) == 0.0
             rows[-1] += (
-                f"; mini-batch SGD ({STEPS} steps) keeps θ_in exactly fixed (max distance {max(traj.distance_F):g})"
+                f"; mini-batch SGD ({STEPS} steps) keeps θ_in exactly fixed (max distance "
+                f"{max(traj.distance_F):g})"
             )
     return Outcome(
         "holds" if ok else "refuted",
@@ -216,20 +222,23 @@ def _rescaling_charge(net: DagNet, theta: torch.Tensor, unit: Node) -> tuple[tor
 
 
 def _charge(theta: torch.Tensor, idx: tuple[torch.Tensor, torch.Tensor]) -> float:
-    """Q_v(θ) = ‖θ_in(v)‖² − ‖θ_out(v)‖², conserved by gradient flow for a ReLU unit v (rescaling symmetry)."""
+    """Q_v(θ) = ‖θ_in(v)‖² − ‖θ_out(v)‖², conserved by gradient flow for a ReLU unit v
+    (rescaling symmetry)."""
     return float(theta[idx[0]].pow(2).sum() - theta[idx[1]].pow(2).sum())
 
 
 @claim(
     "remark-2.1/curved-manifold-discrete-escape",
-    "For a curved LoP manifold, gradient flow stays on it but discrete GD steps leave it (ReLU rescaling level sets)",
+    "For a curved LoP manifold, gradient flow stays on it but discrete GD steps leave it (ReLU rescaling "
+    "level sets)",
     method="numeric",
-    quote="For a general* curved manifold this need not imply invariance under discrete updates $\\theta_{k+1} = "
-    "\\theta_k - \\eta_k \\nabla_{\\theta} \\mathcal{L}(\\theta_k)$, as discretization step can lead to an "
-    "escape from the manifold.",
+    quote="For a general* curved manifold this need not imply invariance under discrete updates "
+    "$\\theta_{k+1} = \\theta_k - \\eta_k \\nabla_{\\theta} \\mathcal{L}(\\theta_k)$, as discretization step "
+    "can lead to an escape from the manifold.",
     location="Remark 2.1",
-    reading="A curved LoP manifold of a real network: for a ReLU unit v the level set {Q_v = c}, Q_v = ‖θ_in(v)‖² − "
-    "‖θ_out(v)‖², is a quadric to which ∇L is tangent (rescaling symmetry: ⟨θ_in, ∇_in L⟩ = ⟨θ_out, ∇_out L⟩).",
+    reading="A curved LoP manifold of a real network: for a ReLU unit v the level set {Q_v = c}, "
+    "Q_v = ‖θ_in(v)‖² − ‖θ_out(v)‖², is a quadric to which ∇L is tangent (rescaling symmetry: ⟨θ_in, ∇_in L⟩ "
+    "= ⟨θ_out, ∇_out L⟩).",
 )
 def curved_manifold_discrete_escape(ctx: Context) -> Outcome:
     net, x, y = _relu_net()
@@ -265,9 +274,9 @@ def curved_manifold_discrete_escape(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         margin=abs(one_step[STEP_SIZES[0]]),
-        detail=f"ReLU MLP mlp(3, [4, 3], 1, seed=3), unit {unit}: |⟨θ_in, ∇_in L⟩ − ⟨θ_out, ∇_out L⟩| / scale ≤ "
-        f"{worst_tangency:.1g} at {RANDOM_POINTS} random points (∇L tangent to the level sets of Q_v, "
-        f"so gradient flow conserves Q_v). One GD step changes Q_v by η²(‖g_in‖² − ‖g_out‖²): "
+        detail=f"ReLU MLP mlp(3, [4, 3], 1, seed=3), unit {unit}: |⟨θ_in, ∇_in L⟩ − ⟨θ_out, ∇_out "
+        f"L⟩| / scale ≤ {worst_tangency:.1g} at {RANDOM_POINTS} random points (∇L tangent to the level sets "
+        "of Q_v, so gradient flow conserves Q_v). One GD step changes Q_v by η²(‖g_in‖² − ‖g_out‖²): "
         + ", ".join(f"η = {e:g}: {one_step[e]:.3g}" for e in STEP_SIZES)
         + f" (identity to {identity:.1g}). Over the fixed time T = 1 the drift |ΔQ_v| is "
         + ", ".join(f"{drift[e]:.3g} (η = {e:g})" for e in STEP_SIZES)
@@ -287,7 +296,8 @@ def mirror_data(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def mirror_net(seed: int, width: int = 6) -> tuple[DagNet, torch.Tensor]:
-    """A tanh MLP 2 → width → 1 with every weight out of input x1 set to 0; returns (net, indices of those weights)."""
+    """A tanh MLP 2 → width → 1 with every weight out of input x1 set to 0;
+    returns (net, indices of those weights)."""
     net = mlp(2, [width], 1, activation="tanh", seed=seed)
     idx = torch.tensor([net.edge_index[("x1", v)] for v in net.graph.successors("x1")])
     theta = net.flat_parameters()
@@ -307,11 +317,11 @@ def _mirror_sgd(net: DagNet, x, y, batches: list[torch.Tensor], lr: float) -> to
     "Remark 2.1: for affine LoP manifolds, both gradient flow and (stochastic) gradient descent stay on them",
     method="numeric",
     expected="refuted",
-    quote="However, for affine LoP manifolds, both gradient flow and (stochastic) gradient descent dynamics are "
-    "invariant once they enter \\mathcal{M} , as the discretization step cannot lead to an escape.",
+    quote="However, for affine LoP manifolds, both gradient flow and (stochastic) gradient descent dynamics "
+    "are invariant once they enter \\mathcal{M} , as the discretization step cannot lead to an escape.",
     location="Remark 2.1",
-    reading="An affine LoP manifold in the sense of Definition 2.1, i.e. tangent to the gradient of the training "
-    "loss L (the sum over the data); SGD steps use the gradients of mini-batch losses.",
+    reading="An affine LoP manifold in the sense of Definition 2.1, i.e. tangent to the gradient of the "
+    "training loss L (the sum over the data); SGD steps use the gradients of mini-batch losses.",
 )
 def affine_sgd_invariance(ctx: Context) -> Outcome:
     net, idx = mirror_net(ctx.seed)
@@ -354,8 +364,8 @@ def affine_sgd_invariance(ctx: Context) -> Outcome:
     method="numeric",
     subject="correction",
     corrects="remark-2.1/affine-sgd-invariance",
-    quote="However, for affine LoP manifolds, both gradient flow and (stochastic) gradient descent dynamics are "
-    "invariant once they enter \\mathcal{M} , as the discretization step cannot lead to an escape.",
+    quote="However, for affine LoP manifolds, both gradient flow and (stochastic) gradient descent dynamics "
+    "are invariant once they enter \\mathcal{M} , as the discretization step cannot lead to an escape.",
     location="Remark 2.1",
 )
 def affine_sgd_invariance_corrected(ctx: Context) -> Outcome:
@@ -406,14 +416,14 @@ def _datasets(seed: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
 
 @claim(
     "remark-2.2/functional-lop-persists",
-    "Remark 2.2: functional LoP (tangency for every data distribution) persists when the task or data change — "
-    "M_C of a cloned network",
+    "Remark 2.2: functional LoP (tangency for every data distribution) persists when the task or data change "
+    "— M_C of a cloned network",
     method="numeric",
-    quote="Such LoP arises from the network architecture and gradient descent dynamics alone and is particularly "
-    "relevant as it persists even if the task or data distribution evolves.",
+    quote="Such LoP arises from the network architecture and gradient descent dynamics alone and is "
+    "particularly relevant as it persists even if the task or data distribution evolves.",
     location="Remark 2.2",
-    reading="The cloning manifold M_C (Theorem 2.1 (2)) as the functional LoP manifold: tangency for unrelated "
-    "datasets, and persistence through a change of task during training.",
+    reading="The cloning manifold M_C (Theorem 2.1 (2)) as the functional LoP manifold: tangency for "
+    "unrelated datasets, and persistence through a change of task during training.",
 )
 def functional_lop_persists(ctx: Context) -> Outcome:
     rows, worst = [], 0.0
@@ -455,12 +465,13 @@ def functional_lop_persists(ctx: Context) -> Outcome:
 
 @claim(
     "remark-2.2/frozen-manifold-data-dependent",
-    "M_F is not functional: a unit dead on one input distribution is alive on another, and M_F then stops being "
-    "an LoP manifold (unless θ_in(v) has zero weights and a negative bias)",
+    "M_F is not functional: a unit dead on one input distribution is alive on another, and M_F then stops "
+    "being an LoP manifold (unless θ_in(v) has zero weights and a negative bias)",
     method="numeric",
     subject="extension",
-    quote="If the conditions in Definition 2.1 hold irrespective of the specific data distribution generating the "
-    "loss \\mathcal{L} , which we can think of as functional LoP, and is our primary area of interest.",
+    quote="If the conditions in Definition 2.1 hold irrespective of the specific data distribution "
+    "generating the loss \\mathcal{L} , which we can think of as functional LoP, and is our primary area of "
+    "interest.",
     location="Remark 2.2",
 )
 def frozen_manifold_data_dependent(ctx: Context) -> Outcome:
@@ -479,9 +490,9 @@ def frozen_manifold_data_dependent(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         margin=on_b,
-        detail=f"ReLU unit {unit} of mlp(3, [4, 3], 1, seed=3), killed on x = teacher_batch(3, 1, 32, seed=3) "
-        f"(bias −max z − {SATURATION_MARGIN}): ‖P_N ∇L‖/‖∇L‖ on M_F = {on_a:g} on x, {on_b:.3g} on "
-        f"−3x. With its incoming weights set to 0 (bias < 0) it is dead for every input: residual "
+        detail=f"ReLU unit {unit} of mlp(3, [4, 3], 1, seed=3), killed on x = teacher_batch(3, 1, 32, "
+        f"seed=3) (bias −max z − {SATURATION_MARGIN}): ‖P_N ∇L‖/‖∇L‖ on M_F = {on_a:g} on x, {on_b:.3g} on "
+        "−3x. With its incoming weights set to 0 (bias < 0) it is dead for every input: residual "
         f"{universal:g} on x, −3x and 100x — the only functional frozen manifold of a ReLU unit.",
     )
 
@@ -578,7 +589,8 @@ def _io_refuted(theorem: str) -> Outcome:
         margin=min(f_in, b_out),
         summary=f"two inputs in one block feed clones that differ by {f_in:.3g}, two outputs in one block "
         f"have adjoints that differ by {b_out:.3g}; GD leaves M_C (by {d_in:.3g} and {d_out:.3g})",
-        detail=f"{theorem} as stated puts no condition on input and output nodes. Counterexamples, {IO_SETUP}: "
+        detail=f"{theorem} as stated puts no condition on input and output nodes. Counterexamples, "
+        f"{IO_SETUP}: "
         + _io_rows(rows)
         + ". Two inputs in one block carry different values, so the clones they "
         "feed differ (and ∂L/∂w(x_i, ·) = x_i δ is not block-constant); two outputs in one block have "
@@ -629,8 +641,8 @@ def theorem_a1_input_output_blocks(ctx: Context) -> Outcome:
 
 @claim(
     "theorem-A.1/input-output-blocks-corrected",
-    "Corrected: Theorem A.1 needs every input block's coordinates equal on each example and every output block's "
-    "adjoints ∂L/∂h equal (e.g. singleton input and output blocks)",
+    "Corrected: Theorem A.1 needs every input block's coordinates equal on each example and every output "
+    "block's adjoints ∂L/∂h equal (e.g. singleton input and output blocks)",
     method="numeric",
     subject="correction",
     corrects="theorem-A.1/input-output-blocks",
@@ -656,8 +668,8 @@ def theorem_2_1_input_output_blocks(ctx: Context) -> Outcome:
 
 @claim(
     "theorem-2.1/input-output-blocks-corrected",
-    "Corrected: Theorem 2.1 (2) holds when input blocks carry equal coordinates and output blocks equal adjoints "
-    "(e.g. singleton input and output blocks)",
+    "Corrected: Theorem 2.1 (2) holds when input blocks carry equal coordinates and output blocks equal "
+    "adjoints (e.g. singleton input and output blocks)",
     method="numeric",
     subject="correction",
     corrects="theorem-2.1/input-output-blocks",

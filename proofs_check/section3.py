@@ -99,10 +99,10 @@ class _Tightness:
     """Running tightness report of Theorem 3.1 over the (matrix, activation) pairs seen.
 
     ``worst``: min(ratio − bound) over all pairs (≈ 0 at the equality cases, e.g. φ linear or Ψ = 0: not a
-    measure of tightness); ``step3``: the smallest Δ(C)/(γΨ(C)) over those pairs — how tight the proof's step 3, Δ ≥ γΨ, is (1 means
-    attained; scale-free, unlike ratio − bound, which → 0 whenever C → I); ``efficiency``: the smallest
-    multiple (ratio − 1)/(bound − 1) of the guaranteed gain (→ 1 as γΨ/‖C‖² → 0 whenever step 3 is tight, since
-    (1 − u)⁻¹ − 1 = u + O(u²)), with the u = γΨ/‖C‖² where it is attained.
+    measure of tightness); ``step3``: the smallest Δ(C)/(γΨ(C)) over those pairs — how tight the proof's step
+    3, Δ ≥ γΨ, is (1 means attained; scale-free, unlike ratio − bound, which → 0 whenever C → I);
+    ``efficiency``: the smallest multiple (ratio − 1)/(bound − 1) of the guaranteed gain (→ 1 as γΨ/‖C‖² → 0
+    whenever step 3 is tight, since (1 − u)⁻¹ − 1 = u + O(u²)), with the u = γΨ/‖C‖² where it is attained.
     """
 
     worst: float = np.inf
@@ -185,8 +185,8 @@ def _hypothesis_search(ctx: Context, tally: _Tightness) -> tuple[str, Correlatio
         search = hypothesis.seed(ctx.seed)(search)  # an explicit seed overrides derandomize
     how = f"seed {ctx.seed}" if ctx.seed else "derandomized"
     engine = (
-        f"hypothesis {hypothesis.__version__} ({examples} examples, {how}, targeting the smallest multiple of "
-        "the guaranteed gain)"
+        f"hypothesis {hypothesis.__version__} ({examples} examples, {how}, targeting the smallest multiple "
+        "of the guaranteed gain)"
     )
     try:
         with with_reporter(lambda _message: None):
@@ -247,13 +247,14 @@ def rank_gain_bound(ctx: Context) -> Outcome:
         for name, value in sorted(tally.step3_by_activation.items(), key=lambda kv: kv[1])
     )
     detail = (
-        f"min(ratio − 1 − γΨ/‖C‖²) = {tally.worst:.3g} over {counted} (≈ 0 only at equality cases Ψ = 0, e.g. "
-        f"{tally.where}). Tighter bounds also hold: min(ratio − 1/(1 − γΨ/‖C‖²)) = {tally.worst_mid:.3g}, "
-        f"min(ratio − 1/(1 − (1−α)Ψ/‖C‖²)) = {tally.worst_impr:.3g}. Tightness where γΨ > 0 — step 3 (Δ ≥ γΨ): "
-        f"min Δ/(γΨ) = {tally.step3:.12g} at {tally.step3_at} (1 = attained: the square activation, K(r) = r² = the "
-        f"extremal kernel Q with α = 0, meets it at every C); per activation: {by_act}. Step 4 ((1 − u)⁻¹ ≥ 1 + u) "
-        f"loses u²/(1 − u): the smallest observed multiple of the guaranteed gain, (ratio − 1)/(γΨ/‖C‖²), is "
-        f"{tally.efficiency:.6g} at {tally.efficiency_at}. Margin reported: min Δ/(γΨ) − 1."
+        f"min(ratio − 1 − γΨ/‖C‖²) = {tally.worst:.3g} over {counted} (≈ 0 only at equality cases Ψ = 0, "
+        f"e.g. {tally.where}). Tighter bounds also hold: min(ratio − 1/(1 − "
+        f"γΨ/‖C‖²)) = {tally.worst_mid:.3g}, min(ratio − 1/(1 − (1−α)Ψ/‖C‖²)) = {tally.worst_impr:.3g}. "
+        f"Tightness where γΨ > 0 — step 3 (Δ ≥ γΨ): min Δ/(γΨ) = {tally.step3:.12g} at {tally.step3_at} "
+        "(1 = attained: the square activation, K(r) = r² = the extremal kernel Q with α = 0, meets it at "
+        f"every C); per activation: {by_act}. Step 4 ((1 − u)⁻¹ ≥ 1 + u) loses u²/(1 − u): the smallest "
+        f"observed multiple of the guaranteed gain, (ratio − 1)/(γΨ/‖C‖²), is {tally.efficiency:.6g} at "
+        f"{tally.efficiency_at}. Margin reported: min Δ/(γΨ) − 1."
     )
     return Outcome("holds" if ok else "refuted", float(tally.step3 - 1.0), detail)
 
@@ -293,8 +294,8 @@ def equality_conditions(ctx: Context) -> Outcome:
     chain = ReadingOutcome(
         "as written: ratio = 1 ⇔ Δ(C) = 0 ⇒ γΨ(C) = 0",
         "refuted" if chain_breaks else "holds",
-        f"{len(table)} (matrix, activation) pairs ({{0, ±1}} matrices and the seeded samples): ratio = 1 exactly "
-        f"when Δ = 0, and then γΨ = 0; exceptions: {chain_breaks[:3] or 'none'}",
+        f"{len(table)} (matrix, activation) pairs ({{0, ±1}} matrices and the seeded samples): ratio = 1 "
+        f"exactly when Δ = 0, and then γΨ = 0; exceptions: {chain_breaks[:3] or 'none'}",
     )
     found = _converse_counterexample()
     if found is None:
@@ -310,21 +311,22 @@ def equality_conditions(ctx: Context) -> Outcome:
         "the converse: γ = 0 or Ψ(C) = 0 ⇒ ratio = 1",
         "refuted",
         f"{name}, C = {C.tolist()}: Ψ(C) = 0, so γΨ = 0, yet er₂(K(C))/er₂(C) = {ratio:.12g} ≠ 1 because "
-        f"K(−1) = {float(kernel(act, -1.0)):.12g} ≠ −1: a correlation −1 is not a fixed point of K (re-run: python -m "
-        f"theory kernel {name} -1)",
+        f"K(−1) = {float(kernel(act, -1.0)):.12g} ≠ −1: a correlation −1 is not a fixed point of K (re-run: "
+        f"python -m theory kernel {name} -1)",
     )
     return judge_readings(
         [chain, converse],
         margin=ratio - 1.0,
         detail="The proof's chain only gives necessary conditions; the equality cases are stated exactly in "
         "theorem-3.1/equality-conditions-corrected.",
-        summary=f"the chain as written holds; its converse fails: {name}, C = [[1, −1], [−1, 1]] has Ψ = 0 but ratio "
-        f"{ratio:.4g}",
+        summary=f"the chain as written holds; its converse fails: {name}, C = [[1, −1], [−1, 1]] has Ψ = 0 "
+        f"but ratio {ratio:.4g}",
     )
 
 
 def minus_one_kept(act: Activation) -> bool:
-    """|K(−1)| = 1: the map keeps the magnitude of a correlation −1 (φ − Eφ odd, K(−1) = −1, or even, K(−1) = 1)."""
+    """|K(−1)| = 1: the map keeps the magnitude of a correlation −1 (φ − Eφ odd, K(−1) = −1, or even,
+    K(−1) = 1)."""
     return abs(abs(float(kernel(act, -1.0))) - 1.0) <= ROUNDING
 
 
@@ -346,17 +348,17 @@ def _scan_zeros(r: np.ndarray, values: np.ndarray, ends: list[float]) -> tuple[f
 
 
 def kernel_fixed_points(act: Activation) -> tuple[float, ...]:
-    """The fixed points K(c) = c of the correlation map on [−1, 1] (a scan of K(c) − c on LEVEL_SET_GRID points;
-    the endpoints exactly): correlations the nonlinearity leaves unchanged. Shared by the checks of every
-    sentence that names 'the fixed points 0 or ±1' (Section 3, Figure A.1)."""
+    """The fixed points K(c) = c of the correlation map on [−1, 1] (a scan of K(c) − c on LEVEL_SET_GRID
+    points; the endpoints exactly): correlations the nonlinearity leaves unchanged. Shared by the checks of
+    every sentence that names 'the fixed points 0 or ±1' (Section 3, Figure A.1)."""
     r, k = kernel_on_grid(act)
     return _scan_zeros(r, k - r, [e for e in (-1.0, 1.0) if abs(float(kernel(act, e)) - e) <= ROUNDING])
 
 
 def kept_correlations(act: Activation) -> tuple[float, ...]:
     """The correlations whose magnitude the map keeps, |K(c)| = |c| — the zeros of the gap c² − K(c)² of Lemma
-    A.1, and the entries C_ij for which a Ψ = 0 matrix keeps ratio 1 (theorem-3.1/equality-conditions-corrected);
-    same scan as :func:`kernel_fixed_points`."""
+    A.1, and the entries C_ij for which a Ψ = 0 matrix keeps ratio 1
+    (theorem-3.1/equality-conditions-corrected); same scan as :func:`kernel_fixed_points`."""
     r, k = kernel_on_grid(act)
     ends = ([-1.0] if minus_one_kept(act) else []) + (
         [1.0] if abs(float(kernel(act, 1.0)) - 1.0) <= ROUNDING else []
@@ -409,7 +411,8 @@ def equality_conditions_corrected(ctx: Context) -> Outcome:
     expected="refuted",
     quote=STRICT_GAIN,
     location="Theorem 3.1 (sentence after the bound)",
-    reading="literal; the intended statement (Ψ > 0 and φ nonlinear ⇒ ratio > 1) is theorem-3.1/strict-gain-corrected",
+    reading="literal; the intended statement (Ψ > 0 and φ nonlinear ⇒ ratio > 1) is "
+    "theorem-3.1/strict-gain-corrected",
 )
 def strict_gain_sentence(ctx: Context) -> Outcome:
     lin = get_activation("linear")
@@ -421,7 +424,8 @@ def strict_gain_sentence(ctx: Context) -> Outcome:
                     return Outcome(
                         "refuted",
                         ratio - 1.0,
-                        f"linear activation, C = {C.tolist()}: Ψ(C) = 0, K(C) = C, ratio = {ratio:.15g}, not > 1",
+                        f"linear activation, C = {C.tolist()}: Ψ(C) = 0, K(C) = C, ratio = {ratio:.15g}, not "
+                        "> 1",
                     )
     return Outcome("holds", None, "no Ψ = 0 matrix with linear φ gave ratio ≤ 1")
 
@@ -476,7 +480,8 @@ def er2_definition_in_proof(ctx: Context) -> Outcome:
 
 @claim(
     "theorem-3.1/proof-er2-corrected",
-    "Corrected: er₂(C) = (tr C)²/‖C‖_F² (Section 3), so for correlation matrices R(C) = ‖C‖_F²/‖K(C)‖_F² (step 1)",
+    "Corrected: er₂(C) = (tr C)²/‖C‖_F² (Section 3), so for correlation matrices R(C) = ‖C‖_F²/‖K(C)‖_F² "
+    "(step 1)",
     method="numeric",
     subject="correction",
     corrects="theorem-3.1/proof-er2-definition",

@@ -1,8 +1,8 @@
-"""Checks of the sentences of Section 3 around Theorem 3.1: the rank surrogates, what the theorem implies,
-the two "Implication" paragraphs (frozen units; neural collapse and cloned units) and Remark 3.1 (lazy and
-rich regimes). Kernels, γ, ranks and bounds come from ``theory``; networks from ``dag_nets``; the training
-runs the paragraph speaks of are the project's continual study at smoke scale (:mod:`proofs_check.smoke_runs`).
-The frozen-units paragraph's monotonicity sentence is checked in :mod:`proofs_check.appendix_a2`, beside the
+"""Checks of the sentences of Section 3 around Theorem 3.1: the rank surrogates, what the theorem implies, the
+two "Implication" paragraphs (frozen units; neural collapse and cloned units) and Remark 3.1 (lazy and rich
+regimes). Kernels, γ, ranks and bounds come from ``theory``; networks from ``dag_nets``; the training runs the
+paragraph speaks of are the project's continual study at smoke scale (:mod:`proofs_check.smoke_runs`). The
+frozen-units paragraph's monotonicity sentence is checked in :mod:`proofs_check.appendix_a2`, beside the
 activation families it concerns; the fixed points of the kernel map come from :mod:`proofs_check.section3`.
 """
 
@@ -46,8 +46,8 @@ LAZY_STEPS, LAZY_LR, LAZY_WIDTH, LAZY_EXAMPLES = 600, 0.05, 16, 32
 
 
 def _samples(ctx: Context) -> list[np.ndarray]:
-    """Seeded correlation matrices: every kind of theory.random_matrices in dimensions 2, 3, 5 (thorough: also 8,
-    five draws each)."""
+    """Seeded correlation matrices: every kind of theory.random_matrices in dimensions 2, 3, 5 (thorough: also
+    8, five draws each)."""
     rng = np.random.default_rng(ctx.seed)
     dims, draws = (DIMENSIONS, 5) if ctx.thorough else (DIMENSIONS[:3], 1)
     return [
@@ -62,11 +62,11 @@ def _nonlinear() -> list:
 # ---------------------------------------------------------------------------- the surrogates
 @claim(
     "theorem-3.1/surrogates-extremes",
-    "er₂ and the Shannon effective rank lie in [1, d], equal d exactly for equal eigenvalues and 1 exactly for "
-    "rank-1 matrices",
+    "er₂ and the Shannon effective rank lie in [1, d], equal d exactly for equal eigenvalues and 1 exactly "
+    "for rank-1 matrices",
     method="numeric",
-    quote="Note that both of these surrogates are maximized when matrix M has equal eigenvalues and minimized when "
-    "it is a rank-1 matrix.",
+    quote="Note that both of these surrogates are maximized when matrix M has equal eigenvalues and "
+    "minimized when it is a rank-1 matrix.",
     location="Section 3, paragraph before Theorem 3.1",
     reading="M symmetric positive semi-definite and non-zero (a correlation or Gram matrix).",
 )
@@ -101,8 +101,8 @@ def surrogates_extremes(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         margin=worst,
-        detail=f"PSD matrices of dimension {list(DIMENSIONS)}: er₂ and er equal d for Q(2.5 I)Qᵀ and 1 for vvᵀ "
-        f"(to {worst:.1g}, theory.ranks against the closed forms on the eigenvalues), and lie strictly "
+        detail=f"PSD matrices of dimension {list(DIMENSIONS)}: er₂ and er equal d for Q(2.5 I)Qᵀ and 1 for "
+        f"vvᵀ (to {worst:.1g}, theory.ranks against the closed forms on the eigenvalues), and lie strictly "
         "inside (1, d) for every other spectrum drawn" + ("" if not rows else ": " + "; ".join(rows)),
     )
 
@@ -144,11 +144,11 @@ def potential_positive_consumed(ctx: Context) -> Outcome:
     "theorem-3.1/gamma-in-unit-interval",
     "γ_φ ∈ [0, 1] for every activation: 0 exactly for linear φ, 1 exactly when K′(0) = 0",
     method="numeric",
-    quote="The rate of this increase is governed by the scalar $\\gamma_\\phi \\in [0, 1]$, depends on the activation "
-    "and quantifies the nonlinearity’s ability to de-correlate inputs and thereby increase rank.",
+    quote="The rate of this increase is governed by the scalar $\\gamma_\\phi \\in [0, 1]$, depends on the "
+    "activation and quantifies the nonlinearity’s ability to de-correlate inputs and thereby increase rank.",
     location="Section 3, paragraph after Theorem 3.1",
-    reading="'The rate' is the guaranteed rate γΨ/‖C‖² of Theorem 3.1's bound (the actual gain is not a function of "
-    "γ: theorem-3.1/larger-gamma-larger-gain).",
+    reading="'The rate' is the guaranteed rate γΨ/‖C‖² of Theorem 3.1's bound (the actual gain is not a "
+    "function of γ: theorem-3.1/larger-gamma-larger-gain).",
 )
 def gamma_in_unit_interval(ctx: Context) -> Outcome:
     rows, ok = [], True
@@ -178,8 +178,8 @@ def gamma_in_unit_interval(ctx: Context) -> Outcome:
 
 
 def _gain_pair(samples: list[np.ndarray]) -> tuple[str, str, np.ndarray, float, float, float, float] | None:
-    """Two activations with γ1 > γ2 but a smaller actual rank gain on the same C: the pair with the largest γ gap
-    on the first candidate matrix that has one."""
+    """Two activations with γ1 > γ2 but a smaller actual rank gain on the same C: the pair with the largest γ
+    gap on the first candidate matrix that has one."""
     acts = _nonlinear()
     for C in [np.array([[1.0, -0.9], [-0.9, 1.0]]), np.array([[1.0, 0.9], [0.9, 1.0]])] + samples:
         ratios = {a.name: rank_gain_ratio(a, C) for a in acts}
@@ -203,8 +203,8 @@ def _same_spectrum(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _guarantee_steps(samples: list[np.ndarray]) -> float:
-    """Smallest increase of the guaranteed ratio 1 + γΨ(C)/‖C‖² between activations sorted by γ, over the samples,
-    together with the smallest slack ratio − guarantee (≥ 0 is Theorem 3.1)."""
+    """Smallest increase of the guaranteed ratio 1 + γΨ(C)/‖C‖² between activations sorted by γ, over the
+    samples, together with the smallest slack ratio − guarantee (≥ 0 is Theorem 3.1)."""
     acts = sorted(_nonlinear(), key=gamma)
     worst = np.inf
     for C in samples:
@@ -214,8 +214,9 @@ def _guarantee_steps(samples: list[np.ndarray]) -> float:
 
 
 def _spectrum_pair(seed: int) -> tuple[str, str, float, float] | None:
-    """Two activations with γ_a > γ_b whose guarantees, on two inputs of one spectrum, are ordered the other way:
-    γ_a Ψ(C_small) < γ_b Ψ(C_large) (‖C‖_F² is a function of the spectrum). The pair with the largest γ gap."""
+    """Two activations with γ_a > γ_b whose guarantees, on two inputs of one spectrum, are ordered the other
+    way: γ_a Ψ(C_small) < γ_b Ψ(C_large) (‖C‖_F² is a function of the spectrum). The pair with the largest γ
+    gap."""
     _, C1, C2 = _same_spectrum(seed)
     small, large = sorted((C1, C2), key=decorrelation_potential)
     pairs = [
@@ -248,8 +249,8 @@ def larger_gamma_larger_gain(ctx: Context) -> Outcome:
         ReadingOutcome(
             "guaranteed gain, same C",
             "holds" if steps >= 0.0 else "refuted",
-            f"{len(samples)} matrices × {len(_nonlinear())} nonlinear activations sorted by γ: the guaranteed "
-            f"ratio never decreases (smallest step or slack {steps:.3g}; Ψ ≥ 0)",
+            f"{len(samples)} matrices × {len(_nonlinear())} nonlinear activations sorted by γ: the "
+            f"guaranteed ratio never decreases (smallest step or slack {steps:.3g}; Ψ ≥ 0)",
         ),
         ReadingOutcome(
             "actual gain, same C",
@@ -263,8 +264,8 @@ def larger_gamma_larger_gain(ctx: Context) -> Outcome:
             "guaranteed gain, same spectrum",
             "refuted" if spectrum else "holds",
             f"two correlation matrices with eigenvalues {eig.tolist()} (spectra equal to {spectra:.1g}; "
-            f"scipy.stats.random_correlation, seed {ctx.seed}) have Ψ = {decorrelation_potential(C1):.4g} and "
-            f"{decorrelation_potential(C2):.4g}"
+            f"scipy.stats.random_correlation, seed {ctx.seed}) have Ψ = {decorrelation_potential(C1):.4g} "
+            f"and {decorrelation_potential(C2):.4g}"
             + (
                 f": {spectrum[0]} (the larger γ) is guaranteed only "
                 f"{spectrum[2]:.5g} on the one, {spectrum[1]} (the smaller γ) "
@@ -292,8 +293,8 @@ def larger_gamma_larger_gain(ctx: Context) -> Outcome:
 
 @claim(
     "theorem-3.1/larger-gamma-larger-guarantee",
-    "Corrected: for one correlation matrix C the guaranteed ratio 1 + γΨ(C)/‖C‖_F² is increasing in γ; the actual "
-    "gain is not ordered by γ, and Ψ (hence the guarantee) is not a function of the spectrum of C",
+    "Corrected: for one correlation matrix C the guaranteed ratio 1 + γΨ(C)/‖C‖_F² is increasing in γ; the "
+    "actual gain is not ordered by γ, and Ψ (hence the guarantee) is not a function of the spectrum of C",
     method="numeric",
     subject="correction",
     corrects="theorem-3.1/larger-gamma-larger-gain",
@@ -310,8 +311,8 @@ def larger_gamma_larger_guarantee(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         margin=float(worst),
-        detail=f"{len(samples)} matrices × {len(_nonlinear())} nonlinear activations sorted by γ: the bound is "
-        f"non-decreasing in γ and below the actual ratio (min slack {worst:.3g}); the actual gain is not "
+        detail=f"{len(samples)} matrices × {len(_nonlinear())} nonlinear activations sorted by γ: the bound "
+        f"is non-decreasing in γ and below the actual ratio (min slack {worst:.3g}); the actual gain is not "
         f"ordered by γ ({pair[0]} vs {pair[1]} on {pair[2].tolist()}); equal spectra give different Ψ "
         f"({decorrelation_potential(C1):.4g} vs {decorrelation_potential(C2):.4g})."
         if pair
@@ -321,8 +322,8 @@ def larger_gamma_larger_guarantee(ctx: Context) -> Outcome:
 
 # ---------------------------------------------------------------------------- implication: frozen units
 def _phase_changes(ctx: Context, normalization: str) -> list[tuple[int, dict[str, float], dict[str, float]]]:
-    """Per seed of a continual smoke run (the runs proofs_check.section4 uses): (seed, first interval record, last
-    interval record)."""
+    """Per seed of a continual smoke run (the runs proofs_check.section4 uses): (seed, first interval record,
+    last interval record)."""
     runs = continual_intervals(normalization, continual_seeds(ctx.seed, ctx.thorough))
     return [(seed, records[0], records[-1]) for seed, records in runs.items()]
 
@@ -333,8 +334,8 @@ RELU_BIASES = np.linspace(-4.0, 2.0, 13)
 
 @functools.cache
 def _relu_tradeoff() -> tuple[np.ndarray, np.ndarray, float]:
-    """(γ, P(dead) sorted by γ, max |P − Φ(−b)|) along relu(z + b): Section 3's trade-off, from theory.frozen and
-    against scipy's Φ."""
+    """(γ, P(dead) sorted by γ, max |P − Φ(−b)|) along relu(z + b): Section 3's trade-off, from theory.frozen
+    and against scipy's Φ."""
     relu = get_activation("relu")
     g = np.array([gamma(relu.modulated(1.0, b)) for b in RELU_BIASES])
     p = np.array([frozen_probability(relu.modulated(1.0, b), DEFAULT_EPSILON) for b in RELU_BIASES])
@@ -345,21 +346,22 @@ def _relu_tradeoff() -> tuple[np.ndarray, np.ndarray, float]:
 def _relu_tradeoff_text() -> str:
     g, p, agreement = _relu_tradeoff()
     return (
-        f"ReLU(z + b), b ∈ [{RELU_BIASES[0]:g}, {RELU_BIASES[-1]:g}]: γ from {g.min():.3g} to {g.max():.4g}; the "
-        f"frozen probability P(|ψ′| < {DEFAULT_EPSILON}) = Φ(−b) (theory.frozen against scipy, ≤ {agreement:.1g}) "
-        f"rises with γ, smallest step {float(np.min(np.diff(p))):.3g}"
+        f"ReLU(z + b), b ∈ [{RELU_BIASES[0]:g}, {RELU_BIASES[-1]:g}]: γ from {g.min():.3g} to {g.max():.4g}; "
+        f"the frozen probability P(|ψ′| < {DEFAULT_EPSILON}) = Φ(−b) (theory.frozen against "
+        f"scipy, ≤ {agreement:.1g}) rises with γ, smallest step {float(np.min(np.diff(p))):.3g}"
     )
 
 
 def _rank_with_dead(ctx: Context) -> tuple[list[str], list[str]]:
-    """Continual smoke runs with and without batch norm: (every run's changes, the runs whose effective rank rose
-    while the dead fraction did not)."""
+    """Continual smoke runs with and without batch norm: (every run's changes, the runs whose effective rank
+    rose while the dead fraction did not)."""
     rows, against = [], []
     for norm in ("none", "batch"):
         for seed, first, last in _phase_changes(ctx, norm):
             row = (
-                f"{norm} norm, seed {seed}: effective rank {first['effective_rank']:.3g} → {last['effective_rank']:.3g}, "
-                f"dead fraction {first['dead_fraction']:.3g} → {last['dead_fraction']:.3g}"
+                f"{norm} norm, seed {seed}: effective rank "
+                f"{first['effective_rank']:.3g} → {last['effective_rank']:.3g}, dead fraction "
+                f"{first['dead_fraction']:.3g} → {last['dead_fraction']:.3g}"
             )
             rows.append(row)
             if (
@@ -377,10 +379,10 @@ def _rank_with_dead(ctx: Context) -> tuple[list[str], list[str]]:
     expected="imprecise",
     quote="This explains why training that effectively restores rank also creates “frozen” or “dead” units.",
     location="Section 3, 'Implication for emergence of frozen units'",
-    reading="An explanatory sentence, read A: as the paragraph's mechanism — along a saturation family a larger γ "
-    "(more rank gain) comes with more frozen units (tested along relu(z + b)); B: as a fact about training "
-    "— in a run whose effective rank rises, the dead fraction rises too (the continual smoke runs with and "
-    "without batch norm).",
+    reading="An explanatory sentence, read A: as the paragraph's mechanism — along a saturation family a "
+    "larger γ (more rank gain) comes with more frozen units (tested along relu(z + b)); B: as a fact about "
+    "training — in a run whose effective rank rises, the dead fraction rises too (the continual smoke runs "
+    "with and without batch norm).",
 )
 def restoring_rank_creates_dead_units(ctx: Context) -> Outcome:
     _, p, _ = _relu_tradeoff()
@@ -418,8 +420,9 @@ def restoring_rank_creates_dead_units(ctx: Context) -> Outcome:
 
 @claim(
     "theorem-3.1/rank-frozen-tradeoff-along-relu-bias",
-    "Corrected: what the theory supports — along ReLU(z + b), a larger γ comes with a larger dead probability "
-    "Φ(−b) → 1; training runs need not follow that family (batch norm raises rank and removes dead units)",
+    "Corrected: what the theory supports — along ReLU(z + b), a larger γ comes with a larger dead "
+    "probability Φ(−b) → 1; training runs need not follow that family (batch norm raises rank and removes "
+    "dead units)",
     method="numeric",
     subject="correction",
     corrects="theorem-3.1/restoring-rank-creates-dead-units",
@@ -456,8 +459,8 @@ STABILIZE_QUOTE = (
 
 @functools.lru_cache(maxsize=4)
 def _stabilization_slack(ctx: Context) -> tuple[float, int]:
-    """(min over the samples and nonlinear activations of (ratio − 1)/γ − Ψ/‖C‖_F², number of pairs): ≥ 0 says that
-    ratio ≈ 1 with γ > 0 forces Ψ ≈ 0 (Theorem 3.1 rearranged)."""
+    """(min over the samples and nonlinear activations of (ratio − 1)/γ − Ψ/‖C‖_F², number of pairs): ≥ 0 says
+    that ratio ≈ 1 with γ > 0 forces Ψ ≈ 0 (Theorem 3.1 rearranged)."""
     worst, counted = np.inf, 0
     for C in _samples(ctx):
         for act in _nonlinear():
@@ -489,8 +492,8 @@ def rank_stabilizes_potential_vanishes(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if worst >= -ROUNDING else "refuted",
         margin=worst,
-        detail=f"{counted} (matrix, nonlinear activation) pairs: min((ratio − 1)/γ − Ψ/‖C‖²) = {worst:.3g} ≥ 0. "
-        "ReLU along C(t) = (1−t)11ᵀ + tI: " + "; ".join(path),
+        detail=f"{counted} (matrix, nonlinear activation) pairs: min((ratio − 1)/γ − Ψ/‖C‖²) = "
+        f"{worst:.3g} ≥ 0. ReLU along C(t) = (1−t)11ᵀ + tI: " + "; ".join(path),
     )
 
 
@@ -499,11 +502,13 @@ FIXED_QUOTE = (
     "anti-aligned features)."
 )
 FIXED_POINT_EXAMPLES = ("relu", "gelu", "tanh", "sin", "abs")
-"""Activations whose fixed points the paper check prints: not odd (relu, gelu), odd (tanh, sin), even (abs)."""
+"""Activations whose fixed points the paper check prints: not odd (relu, gelu), odd (tanh, sin), even
+(abs)."""
 
 
 def _potential_bounds_each_correlation(ctx: Context) -> float:
-    """min over the samples of Ψ(C) − max_{i≠j} 2C_ij²(1 − C_ij²): ≥ 0 means Ψ → 0 forces every C_ij → {0, ±1}."""
+    """min over the samples of Ψ(C) − max_{i≠j} 2C_ij²(1 − C_ij²): ≥ 0 means Ψ → 0 forces every
+    C_ij → {0, ±1}."""
     worst = np.inf
     for C in _samples(ctx):
         off = C[~np.eye(len(C), dtype=bool)]
@@ -547,19 +552,19 @@ def fixed_points_zero_pm_one(ctx: Context) -> Outcome:
     return judge_readings(
         readings,
         margin=ratio - 1.0,
-        detail="−1 is a fixed point only for odd φ − Eφ; anti-aligned features are not a resting point for ReLU. The "
-        "exact statement: theorem-3.1/fixed-points-corrected.",
-        summary=f"Ψ → 0 does force every correlation into {{0, ±1}}, but −1 is a fixed point only for odd φ − Eφ: for "
-        f"{', '.join(not_fixed) or 'none of the examples'} it is not (ReLU: K(−1) = "
-        f"{float(kernel(relu, -1.0)):.4g}, and [[1, −1], [−1, 1]] has ratio {ratio:.4g})",
+        detail="−1 is a fixed point only for odd φ − Eφ; anti-aligned features are not a resting point for "
+        "ReLU. The exact statement: theorem-3.1/fixed-points-corrected.",
+        summary="Ψ → 0 does force every correlation into {0, ±1}, but −1 is a fixed point only for odd "
+        f"φ − Eφ: for {', '.join(not_fixed) or 'none of the examples'} it is not (ReLU: "
+        f"K(−1) = {float(kernel(relu, -1.0)):.4g}, and [[1, −1], [−1, 1]] has ratio {ratio:.4g})",
     )
 
 
 @claim(
     "theorem-3.1/fixed-points-corrected",
-    "Corrected: the fixed points of r ↦ K_φ(r) on [−1, 1] are 0 and 1, plus −1 exactly when K(−1) = −1 (φ − Eφ odd); "
-    "|K(r)| = |r| (the gap r² − K(r)² vanishes) exactly at 0, 1, and −1 when |K(−1)| = 1 (φ − Eφ odd or even); "
-    "|K(r)| < |r| everywhere else",
+    "Corrected: the fixed points of r ↦ K_φ(r) on [−1, 1] are 0 and 1, plus −1 exactly when K(−1) = −1 "
+    "(φ − Eφ odd); |K(r)| = |r| (the gap r² − K(r)² vanishes) exactly at 0, 1, and −1 when |K(−1)| = 1 "
+    "(φ − Eφ odd or even); |K(r)| < |r| everywhere else",
     method="numeric",
     subject="correction",
     corrects=("theorem-3.1/fixed-points-zero-pm-one", "figure-A.1/gap-vanishes-only-at-fixed-points"),
@@ -615,14 +620,14 @@ NC_QUOTE = (
 
 @claim(
     "theorem-3.1/neural-collapse-geometry",
-    "The neural-collapse endpoint (class means a simplex ETF) is a mixture of orthogonal subspaces and cloned "
-    "units (correlations 0 or ±1), the geometry of LoP manifolds",
+    "The neural-collapse endpoint (class means a simplex ETF) is a mixture of orthogonal subspaces and "
+    "cloned units (correlations 0 or ±1), the geometry of LoP manifolds",
     method="numeric",
     expected="imprecise",
     quote=NC_QUOTE,
     location="Section 3, 'Implication for creation of duplicate or cloned units'",
-    reading="(a) the state the paragraph starts from — neural collapse — has that geometry; (b) configurations "
-    "where a nonlinear layer's er₂ stops changing have it.",
+    reading="(a) the state the paragraph starts from — neural collapse — has that geometry; (b) "
+    "configurations where a nonlinear layer's er₂ stops changing have it.",
 )
 def neural_collapse_geometry(ctx: Context) -> Outcome:
     relu, tanh = get_activation("relu"), get_activation("tanh")
@@ -645,9 +650,9 @@ def neural_collapse_geometry(ctx: Context) -> Outcome:
             f"the simplex ETF's class means have correlation −1/(K−1) ∉ {{0, ±1}} for K ≥ 3, so Ψ > 0 and a "
             f"nonlinear layer still changes their er₂ (K = {moving}): "
             + "; ".join(rows)
-            + f"; the unit–unit correlations of collapsed features (ETF of 10 classes rotated into R^16, seed "
-            f"{ctx.seed}) are not 0 or ±1 either ({middling:.0%} lie in (0.05, 0.95) in magnitude; Ψ = "
-            f"{decorrelation_potential(F):.4g})",
+            + "; the unit–unit correlations of collapsed features (ETF of 10 classes rotated into R^16, seed "
+            f"{ctx.seed}) are not 0 or ±1 either ({middling:.0%} lie in (0.05, 0.95) in magnitude; "
+            f"Ψ = {decorrelation_potential(F):.4g})",
         ),
         ReadingOutcome(
             "configurations where a nonlinear layer's er₂ stops changing have it",
@@ -660,18 +665,19 @@ def neural_collapse_geometry(ctx: Context) -> Outcome:
     return judge_readings(
         readings,
         margin=decorrelation_potential(_etf_correlation(3)),
-        detail="Neural collapse is also outside the theorem's hypothesis: collapsed features are K points, not Gaussian.",
-        summary=f"a rank-stable nonlinear layer has correlations in {{0, ±1}}, but neural collapse does not: a simplex ETF of "
-        f"K ≥ 3 classes has correlation −1/(K−1) (Ψ = {decorrelation_potential(_etf_correlation(3)):.3g} for "
-        f"K = 3)",
+        detail="Neural collapse is also outside the theorem's hypothesis: collapsed features are K points, "
+        "not Gaussian.",
+        summary="a rank-stable nonlinear layer has correlations in {0, ±1}, but neural collapse does not: a "
+        "simplex ETF of K ≥ 3 classes has correlation −1/(K−1) "
+        f"(Ψ = {decorrelation_potential(_etf_correlation(3)):.3g} for K = 3)",
     )
 
 
 @claim(
     "theorem-3.1/neural-collapse-geometry-corrected",
-    "Corrected: a simplex ETF of K ≥ 3 class means has Ψ = K(K−1)c²(1−c²) > 0 with c = 1/(K−1), so every nonlinear "
-    "φ strictly raises its er₂ (by at least γΨ/‖C‖²); only K = 2 (antipodal means) and within-class collapse "
-    "(correlation 1) are Ψ = 0",
+    "Corrected: a simplex ETF of K ≥ 3 class means has Ψ = K(K−1)c²(1−c²) > 0 with c = 1/(K−1), so every "
+    "nonlinear φ strictly raises its er₂ (by at least γΨ/‖C‖²); only K = 2 (antipodal means) and "
+    "within-class collapse (correlation 1) are Ψ = 0",
     method="numeric",
     subject="correction",
     corrects="theorem-3.1/neural-collapse-geometry",
@@ -697,8 +703,8 @@ def neural_collapse_geometry_corrected(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         margin=float(worst),
-        detail=f"K ∈ {list(ETF_CLASSES)}: Ψ matches K(K−1)c²(1−c²); for K ≥ 3 the smallest rank gain over the "
-        f"nonlinear registry is {worst:.3g} > 0, above the guarantee; K = 2 and a within-class block of "
+        detail=f"K ∈ {list(ETF_CLASSES)}: Ψ matches K(K−1)c²(1−c²); for K ≥ 3 the smallest rank gain over "
+        f"the nonlinear registry is {worst:.3g} > 0, above the guarantee; K = 2 and a within-class block of "
         "ones have Ψ = 0.",
     )
 
@@ -713,8 +719,8 @@ SYMPTOMS = {"duplicate_fraction": "duplicate features", "dead_fraction": "dead u
 
 @claim(
     "theorem-3.1/implications-near-convergence",
-    "Duplicate features and frozen units emerge at or near convergence, and the representation lies close to LoP "
-    "manifolds, as proven in Theorem 2.1",
+    "Duplicate features and frozen units emerge at or near convergence, and the representation lies close to "
+    "LoP manifolds, as proven in Theorem 2.1",
     method="numeric",
     expected="imprecise",
     quote=IMPLICATIONS_QUOTE,
@@ -772,8 +778,8 @@ def implications_near_convergence(ctx: Context) -> Outcome:
 
 @claim(
     "theorem-3.1/implications-near-convergence-corrected",
-    "Corrected: in the continual smoke MLP without normalization duplicate features emerge while the dead fraction "
-    "falls; Theorem 2.1 concerns exact manifolds only",
+    "Corrected: in the continual smoke MLP without normalization duplicate features emerge while the dead "
+    "fraction falls; Theorem 2.1 concerns exact manifolds only",
     method="numeric",
     subject="correction",
     corrects="theorem-3.1/implications-near-convergence",
@@ -800,7 +806,8 @@ def implications_near_convergence_corrected(ctx: Context) -> Outcome:
 
 # ---------------------------------------------------------------------------- Remark 3.1
 def _lazy_run(net: DagNet, x: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
-    """GD on L_α(θ) = mean((α(f(θ) − f(θ0)) − y)²)/α² (Chizat et al.'s lazy scaling); returns θ after the run."""
+    """GD on L_α(θ) = mean((α(f(θ) − f(θ0)) − y)²)/α² (Chizat et al.'s lazy scaling);
+    returns θ after the run."""
     theta0 = net.flat_parameters()
     f0 = net.functional(theta0, x).detach()
     theta = theta0.clone().requires_grad_(True)
@@ -857,8 +864,8 @@ LAZY_SETTING = (
     "remark-3.1/lazy-regime-stays-near-init",
     "In the lazy regime weights stay close to initialization and the features keep their rank",
     method="numeric",
-    quote="In the “Lazy” learning regime (associated with the Neural Tangent Kernel), weights remain close to "
-    "initialization, maintaining high-rank connectivity and avoiding feature compression.",
+    quote="In the “Lazy” learning regime (associated with the Neural Tangent Kernel), weights remain close "
+    "to initialization, maintaining high-rank connectivity and avoiding feature compression.",
     location="Remark 3.1",
     reading=f"Lazy: output scale α = {LAZY_ALPHAS[1]:g} (Chizat et al. 2019) against α = {LAZY_ALPHAS[0]:g}; "
     "'feature compression': a fall of the hidden features' effective rank (Appendix B.1.2).",
@@ -870,9 +877,9 @@ def lazy_regime_stays_near_init(ctx: Context) -> Outcome:
         (m_rich, r0, r_rich), (m_lazy, _, r_lazy) = reg[LAZY_ALPHAS[0]], reg[LAZY_ALPHAS[1]]
         ok &= _lazy_is_still(m_rich, m_lazy, r0, r_rich, r_lazy)
         rows.append(
-            f"seed {seed}: relative displacement α = {LAZY_ALPHAS[0]:g}: {m_rich:.3g}, α = {LAZY_ALPHAS[1]:g}: "
-            f"{m_lazy:.3g}; effective rank {r0:.4g} → {r_rich:.4g} (α = {LAZY_ALPHAS[0]:g}), → {r_lazy:.4g} "
-            f"(α = {LAZY_ALPHAS[1]:g})"
+            f"seed {seed}: relative displacement α = {LAZY_ALPHAS[0]:g}: {m_rich:.3g}, "
+            f"α = {LAZY_ALPHAS[1]:g}: {m_lazy:.3g}; effective rank {r0:.4g} → {r_rich:.4g} "
+            f"(α = {LAZY_ALPHAS[0]:g}), → {r_lazy:.4g} (α = {LAZY_ALPHAS[1]:g})"
         )
     return Outcome("holds" if ok else "refuted", detail=f"{LAZY_SETTING}: " + "; ".join(rows))
 
@@ -900,8 +907,8 @@ SPECIFIC_QUOTE = (
     expected="imprecise",
     quote=SPECIFIC_QUOTE,
     location="Remark 3.1",
-    reading="LoP as Section 2 defines it — entrapment on an LoP manifold — or as the emergence of the trap through "
-    "feature compression ('can be viewed' is a hedge).",
+    reading="LoP as Section 2 defines it — entrapment on an LoP manifold — or as the emergence of the trap "
+    "through feature compression ('can be viewed' is a hedge).",
 )
 def specific_to_rich_regime(ctx: Context) -> Outcome:
     distance = _lazy_clone_distance(ctx.seed)
@@ -936,8 +943,8 @@ def specific_to_rich_regime(ctx: Context) -> Outcome:
 
 @claim(
     "remark-3.1/entrapment-regime-free",
-    "Corrected: entrapment on LoP manifolds holds in every regime (a lazily trained clone stays cloned); what "
-    "the lazy regime lacks is the drive towards them (its features barely move)",
+    "Corrected: entrapment on LoP manifolds holds in every regime (a lazily trained clone stays cloned); "
+    "what the lazy regime lacks is the drive towards them (its features barely move)",
     method="numeric",
     subject="correction",
     corrects="remark-3.1/specific-to-rich-regime",
@@ -958,7 +965,8 @@ def entrapment_regime_free(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         margin=max(distances),
-        detail=f"{LAZY_SETTING}: lazily trained clones stay on M_C (distances {[f'{d:.1g}' for d in distances]}); "
-        f"lazy displacement below {LAZY_STILL:.0%} of the α = {LAZY_ALPHAS[0]:g} one in every seed; effective-rank change "
-        f"under lazy training {[f'{r:.2g}' for _, r in drives]} (duplicate fraction at init {dup:.3g}).",
+        detail=f"{LAZY_SETTING}: lazily trained clones stay on M_C (distances "
+        f"{[f'{d:.1g}' for d in distances]}); lazy displacement below {LAZY_STILL:.0%} of the "
+        f"α = {LAZY_ALPHAS[0]:g} one in every seed; effective-rank change under lazy training "
+        f"{[f'{r:.2g}' for _, r in drives]} (duplicate fraction at init {dup:.3g}).",
     )

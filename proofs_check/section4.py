@@ -43,9 +43,9 @@ NORM_QUOTE = (
     method="numeric",
     quote=NORM_QUOTE,
     location="Section 4, 'Preventing LoP with Normalization'",
-    reading=f"{CONTINUAL_SMOKE}; effective rank: layer mean of exp H(σ/Σσ) (Appendix B.1.2), compared at every "
-    "logged step after the first update (at step 0, in eval mode, batch norm with fresh statistics is the "
-    "identity, so BN and no normalization coincide there). Strong reading: above at every such step of "
+    reading=f"{CONTINUAL_SMOKE}; effective rank: layer mean of exp H(σ/Σσ) (Appendix B.1.2), compared at "
+    "every logged step after the first update (at step 0, in eval mode, batch norm with fresh statistics is "
+    "the identity, so BN and no normalization coincide there). Strong reading: above at every such step of "
     f"every run; hedged ('generally help'): above at more than {MOST:.0%} of the steps of every run.",
 )
 def normalization_keeps_rank_higher(ctx: Context) -> Outcome:
@@ -61,8 +61,8 @@ def normalization_keeps_rank_higher(ctx: Context) -> Outcome:
             above = float(np.mean([a > b for a, b in pairs]))
             fractions.append(above)
             rows.append(
-                f"{norm} norm, seed {s}: above at {above:.0%} of {len(pairs)} steps, end {pairs[-1][0]:.3g} vs "
-                f"{pairs[-1][1]:.3g}"
+                f"{norm} norm, seed {s}: above at {above:.0%} of {len(pairs)} steps, end {pairs[-1][0]:.3g} "
+                f"vs {pairs[-1][1]:.3g}"
             )
     evidence = f"lowest share of steps above the un-normalized run: {min(fractions):.0%}"
     return judge_readings(
@@ -98,8 +98,9 @@ def _peak(runs: dict[int, list[dict]], key: str) -> float:
     expected="imprecise",
     quote=NORM_QUOTE,
     location="Section 4, 'Preventing LoP with Normalization'",
-    reading=f"{CONTINUAL_SMOKE}. A (comparative): with normalization the dead and duplicate fractions end below the "
-    f"un-normalized run's; B (dominance): with normalization neither exceeds {DOMINANT:g} at any logged step.",
+    reading=f"{CONTINUAL_SMOKE}. A (comparative): with normalization the dead and duplicate fractions end "
+    f"below the un-normalized run's; B (dominance): with normalization neither exceeds {DOMINANT:g} at any "
+    "logged step.",
 )
 def normalization_prevents_dead_and_duplicates(ctx: Context) -> Outcome:
     seeds = _seeds(ctx)
@@ -140,15 +141,15 @@ def normalization_prevents_dead_and_duplicates(ctx: Context) -> Outcome:
         [comparative, dominance],
         margin=float(not not_below) + float(not dominant),
         detail=f"{CONTINUAL_SMOKE}, seeds {list(seeds)}: " + "; ".join(rows) + ".",
-        summary=f"dominance: {'; '.join(dominant) or f'no fraction exceeds {DOMINANT:g} with BN or LN'}; comparative: "
-        f"{not_below[0] if not_below else 'every fraction ends below the un-normalized run'}",
+        summary=f"dominance: {'; '.join(dominant) or f'no fraction exceeds {DOMINANT:g} with BN or LN'}; "
+        f"comparative: {not_below[0] if not_below else 'every fraction ends below the un-normalized run'}",
     )
 
 
 @claim(
     "section-4/normalization-dead-and-duplicates-measured",
-    "Corrected (smoke continual MLP): BN and LN keep duplicates below the un-normalized run and below 1/2, and "
-    "dead units below 1/2; BN removes dead units, LN need not lower the dead fraction",
+    "Corrected (smoke continual MLP): BN and LN keep duplicates below the un-normalized run and below 1/2, "
+    "and dead units below 1/2; BN removes dead units, LN need not lower the dead fraction",
     method="numeric",
     subject="correction",
     corrects="section-4/normalization-prevents-dead-and-duplicates",
@@ -169,8 +170,9 @@ def normalization_dead_and_duplicates_measured(ctx: Context) -> Outcome:
     return Outcome(
         "holds" if ok else "refuted",
         detail=f"{CONTINUAL_SMOKE}, seeds {list(seeds)}: duplicates at the end — none "
-        f"{list(_end(none, 'duplicate_fraction').values())}, batch {list(_end(batch, 'duplicate_fraction').values())}, "
-        f"layer {list(_end(layer, 'duplicate_fraction').values())}; dead at the end — none "
+        f"{list(_end(none, 'duplicate_fraction').values())}, batch "
+        f"{list(_end(batch, 'duplicate_fraction').values())}, layer "
+        f"{list(_end(layer, 'duplicate_fraction').values())}; dead at the end — none "
         f"{list(_end(none, 'dead_fraction').values())}, batch {list(_end(batch, 'dead_fraction').values())}, "
         f"layer {list(_end(layer, 'dead_fraction').values())} (layer norm lowers it: {lowered}).",
     )
@@ -178,16 +180,16 @@ def normalization_dead_and_duplicates_measured(ctx: Context) -> Outcome:
 
 @claim(
     "section-4/affine-parameters-healthy-range",
-    "Section 4: the learnable (γ, β) of BN/LN often keep pre-activations in a healthy range instead of pushing "
-    "them consistently negative (dead ReLUs)",
+    "Section 4: the learnable (γ, β) of BN/LN often keep pre-activations in a healthy range instead of "
+    "pushing them consistently negative (dead ReLUs)",
     method="numeric",
-    quote="Even with learnable affine parameters (γ, β) after normalization, these parameters often act to maintain "
-    "pre-activations within a “healthy” range, rather than pushing them into extreme values that cause "
-    "saturation (e.g., consistently negative for ReLU).",
+    quote="Even with learnable affine parameters (γ, β) after normalization, these parameters often act to "
+    "maintain pre-activations within a “healthy” range, rather than pushing them into extreme values that "
+    "cause saturation (e.g., consistently negative for ReLU).",
     location="Section 4, 'Preventing LoP with Normalization'",
-    reading=f"{CONTINUAL_SMOKE}, affine normalization (the default); a ReLU unit whose normalized and affinely mapped "
-    "pre-activation is consistently negative is dead (|h| < 1e-7 on > 95 % of the batch); 'often': for "
-    "most units, at every logged step.",
+    reading=f"{CONTINUAL_SMOKE}, affine normalization (the default); a ReLU unit whose normalized and "
+    "affinely mapped pre-activation is consistently negative is dead (|h| < 1e-7 on > 95 % of the batch); "
+    "'often': for most units, at every logged step.",
 )
 def affine_parameters_healthy_range(ctx: Context) -> Outcome:
     seeds = _seeds(ctx)
@@ -197,7 +199,8 @@ def affine_parameters_healthy_range(ctx: Context) -> Outcome:
         peak = _peak(runs, "dead_fraction")
         worst = max(worst, peak)
         rows.append(
-            f"{norm} norm: dead fraction at most {peak:.3g}, at the end {list(_end(runs, 'dead_fraction').values())}"
+            f"{norm} norm: dead fraction at most {peak:.3g}, at the end "
+            f"{list(_end(runs, 'dead_fraction').values())}"
         )
     return Outcome(
         "holds" if worst < DOMINANT else "refuted",
@@ -215,10 +218,10 @@ BITFLIP_SEEDS = 8
 
 
 def _bitflip(ctx: Context):
-    """The bit-flipping study's smoke preset itself (8 seeds × widths 5, 50 × 600k samples, switch at 300k). Its
-    checks run under --thorough only: the preset costs ≈ 45 s of CPU here, and shorter runs (200–240k samples,
-    tried) are too short for SGD's degradation and CBP's recovery to show at width 50 — they would test the run
-    length rather than the sentence."""
+    """The bit-flipping study's smoke preset itself (8 seeds × widths 5, 50 × 600k samples, switch at 300k).
+    Its checks run under --thorough only: the preset costs ≈ 45 s of CPU here, and shorter runs (200–240k
+    samples, tried) are too short for SGD's degradation and CBP's recovery to show at width 50 — they would
+    test the run length rather than the sentence."""
     return bitflip_records((f"seeds={ctx.seed}..{ctx.seed + BITFLIP_SEEDS - 1}",))
 
 
@@ -240,25 +243,27 @@ def _phases(cfg, records: list[dict], width: int, metric: str) -> tuple[float, f
 
 def _bitflip_setting(cfg) -> str:
     return (
-        f"the project's bit-flipping study at smoke scale ({cfg.seeds} seeds × widths {list(cfg.width)} × "
-        f"{cfg.samples:,} online samples, SGD lr {cfg.lr} until {cfg.switch_step:,}, then SGD + CBP (r = "
-        f"{cfg.replacement_rate:g}, maturity {cfg.maturity}); ReLU learner, target of {cfg.target_width} LTUs; "
-        f"effective rank of the hidden features on a fixed probe batch of {cfg.probe_size})"
+        f"the project's bit-flipping study at smoke scale ({cfg.seeds} seeds × widths "
+        f"{list(cfg.width)} × {cfg.samples:,} online samples, SGD lr {cfg.lr} until {cfg.switch_step:,}, "
+        f"then SGD + CBP (r = {cfg.replacement_rate:g}, maturity {cfg.maturity}); ReLU learner, target of "
+        f"{cfg.target_width} LTUs; effective rank of the hidden features on a fixed probe batch of "
+        f"{cfg.probe_size})"
     )
 
 
 @claim(
     "section-4/bitflip-sgd-then-cbp-reversal",
-    "Section 4 / Figure B.1: under SGD the features' rank drops and the online loss rises; after the switch CBP "
-    "raises the rank and lowers the loss",
+    "Section 4 / Figure B.1: under SGD the features' rank drops and the online loss rises; after the switch "
+    "CBP raises the rank and lowers the loss",
     method="numeric",
     thorough_only=True,
-    quote="whereas SGD causes the representations’ rank to drop and the online training loss to increase, CBP "
-    "amplifies the features’ rank and reduces the online training loss, effectively *recovering plasticity*.",
+    quote="whereas SGD causes the representations’ rank to drop and the online training loss to increase, "
+    "CBP amplifies the features’ rank and reduces the online training loss, effectively *recovering "
+    "plasticity*.",
     location="Section 4, 'Recovery from LoP via Perturbations' (Figure B.1)",
-    reading="Means over seeds, as Figure B.1 plots them: 'drop'/'increase' compare the late SGD phase (its last "
-    "third) with the early one (bins ending in 10–40 % of it, after the initial fit); 'amplifies'/'reduces' "
-    "compare the late CBP phase with the late SGD phase. Every width.",
+    reading="Means over seeds, as Figure B.1 plots them: 'drop'/'increase' compare the late SGD phase (its "
+    "last third) with the early one (bins ending in 10–40 % of it, after the initial fit); "
+    "'amplifies'/'reduces' compare the late CBP phase with the late SGD phase. Every width.",
 )
 def bitflip_sgd_then_cbp_reversal(ctx: Context) -> Outcome:
     cfg, records = _bitflip(ctx)
@@ -313,9 +318,9 @@ def _grows(rows: list[tuple[int, float, float]], index: int) -> bool:
     expected="imprecise",
     quote=DISPARITY_QUOTE,
     location="Section 4, 'Recovery from LoP via Perturbations' (Figure B.2)",
-    reading="Disparity in which metric (effective rank, online loss, duplicate and dead fractions — Figure B.2 "
-    "shows rank and duplication) and in which sense (absolute difference or ratio), late CBP against late "
-    "SGD, mean over seeds.",
+    reading="Disparity in which metric (effective rank, online loss, duplicate and dead fractions — Figure "
+    "B.2 shows rank and duplication) and in which sense (absolute difference or ratio), late CBP against "
+    "late SGD, mean over seeds.",
 )
 def bitflip_disparity_grows_with_width(ctx: Context) -> Outcome:
     cfg, records = _bitflip(ctx)
@@ -335,17 +340,17 @@ def bitflip_disparity_grows_with_width(ctx: Context) -> Outcome:
         readings,
         margin=len(grows) / len(readings),
         detail=f"{_bitflip_setting(cfg)}; late CBP against late SGD, mean over seeds. (The project's 20-seed "
-        "paper-scale run, docs/bitflip.md: the rank gap grows with width 5/10/50/100, the loss gap does not — "
-        "0.65, 0.77, 0.93, 0.69.)",
-        summary=f"the disparity grows with width in {len(grows)} of {len(readings)} (metric, sense) readings: "
-        + (", ".join(grows) or "none"),
+        "paper-scale run, docs/bitflip.md: the rank gap grows with width 5/10/50/100, the loss gap does not "
+        "— 0.65, 0.77, 0.93, 0.69.)",
+        summary=f"the disparity grows with width in {len(grows)} of {len(readings)} (metric, sense) "
+        "readings: " + (", ".join(grows) or "none"),
     )
 
 
 @claim(
     "section-4/bitflip-rank-gap-grows-with-width",
-    "Corrected: at smoke scale the absolute effective-rank gap between CBP and SGD grows with width; the other "
-    "disparities need not",
+    "Corrected: at smoke scale the absolute effective-rank gap between CBP and SGD grows with width; the "
+    "other disparities need not",
     method="numeric",
     thorough_only=True,
     subject="correction",

@@ -50,10 +50,10 @@ VIT_PATCH = 4
 @dataclass(frozen=True)
 class NoiseRule:
     """Noisy SGD of Appendix B.1.2 (:class:`experiments.optim.noisy_sgd.NoisySGD`) for the first ``steps``
-    steps (``None``: every step), plain SGD after. ``norm``: the noise is relative to each parameter
-    tensor's gradient norm (``tensor``, the project's default) or to the whole gradient's (``global``).
-    ``per_norm`` divides σ₀ by √(number of coordinates the norm is taken over), so that the noise has norm
-    ≈ σ₀‖g‖ instead of ≈ σ₀√p‖g‖ (the literal reading of "noise magnitude 0.01 relative to gradient norms")."""
+    steps (``None``: every step), plain SGD after. ``norm``: the noise is relative to each parameter tensor's
+    gradient norm (``tensor``, the project's default) or to the whole gradient's (``global``). ``per_norm``
+    divides σ₀ by √(number of coordinates the norm is taken over), so that the noise has norm ≈ σ₀‖g‖ instead
+    of ≈ σ₀√p‖g‖ (the literal reading of "noise magnitude 0.01 relative to gradient norms")."""
 
     sigma0: float
     decay: float = 1.0
@@ -245,7 +245,8 @@ def continual_seeds(seed: int, thorough: bool) -> tuple[int, ...]:
 
 
 def continual_overrides(normalization: str, seeds: tuple[int, ...]) -> tuple[str, ...]:
-    """The overrides of a continual smoke run with one normalization (none | batch | layer | group) and seeds."""
+    """The overrides of a continual smoke run with one normalization (none | batch | layer | group) and
+    seeds."""
     return (f"normalization={normalization}", "seeds=" + ",".join(str(s) for s in seeds))
 
 

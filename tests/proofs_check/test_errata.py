@@ -28,7 +28,8 @@ ERRATA = [c for c in CHECKS if is_erratum(c)]
 
 
 def test_readme_errata_table_is_the_generated_one() -> None:
-    """The block `python -m proofs_check --readme-section` prints: the default run, so no thorough-only check."""
+    """The block `python -m proofs_check --readme-section` prints: the default run, so no thorough-only
+    check."""
     section = readme_section((ROOT / "README.md").read_text(encoding="utf-8"))
     assert section is not None, f"README.md lacks the markers {README_START!r} … {README_END!r}"
     expected = render_readme_section([result_of(c.id) for c in ERRATA if not c.thorough_only], CHECKS)

@@ -83,8 +83,8 @@ def test_a_correction_may_correct_several_checks(monkeypatch) -> None:
 
 
 def test_bug_a_single_corrects_id_is_stored_as_a_tuple(monkeypatch) -> None:
-    """Checks registered with ``corrects="id"`` were looked up by comparing ``corrects`` with a string; the registry
-    stores a tuple, and corrections are found through :func:`proofs_check.errata.corrections_of`."""
+    """Checks registered with ``corrects="id"`` were looked up by comparing ``corrects`` with a string; the
+    registry stores a tuple, and corrections are found through :func:`proofs_check.errata.corrections_of`."""
     monkeypatch.setattr(registry, "_REGISTRY", {})
     claim(
         "lemma-Z.9/fix", "c", "numeric", quote="q", location="l", subject="correction", corrects="lemma-Z.9/a"

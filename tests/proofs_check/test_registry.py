@@ -58,7 +58,9 @@ def test_duplicate_ids_are_rejected(monkeypatch):
 
 
 def test_refuted_is_as_expected_only_when_registered_refuted():
-    refuting = lambda ctx: Outcome("refuted", margin=-0.5, detail="counterexample: x = 1")
+    def refuting(ctx: Context) -> Outcome:
+        return Outcome("refuted", margin=-0.5, detail="counterexample: x = 1")
+
     assert run_check(_check("lemma-Z.1/a", "refuted", refuting), Context()).as_expected
     assert not run_check(_check("lemma-Z.1/b", "holds", refuting), Context()).as_expected
 

@@ -85,8 +85,8 @@ def test_other_seeds_search_elsewhere() -> None:
     ],
 )
 def test_fixed_points_and_kept_correlations_of_the_kernel_map(name: str, fixed: tuple, kept: tuple) -> None:
-    """One scan serves the Section 3 and Figure A.1 checks of 'the fixed points 0 or ±1'; the exact answer is known
-    from the parity of φ − Eφ."""
+    """One scan serves the Section 3 and Figure A.1 checks of 'the fixed points 0 or ±1'; the exact answer is
+    known from the parity of φ − Eφ."""
     act = get_activation(name)
     assert section3.kernel_fixed_points(act) == fixed
     assert section3.kept_correlations(act) == kept
