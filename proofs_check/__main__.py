@@ -22,7 +22,15 @@ from typing import NoReturn
 from proofs_check.errata import render_readme_section, render_report
 from proofs_check.registry import SEED_MAX, Context, Result, all_checks, run_check, select
 
-_COLUMNS = (("id", 44), ("location", 30), ("claim", 44), ("method", 14), ("status", 11), ("margin", 10), ("s", 6))
+_COLUMNS = (
+    ("id", 44),
+    ("location", 30),
+    ("claim", 44),
+    ("method", 14),
+    ("status", 11),
+    ("margin", 10),
+    ("s", 6),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,21 +53,35 @@ def _seed(text: str) -> int:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="python -m proofs_check", description=__doc__.splitlines()[0])
     level = p.add_mutually_exclusive_group()
-    level.add_argument("--quick", action="store_true", help="every registered check at quick effort (default)")
+    level.add_argument(
+        "--quick", action="store_true", help="every registered check at quick effort (default)"
+    )
     level.add_argument("--thorough", action="store_true", help="larger searches and property-test budgets")
-    p.add_argument("--only", metavar="ID|PATTERN",
-                   help="run the check with this exact id alone, else the checks whose id contains PATTERN (or "
-                        "matches it as a regular expression)")
+    p.add_argument(
+        "--only",
+        metavar="ID|PATTERN",
+        help="run the check with this exact id alone, else the checks whose id contains PATTERN (or "
+        "matches it as a regular expression)",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON instead of the table")
     out.add_argument("--list", action="store_true", help="list the selected checks without running them")
-    p.add_argument("--seed", type=_seed, default=0, help=f"seed for randomized searches, 0 … {SEED_MAX} (default 0)")
+    p.add_argument(
+        "--seed", type=_seed, default=0, help=f"seed for randomized searches, 0 … {SEED_MAX} (default 0)"
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="print every check's detail under the table")
-    p.add_argument("--report", metavar="FILE", type=Path,
-                   help="also write the Markdown errata report (paper claims that do not hold) to FILE")
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        type=Path,
+        help="also write the Markdown errata report (paper claims that do not hold) to FILE",
+    )
     p.add_argument("--force", action="store_true", help="let --report overwrite an existing FILE")
-    p.add_argument("--readme-section", action="store_true",
-                   help="also print the generated part of README.md's 'What the paper gets wrong'")
+    p.add_argument(
+        "--readme-section",
+        action="store_true",
+        help="also print the generated part of README.md's 'What the paper gets wrong'",
+    )
     args = p.parse_args(argv)
     if args.force and args.report is None:
         p.error("--force only applies to --report FILE")
@@ -67,7 +89,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         if args.report.is_dir():
             p.error(f"--report {str(args.report)!r} is a directory; give a file name")
         if args.report.exists() and not args.force:
-            p.error(f"--report {str(args.report)!r} exists; refusing to overwrite it (add --force to replace it)")
+            p.error(
+                f"--report {str(args.report)!r} exists; refusing to overwrite it (add --force to replace it)"
+            )
         if not args.report.parent.is_dir():
             p.error(f"--report {str(args.report)!r}: directory {str(args.report.parent)!r} does not exist")
     return args
@@ -128,8 +152,9 @@ def _print_table(results: list[Result], verbose: bool) -> None:
         print(textwrap.indent(r.outcome.detail.strip() or "(no detail)", "    "))
     s = _summary(results)
     print(
-        f"\n{s['total']} checks: {s['holds']} hold, {s['refuted']} refuted (paper claim false, counterexample "
-        f"shown), {s['imprecise']} imprecise, {s['failed']} failed, {s['error']} errors; {s['seconds']} s."
+        f"\n{s['total']} checks: {s['holds']} hold, {s['refuted']} refuted (paper claim false, "
+        f"counterexample shown), {s['imprecise']} imprecise, {s['failed']} failed, {s['error']} errors; "
+        f"{s['seconds']} s."
     )
     if s["unexpected"]:
         print("NOT as expected: " + ", ".join(s["unexpected"]))  # type: ignore[arg-type]
@@ -172,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             with args.report.open(mode, encoding="utf-8") as handle:
                 handle.write(render_report(results, registered, ctx))
         except OSError as err:
-            print(f"error: cannot write the report {str(args.report)!r}: {err.strerror or err}", file=sys.stderr)
+            print(
+                f"error: cannot write the report {str(args.report)!r}: {err.strerror or err}", file=sys.stderr
+            )
             return 2
         print(f"errata report written to {args.report}", file=sys.stderr)
     return 0 if all(r.as_expected for r in results) else 1

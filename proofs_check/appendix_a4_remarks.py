@@ -43,10 +43,13 @@ BREAK_SCALE = 0.3
 # ---------------------------------------------------------------------------- Remark A.5
 def _two_modules(seed: int) -> tuple[DagNet, Partition, list[Node], list[Node]]:
     """Base 3 → 2 → 2 → 1 tanh MLP cloned 2× (equitable, not block-constant): module A = inputs → first hidden
-    layer, module B = first hidden layer → second → output. Returns (net, partition, layer-1 nodes, layer-2 nodes)."""
+    layer, module B = first hidden layer → second → output. Returns (net, partition, layer-1 nodes, layer-2
+    nodes)."""
     base = mlp(3, [2, 2], 1, activation="tanh", seed=seed)
     sizes = {v: 2 for v in base.bias_nodes if v not in base.outputs}
-    net, part = clone_network(base, sizes, mode="equitable", generator=torch.Generator().manual_seed(seed), scale=0.3)
+    net, part = clone_network(
+        base, sizes, mode="equitable", generator=torch.Generator().manual_seed(seed), scale=0.3
+    )
     layer1: list[Node] = [(f"h0_{i}", k) for i in range(2) for k in range(2)]
     layer2: list[Node] = [(f"h1_{j}", k) for j in range(2) for k in range(2)]
     return net, part, layer1, layer2
@@ -56,7 +59,9 @@ def _matrix(net: DagNet, theta: torch.Tensor, rows: list[Node], cols: list[Node]
     return np.array([[float(theta[net.edge_index[(u, v)]]) for v in cols] for u in rows])
 
 
-def _with_matrix(net: DagNet, theta: torch.Tensor, rows: list[Node], cols: list[Node], W: np.ndarray) -> DagNet:
+def _with_matrix(
+    net: DagNet, theta: torch.Tensor, rows: list[Node], cols: list[Node], W: np.ndarray
+) -> DagNet:
     theta = theta.clone()
     for a, u in enumerate(rows):
         for b, v in enumerate(cols):
@@ -87,17 +92,20 @@ def _run(net: DagNet, part: Partition, x, y) -> tuple[float, float, float]:
     return rep.forward, rep.backward, after.forward
 
 
-@claim("remark-A.5/checklist-certifies-modules",
-       "Remark A.5: partitions chosen and extended (1), RE ∩ CE verified per module (2), MC1–MC3 concluded (3), "
-       "profiles matched at interfaces (4) ⇒ network-level cloning that persists under training; steps 2 and 4 "
-       "cannot be dropped",
-       method="numeric",
-       quote="Under these conditions, Theorem A.2 guarantees network-level cloning and its persistence under training.",
-       location="Remark A.5",
-       reading="Modules as Appendix A.4 defines them (feed-forward sub-DAGs of weighted sums and per-unit "
-               "activations); here two modules of a 2× cloned 3 → 2 → 2 → 1 tanh MLP with equitable, not "
-               "block-constant weights. Cross-unit operations (normalization) are outside Lemma A.2 (Remark A.4's "
-               "checks cover them).")
+@claim(
+    "remark-A.5/checklist-certifies-modules",
+    "Remark A.5: partitions chosen and extended (1), RE ∩ CE verified per module (2), MC1–MC3 concluded (3), "
+    "profiles matched at interfaces (4) ⇒ network-level cloning that persists under training; steps 2 and 4 "
+    "cannot be dropped",
+    method="numeric",
+    quote="Under these conditions, Theorem A.2 guarantees network-level cloning and its persistence under "
+    "training.",
+    location="Remark A.5",
+    reading="Modules as Appendix A.4 defines them (feed-forward sub-DAGs of weighted sums and per-unit "
+    "activations); here two modules of a 2× cloned 3 → 2 → 2 → 1 tanh MLP with equitable, not "
+    "block-constant weights. Cross-unit operations (normalization) are outside Lemma A.2 (Remark A.4's "
+    "checks cover them).",
+)
 def checklist_certifies_modules(ctx: Context) -> Outcome:
     net, part, layer1, layer2 = _two_modules(ctx.seed)
     x, y = teacher_batch(3, 1, 16, seed=ctx.seed)
@@ -125,24 +133,37 @@ def checklist_certifies_modules(ctx: Context) -> Outcome:
     step4 = _with_matrix(net, theta, layer1, layer2, mismatched)
     own = max(equitability_residuals(mismatched, other, _blocks(layer2, part)))
     bad4 = _run(step4, Partition(step4, part.blocks), x, y)
-    ok = (certified < EXACT_TOL and max(good) < EXACT_TOL and res2[1] < EXACT_TOL and res2[0] > ESCAPE_TOL
-          and bad2[0] < EXACT_TOL and bad2[1] > ESCAPE_TOL and bad2[2] > ESCAPE_TOL
-          and own < EXACT_TOL and bad4[0] > ESCAPE_TOL)
+    ok = (
+        certified < EXACT_TOL
+        and max(good) < EXACT_TOL
+        and res2[1] < EXACT_TOL
+        and res2[0] > ESCAPE_TOL
+        and bad2[0] < EXACT_TOL
+        and bad2[1] > ESCAPE_TOL
+        and bad2[2] > ESCAPE_TOL
+        and own < EXACT_TOL
+        and bad4[0] > ESCAPE_TOL
+    )
     fmt = "forward spread {:.3g}, δ spread {:.3g}, forward spread after {} GD steps {:.3g}"
-    return Outcome("holds" if ok else "refuted", margin=max(good),
-                   detail=f"base mlp(3, [2, 2], 1, 'tanh', seed={ctx.seed}) cloned 2× (equitable, scale 0.3); x, y = "
-                          f"teacher_batch(3, 1, 16, seed={ctx.seed}). All four steps: RE/CE residual of module B "
-                          f"{certified:.1g}; " + fmt.format(*good[:2], STEPS, good[2]) + ". Step 2 dropped (module B's "
-                          f"hidden weights CE but not RE: residuals RE {res2[0]:.3g}, CE {res2[1]:.1g}): "
-                          + fmt.format(*bad2[:2], STEPS, bad2[2]) + " — forward cloning holds at first, backward "
-                          f"cloning does not, and training then breaks the forward clones too. Step 4 dropped (module B equitable, residual {own:.1g}, for the partition "
-                          f"{{{{h0_0·0, h0_1·0}}, {{h0_0·1, h0_1·1}}}} of layer 1, while module A produces "
-                          "{{h0_0·0, h0_0·1}, {h0_1·0, h0_1·1}}): " + fmt.format(*bad4[:2], STEPS, bad4[2]) + ".")
+    return Outcome(
+        "holds" if ok else "refuted",
+        margin=max(good),
+        detail=f"base mlp(3, [2, 2], 1, 'tanh', seed={ctx.seed}) cloned 2× (equitable, scale 0.3); x, y = "
+        f"teacher_batch(3, 1, 16, seed={ctx.seed}). All four steps: RE/CE residual of module B "
+        f"{certified:.1g}; " + fmt.format(*good[:2], STEPS, good[2]) + ". Step 2 dropped (module B's "
+        f"hidden weights CE but not RE: residuals RE {res2[0]:.3g}, CE {res2[1]:.1g}): "
+        + fmt.format(*bad2[:2], STEPS, bad2[2])
+        + " — forward cloning holds at first, backward cloning does not, and training then breaks the "
+        f"forward clones too. Step 4 dropped (module B equitable, residual {own:.1g}, for the partition "
+        "{{h0_0·0, h0_1·0}, {h0_0·1, h0_1·1}} of layer 1, while module A produces {{h0_0·0, h0_0·1}, "
+        "{h0_1·0, h0_1·1}}): " + fmt.format(*bad4[:2], STEPS, bad4[2]) + ".",
+    )
 
 
 # ---------------------------------------------------------------------------- Observation A.1
-def _expanded(arch: str, seed: int, shape: tuple[int, int, int] = SHAPE,
-              opts: dict[str, object] | None = None) -> tuple[nn.Module, nn.Module, ClonePlan, torch.Tensor, torch.Tensor]:
+def _expanded(
+    arch: str, seed: int, shape: tuple[int, int, int] = SHAPE, opts: dict[str, object] | None = None
+) -> tuple[nn.Module, nn.Module, ClonePlan, torch.Tensor, torch.Tensor]:
     torch.manual_seed(seed)
     base = build(arch, shape, CLASSES, width=0.125, dropout=0.0, **(opts or {})).double()
     clone, plan = expand_with_plan(base, 2)
@@ -152,26 +173,35 @@ def _expanded(arch: str, seed: int, shape: tuple[int, int, int] = SHAPE,
     return base, clone, plan, x, y
 
 
-def _r2(clone: nn.Module, base: nn.Module, plan: ClonePlan, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def _r2(
+    clone: nn.Module, base: nn.Module, plan: ClonePlan, x: torch.Tensor, y: torch.Tensor
+) -> dict[str, float]:
     layers = feature_layers(base)
     _, h, g = layer_features(clone, x, y, layers)
     return clone_r2_by_layer(h, g, {n: plan.outputs[n].profile for n in layers})
 
 
-ARCHS: tuple[tuple[str, dict[str, object]], ...] = (("mlp", {}), ("cnn", {}), ("vit", {"patch_size": 4, "depth": 1}))
+ARCHS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("mlp", {}),
+    ("cnn", {}),
+    ("vit", {"patch_size": 4, "depth": 1}),
+)
 
 
-@claim("observation-A.1/project-cloning-code",
-       "Observation A.1 for the project's equivalents: expansion tiles every layer on RE ∩ CE (certified), and "
-       "layer-wise forward/backward R² = 1 verifies MC1–MC2 — within-block equality only, not agreement with the base",
-       method="numeric",
-       quote="The functions `clone_{linear, conv1d, conv2d, normalization, embedding, activation}` and `model_clone` "
-             "implement the RE/CE tiling and profile-preserving reshapes described above, while "
-             "`test_activation_cloning` empirically verifies (MC1)–(MC2) layer-wise via forward/backward R^2 .",
-       location="Observation A.1",
-       reading="The paper's functions are not available; tested: experiments.cloning.expand (model_clone), "
-               "experiments.cloning.certificate.certify (the RE/CE certificate) and experiments.metrics' cloning R² "
-               "(test_activation_cloning) on an MLP, a CNN and a one-block ViT (width 0.125, float64).")
+@claim(
+    "observation-A.1/project-cloning-code",
+    "Observation A.1 for the project's equivalents: expansion tiles every layer on RE ∩ CE (certified), and "
+    "layer-wise forward/backward R² = 1 verifies MC1–MC2 — within-block equality only, not agreement with "
+    "the base",
+    method="numeric",
+    quote="The functions `clone_{linear, conv1d, conv2d, normalization, embedding, activation}` and "
+    "`model_clone` implement the RE/CE tiling and profile-preserving reshapes described above, while "
+    "`test_activation_cloning` empirically verifies (MC1)–(MC2) layer-wise via forward/backward R^2 .",
+    location="Observation A.1",
+    reading="The paper's functions are not available; tested: experiments.cloning.expand (model_clone), "
+    "experiments.cloning.certificate.certify (the RE/CE certificate) and experiments.metrics' cloning R² "
+    "(test_activation_cloning) on an MLP, a CNN and a one-block ViT (width 0.125, float64).",
+)
 def project_cloning_code(ctx: Context) -> Outcome:
     rows, ok = [], True
     for arch, opts in ARCHS:
@@ -180,11 +210,15 @@ def project_cloning_code(ctx: Context) -> Outcome:
         r2 = _r2(clone, base, plan, x, y)
         dev = compare_with_base(base, clone, plan, x, y, train=False).max_deviation()
         ok &= cert.certified and min(r2.values()) > 1.0 - EXACT_TOL and dev < 1e-9
-        rows.append(f"{arch}: certified {cert.certified} ({cert.manifold().split(' (')[0]}), min layer R² "
-                    f"{min(r2.values()):.15f} over {len(r2)} forward/backward layers, max deviation from the base {dev:.1g}")
+        rows.append(
+            f"{arch}: certified {cert.certified} ({cert.manifold().split(' (')[0]}), min layer R² "
+            f"{min(r2.values()):.15f} over {len(r2)} forward/backward layers, max deviation from the base "
+            f"{dev:.1g}"
+        )
     base, clone, plan, x, y = _expanded("mlp", ctx.seed)
     assert isinstance(clone, nn.Sequential)
-    with torch.no_grad():  # stay on the block-constant manifold but change the function: double the output layer
+    with torch.no_grad():
+        # stay on the block-constant manifold but change the function: double the output layer
         last = clone[-1]
         assert isinstance(last, nn.Linear)
         last.weight.mul_(2.0)
@@ -192,22 +226,27 @@ def project_cloning_code(ctx: Context) -> Outcome:
     with torch.no_grad():
         off = float((clone(x) - base(x)).abs().max())
     ok &= min(r2.values()) > 1.0 - EXACT_TOL and off > 1e-3
-    return Outcome("holds" if ok else "refuted",
-                   detail="; ".join(rows) + f". R² measures clones against each other: doubling the MLP clone's output "
-                          f"layer (still block-constant) keeps every layer's R² at {min(r2.values()):.15f} while its "
-                          f"logits move {off:.3g} away from the base's — R² = 1 checks MC1–MC2, the comparison with "
-                          "the base (compare_with_base) checks the cloned enlargement.")
+    return Outcome(
+        "holds" if ok else "refuted",
+        detail="; ".join(rows) + f". R² measures clones against each other: doubling the MLP clone's output "
+        f"layer (still block-constant) keeps every layer's R² at {min(r2.values()):.15f} while its "
+        f"logits move {off:.3g} away from the base's — R² = 1 checks MC1–MC2, the comparison with "
+        "the base (compare_with_base) checks the cloned enlargement.",
+    )
 
 
-@claim("observation-A.1/clone-aware-flatten",
-       "Observation A.1: a profile-preserving connector at the CNN → FC boundary makes the profiles match; the "
-       "project's plain Flatten with the induced profile does so without keeping copies adjacent",
-       method="numeric",
-       quote="The `CloneAwareFlatten` operator is a profile-preserving connector that keeps duplicated channels "
-             "adjacent, ensuring that profiles match across CNN→FC boundaries.",
-       location="Observation A.1",
-       reading="The project's equivalent: nn.Flatten with the induced profile (flat unit c'·HW + s ↦ π(c')·HW + s, "
-               "Profile.repeat_inner), which the following Linear is tiled with; a mismatched tiling as the control.")
+@claim(
+    "observation-A.1/clone-aware-flatten",
+    "Observation A.1: a profile-preserving connector at the CNN → FC boundary makes the profiles match; the "
+    "project's plain Flatten with the induced profile does so without keeping copies adjacent",
+    method="numeric",
+    quote="The `CloneAwareFlatten` operator is a profile-preserving connector that keeps duplicated channels "
+    "adjacent, ensuring that profiles match across CNN→FC boundaries.",
+    location="Observation A.1",
+    reading="The project's equivalent: nn.Flatten with the induced profile (flat unit c'·HW + s ↦ "
+    "π(c')·HW + s, Profile.repeat_inner), which the following Linear is tiled with; a mismatched tiling as "
+    "the control.",
+)
 def clone_aware_flatten(ctx: Context) -> Outcome:
     base, clone, plan, x, y = _expanded("cnn", ctx.seed, FLATTEN_SHAPE)
     assert isinstance(base, nn.Sequential)
@@ -220,15 +259,21 @@ def clone_aware_flatten(ctx: Context) -> Outcome:
     copies = [int(i) for i in torch.nonzero(induced.index == 0).flatten()]
     wrong = Profile.interleaved(n_base, k)  # copies of each flat base unit adjacent in the flat vector
     tmap = plan.params[f"{fc}.weight"]
-    bad = TensorMap({0: tmap.axes[0], 1: wrong}, in_axis=1, out_axis=0).apply(dict(base.named_parameters())[f"{fc}.weight"].detach())
+    bad = TensorMap({0: tmap.axes[0], 1: wrong}, in_axis=1, out_axis=0).apply(
+        dict(base.named_parameters())[f"{fc}.weight"].detach()
+    )
     with torch.no_grad():
         dict(clone.named_parameters())[f"{fc}.weight"].copy_(bad)
         mismatch = float((F.softmax(clone(x), -1) - F.softmax(base(x), -1)).abs().max())
         logits = float((clone(x) - base(x)).abs().max())
     ok = dev < 1e-9 and copies[1] - copies[0] > 1 and logits > 1e-3
-    return Outcome("holds" if ok else "refuted", margin=dev,
-                   detail=f"CNN on {FLATTEN_SHAPE[1]}×{FLATTEN_SHAPE[2]} images (width 0.125, float64, 2×): with the induced profile the clone equals the base to {dev:.1g}; "
-                          f"the copies of flat base unit 0 sit at flat positions {copies} (not adjacent: a plain flatten "
-                          f"of adjacent channel copies interleaves them by H·W). Tiling the FC layer with the adjacent-copy "
-                          f"profile instead (a mismatched interface) moves the logits by {logits:.3g} (probabilities by "
-                          f"{mismatch:.3g}): matching profiles are what is needed, adjacency is one way to get them.")
+    return Outcome(
+        "holds" if ok else "refuted",
+        margin=dev,
+        detail=f"CNN on {FLATTEN_SHAPE[1]}×{FLATTEN_SHAPE[2]} images (width 0.125, float64, 2×): with the "
+        f"induced profile the clone equals the base to {dev:.1g}; the copies of flat base unit 0 sit at flat "
+        f"positions {copies} (not adjacent: a plain flatten of adjacent channel copies interleaves them by "
+        "H·W). Tiling the FC layer with the adjacent-copy profile instead (a mismatched interface) moves the "
+        f"logits by {logits:.3g} (probabilities by {mismatch:.3g}): matching profiles are what is needed, "
+        "adjacency is one way to get them.",
+    )

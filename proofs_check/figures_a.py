@@ -58,42 +58,69 @@ def _nonlinear_names() -> list[str]:
 GAP_QUOTE = "In all cases, the actual gap strictly dominates the lower bound."
 
 
-@claim("figure-A.1/gap-strictly-dominates",
-       "Figure A.1 (top): for every plotted activation the gap c² − K(c)² lies strictly above γc²(1 − c²)",
-       method="numeric", expected="imprecise", quote=GAP_QUOTE,
-       location="Appendix A.1, 'Validation of the Quartic Gap Bound' (Figure A.1, top row)",
-       reading="'Strictly dominates' over (a) the whole domain c ∈ [−1, 1], or (b) the open set 0 < |c| < 1; 'all "
-               f"cases': the plotted activations ({', '.join(REPRESENTATIVE)} in the project's figure), or every "
-               "activation.")
+@claim(
+    "figure-A.1/gap-strictly-dominates",
+    "Figure A.1 (top): for every plotted activation the gap c² − K(c)² lies strictly above γc²(1 − c²)",
+    method="numeric",
+    expected="imprecise",
+    quote=GAP_QUOTE,
+    location="Appendix A.1, 'Validation of the Quartic Gap Bound' (Figure A.1, top row)",
+    reading="'Strictly dominates' over (a) the whole domain c ∈ [−1, 1], or (b) the open set 0 < |c| < 1; "
+    f"'all cases': the plotted activations ({', '.join(REPRESENTATIVE)} in the project's figure), or every "
+    "activation.",
+)
 def gap_strictly_dominates(ctx: Context) -> Outcome:
     plotted = {name: _gap_slack(name) for name in REPRESENTATIVE}
     everyone = {name: _gap_slack(name) for name in _nonlinear_names()}
-    ends = max(abs(float(decorrelation_gap(get_activation(n), c) - gap_lower_bound(get_activation(n), c)))
-               for n in REPRESENTATIVE for c in (0.0, 1.0))
+    ends = max(
+        abs(float(decorrelation_gap(get_activation(n), c) - gap_lower_bound(get_activation(n), c)))
+        for n in REPRESENTATIVE
+        for c in (0.0, 1.0)
+    )
     not_strict = sorted(n for n, (lo, _) in everyone.items() if lo <= 0.0)
     plotted_rows = "; ".join(f"{n}: min slack {lo:.3g}" for n, (lo, _) in plotted.items())
     readings = [
-        ReadingOutcome("on all of [−1, 1], the plotted activations", "refuted" if ends <= ROUNDING else "holds",
-                       f"at c = 0 and c = 1 gap and bound both vanish (max |gap − bound| there {ends:.1g}), so the "
-                       "dominance is not strict there, for any activation"),
-        ReadingOutcome("on 0 < |c| < 1, the plotted activations",
-                       "holds" if min(lo for lo, _ in plotted.values()) > 0.0 else "refuted", plotted_rows),
-        ReadingOutcome("on 0 < |c| < 1, every nonlinear activation", "refuted" if not_strict else "holds",
-                       "; ".join(f"{n}: gap − bound in [{everyone[n][0]:.3g}, {everyone[n][1]:.3g}]" for n in not_strict)
-                       + (" — for φ = z² (normalized) K(c) = c², γ = 1 and the gap equals the bound" if "square" in
-                          not_strict else "")),
+        ReadingOutcome(
+            "on all of [−1, 1], the plotted activations",
+            "refuted" if ends <= ROUNDING else "holds",
+            f"at c = 0 and c = 1 gap and bound both vanish (max |gap − bound| there {ends:.1g}), so the "
+            "dominance is not strict there, for any activation",
+        ),
+        ReadingOutcome(
+            "on 0 < |c| < 1, the plotted activations",
+            "holds" if min(lo for lo, _ in plotted.values()) > 0.0 else "refuted",
+            plotted_rows,
+        ),
+        ReadingOutcome(
+            "on 0 < |c| < 1, every nonlinear activation",
+            "refuted" if not_strict else "holds",
+            "; ".join(f"{n}: gap − bound in [{everyone[n][0]:.3g}, {everyone[n][1]:.3g}]" for n in not_strict)
+            + (
+                " — for φ = z² (normalized) K(c) = c², γ = 1 and the gap equals the bound"
+                if "square" in not_strict
+                else ""
+            ),
+        ),
     ]
-    return judge_readings(readings, margin=min(lo for lo, _ in plotted.values()),
-                          detail=f"{GAP_GRID} points of [−1, 1]; plotted: {', '.join(REPRESENTATIVE)} (theory.plots).",
-                          summary=f"strict on 0 < |c| < 1 for the plotted {', '.join(REPRESENTATIVE)}; not at c ∈ {{0, 1}} "
-                                  f"(both sides vanish), nor for {', '.join(not_strict) or 'no activation'} (gap = bound)")
+    return judge_readings(
+        readings,
+        margin=min(lo for lo, _ in plotted.values()),
+        detail=f"{GAP_GRID} points of [−1, 1]; plotted: {', '.join(REPRESENTATIVE)} (theory.plots).",
+        summary=f"strict on 0 < |c| < 1 for the plotted {', '.join(REPRESENTATIVE)}; not at c ∈ {{0, 1}} "
+        f"(both sides vanish), nor for {', '.join(not_strict) or 'no activation'} (gap = bound)",
+    )
 
 
-@claim("figure-A.1/gap-strictly-dominates-corrected",
-       "Corrected: c² − K(c)² > γc²(1 − c²) on 0 < |c| < 1 for every nonlinear activation of the registry except "
-       "z² (equality: K(c) = c²); both sides vanish at c = 0 and c = 1",
-       method="numeric", subject="correction", corrects="figure-A.1/gap-strictly-dominates", quote=GAP_QUOTE,
-       location="Appendix A.1, 'Validation of the Quartic Gap Bound' (Figure A.1, top row)")
+@claim(
+    "figure-A.1/gap-strictly-dominates-corrected",
+    "Corrected: c² − K(c)² > γc²(1 − c²) on 0 < |c| < 1 for every nonlinear activation of the registry "
+    "except z² (equality: K(c) = c²); both sides vanish at c = 0 and c = 1",
+    method="numeric",
+    subject="correction",
+    corrects="figure-A.1/gap-strictly-dominates",
+    quote=GAP_QUOTE,
+    location="Appendix A.1, 'Validation of the Quartic Gap Bound' (Figure A.1, top row)",
+)
 def gap_strictly_dominates_corrected(ctx: Context) -> Outcome:
     rows, ok = [], True
     for name in _nonlinear_names():
@@ -103,44 +130,66 @@ def gap_strictly_dominates_corrected(ctx: Context) -> Outcome:
         else:
             ok &= lo > 0.0
         rows.append(f"{name}: {lo:.3g}")
-    return Outcome("holds" if ok else "refuted",
-                   detail=f"min over 0 < |c| < 1 ({GAP_GRID}-point grid) of gap − bound: " + "; ".join(rows)
-                          + ". The slack of Lemma A.1's proof is zero only when K = Q(x) = αx + (1−α)x² with α = 0.")
+    return Outcome(
+        "holds" if ok else "refuted",
+        detail=f"min over 0 < |c| < 1 ({GAP_GRID}-point grid) of gap − bound: "
+        + "; ".join(rows)
+        + ". The slack of Lemma A.1's proof is zero only when K = Q(x) = αx + (1−α)x² with α = 0.",
+    )
 
 
-VANISH_QUOTE = ("The gap vanishes only at the fixed points $c \\in \\{0, \\pm 1\\}$ or for linear functions "
-                "($\\gamma_\\phi = 0$), confirming that nonlinear activations strictly reduce correlation magnitude (and "
-                "thus increase rank) for any non-trivial input correlation structure.")
+VANISH_QUOTE = (
+    "The gap vanishes only at the fixed points $c \\in \\{0, \\pm 1\\}$ or for linear functions "
+    "($\\gamma_\\phi = 0$), confirming that nonlinear activations strictly reduce correlation magnitude (and "
+    "thus increase rank) for any non-trivial input correlation structure."
+)
 
 
-@claim("figure-A.1/gap-vanishes-only-at-fixed-points",
-       "Figure A.1 (top): the gap vanishes exactly at c ∈ {0, ±1} (the fixed points) or for linear φ",
-       method="numeric", expected="imprecise", quote=VANISH_QUOTE,
-       location="Appendix A.1, 'Validation of the Quartic Gap Bound'",
-       reading="A, 'only at': the gap of a nonlinear φ is zero nowhere in 0 < |c| < 1 (an only-if); B, its zero set "
-               "is {0, ±1}, and these are fixed points of the kernel map.")
+@claim(
+    "figure-A.1/gap-vanishes-only-at-fixed-points",
+    "Figure A.1 (top): the gap vanishes exactly at c ∈ {0, ±1} (the fixed points) or for linear φ",
+    method="numeric",
+    expected="imprecise",
+    quote=VANISH_QUOTE,
+    location="Appendix A.1, 'Validation of the Quartic Gap Bound'",
+    reading="A, 'only at': the gap of a nonlinear φ is zero nowhere in 0 < |c| < 1 (an only-if); B, its zero "
+    "set is {0, ±1}, and these are fixed points of the kernel map.",
+)
 def gap_vanishes_only_at_fixed_points(ctx: Context) -> Outcome:
-    inner = {n: [c for c in kept_correlations(get_activation(n)) if 0.0 < abs(c) < 1.0] for n in _nonlinear_names()}
+    inner = {
+        n: [c for c in kept_correlations(get_activation(n)) if 0.0 < abs(c) < 1.0] for n in _nonlinear_names()
+    }
     inside = {n: zeros for n, zeros in inner.items() if zeros}
     zero_set = {n: kept_correlations(get_activation(n)) for n in REPRESENTATIVE}
     fixed = {n: kernel_fixed_points(get_activation(n)) for n in REPRESENTATIVE}
     wrong = [n for n in REPRESENTATIVE if zero_set[n] != (-1.0, 0.0, 1.0) or fixed[n] != (-1.0, 0.0, 1.0)]
     relu = get_activation("relu")
     readings = [
-        ReadingOutcome("only-if: no zero in 0 < |c| < 1", "refuted" if inside else "holds",
-                       f"interior zeros over the {len(inner)} nonlinear activations ({LEVEL_SET_GRID}-point scan): "
-                       + (", ".join(f"{n}: {z}" for n, z in inside.items()) or "none")),
-        ReadingOutcome("the zero set is {0, ±1}, fixed points of K", "refuted" if wrong else "holds",
-                       "; ".join(f"{n}: gap zeros {list(zero_set[n])}, fixed points {list(fixed[n])}, K(−1) = "
-                                 f"{float(kernel(get_activation(n), -1.0)):.4g}" for n in REPRESENTATIVE)),
+        ReadingOutcome(
+            "only-if: no zero in 0 < |c| < 1",
+            "refuted" if inside else "holds",
+            f"interior zeros over the {len(inner)} nonlinear activations ({LEVEL_SET_GRID}-point scan): "
+            + (", ".join(f"{n}: {z}" for n, z in inside.items()) or "none"),
+        ),
+        ReadingOutcome(
+            "the zero set is {0, ±1}, fixed points of K",
+            "refuted" if wrong else "holds",
+            "; ".join(
+                f"{n}: gap zeros {list(zero_set[n])}, fixed points {list(fixed[n])}, K(−1) = "
+                f"{float(kernel(get_activation(n), -1.0)):.4g}"
+                for n in REPRESENTATIVE
+            ),
+        ),
     ]
     return judge_readings(
-        readings, margin=float(decorrelation_gap(relu, -1.0)),
-        detail="−1 is a zero of the gap exactly when |K(−1)| = 1 and a fixed point exactly when K(−1) = −1 (odd "
-               "φ − Eφ, e.g. tanh, sin); the exact statement is theorem-3.1/fixed-points-corrected.",
-        summary=f"{'zeros' if inside else 'no zero'} inside 0 < |c| < 1; c = −1 is neither a zero nor a fixed point for "
-                f"{', '.join(wrong) or 'no plotted activation'}: the ReLU gap at −1 is "
-                f"{float(decorrelation_gap(relu, -1.0)):.4g} (K(−1) = {float(kernel(relu, -1.0)):.4g})")
+        readings,
+        margin=float(decorrelation_gap(relu, -1.0)),
+        detail="−1 is a zero of the gap exactly when |K(−1)| = 1 and a fixed point exactly when K(−1) = −1 "
+        "(odd φ − Eφ, e.g. tanh, sin); the exact statement is theorem-3.1/fixed-points-corrected.",
+        summary=f"{'zeros' if inside else 'no zero'} inside 0 < |c| < 1; c = −1 is neither a zero nor a "
+        f"fixed point for {', '.join(wrong) or 'no plotted activation'}: the ReLU gap at −1 is "
+        f"{float(decorrelation_gap(relu, -1.0)):.4g} (K(−1) = {float(kernel(relu, -1.0)):.4g})",
+    )
 
 
 def _path() -> list[tuple[float, np.ndarray]]:
@@ -148,12 +197,15 @@ def _path() -> list[tuple[float, np.ndarray]]:
     return [(float(lam), (1 - lam) * np.eye(len(dense)) + lam * dense) for lam in LAMBDAS]
 
 
-@claim("figure-A.1/rank-gain-exceeds-guarantee",
-       "Figure A.1 (bottom): along C(λ) from I to a dense matrix the rank ratio exceeds 1 + γΨ/‖C‖_F²",
-       method="numeric",
-       quote="The results show that the actual rank gain consistently exceeds the theoretical guarantee.",
-       location="Appendix A.1, 'Validation of Rank Gain' (Figure A.1, bottom row)",
-       reading="'Exceeds' strictly for λ > 0 (at λ = 0, C = I and both are 1); the figure's path and activations.")
+@claim(
+    "figure-A.1/rank-gain-exceeds-guarantee",
+    "Figure A.1 (bottom): along C(λ) from I to a dense matrix the rank ratio exceeds 1 + γΨ/‖C‖_F²",
+    method="numeric",
+    quote="The results show that the actual rank gain consistently exceeds the theoretical guarantee.",
+    location="Appendix A.1, 'Validation of Rank Gain' (Figure A.1, bottom row)",
+    reading="'Exceeds' strictly for λ > 0 (at λ = 0, C = I and both are 1); the figure's path and "
+    "activations.",
+)
 def rank_gain_exceeds_guarantee(ctx: Context) -> Outcome:
     worst, rows = np.inf, []
     for name in REPRESENTATIVE:
@@ -162,14 +214,19 @@ def rank_gain_exceeds_guarantee(ctx: Context) -> Outcome:
         inner = min(s for lam, s in slack if lam > 0)
         worst = min(worst, inner)
         rows.append(f"{name}: min over λ > 0 of ratio − bound {inner:.3g}, at λ = 0 {slack[0][1]:.1g}")
-    return Outcome("holds" if worst > 0 else "refuted", margin=float(worst),
-                   detail="C(λ) = (1 − λ)I + λ C_dense, C_dense = theory.plots.dense_correlation() (d = 24, rank 3 plus "
-                          "noise), λ ∈ {0, 0.05, …, 1}: " + "; ".join(rows))
+    return Outcome(
+        "holds" if worst > 0 else "refuted",
+        margin=float(worst),
+        detail="C(λ) = (1 − λ)I + λ C_dense, C_dense = theory.plots.dense_correlation() (d = 24, rank 3 plus "
+        "noise), λ ∈ {0, 0.05, …, 1}: " + "; ".join(rows),
+    )
 
 
-EFFICIENCY_QUOTE = ("The gain is positive whenever the decorrelation potential $\\Psi(C)$ is non-zero, demonstrating that "
-                    "the nonlinearity actively consumes correlation structure to generate effective rank, with an "
-                    "efficiency bounded by γ_ϕ .")
+EFFICIENCY_QUOTE = (
+    "The gain is positive whenever the decorrelation potential $\\Psi(C)$ is non-zero, demonstrating that "
+    "the nonlinearity actively consumes correlation structure to generate effective rank, with an "
+    "efficiency bounded by γ_ϕ ."
+)
 
 
 @functools.cache
@@ -181,89 +238,137 @@ def _efficiencies(seed: int) -> dict[str, tuple[float, float]]:
     out = {}
     for name in REPRESENTATIVE:
         act = get_activation(name)
-        eff = [(rank_gain_ratio(act, C) - 1.0) / (decorrelation_potential(C) / float(np.sum(C * C))) for C in mats
-               if decorrelation_potential(C) > 1e-9]
+        eff = [
+            (rank_gain_ratio(act, C) - 1.0) / (decorrelation_potential(C) / float(np.sum(C * C)))
+            for C in mats
+            if decorrelation_potential(C) > 1e-9
+        ]
         out[name] = (min(eff), max(eff))
     return out
 
 
-@claim("figure-A.1/efficiency-bounded-by-gamma",
-       "Figure A.1: the gain is positive whenever Ψ ≠ 0, with an efficiency (ratio − 1)/(Ψ/‖C‖²) bounded by γ",
-       method="numeric", expected="imprecise", quote=EFFICIENCY_QUOTE,
-       location="Appendix A.1, 'Validation of Rank Gain'",
-       reading="'Bounded by γ': (a) bounded below by γ (the theorem's guarantee); (b) at most γ.")
+@claim(
+    "figure-A.1/efficiency-bounded-by-gamma",
+    "Figure A.1: the gain is positive whenever Ψ ≠ 0, with an efficiency (ratio − 1)/(Ψ/‖C‖²) bounded by γ",
+    method="numeric",
+    expected="imprecise",
+    quote=EFFICIENCY_QUOTE,
+    location="Appendix A.1, 'Validation of Rank Gain'",
+    reading="'Bounded by γ': (a) bounded below by γ (the theorem's guarantee); (b) at most γ.",
+)
 def efficiency_bounded_by_gamma(ctx: Context) -> Outcome:
     eff = _efficiencies(ctx.seed)
     g = {n: gamma(get_activation(n)) for n in eff}
-    rows = "; ".join(f"{n} (γ = {g[n]:.4g}): efficiency in [{lo:.4g}, {hi:.4g}]" for n, (lo, hi) in eff.items())
+    rows = "; ".join(
+        f"{n} (γ = {g[n]:.4g}): efficiency in [{lo:.4g}, {hi:.4g}]" for n, (lo, hi) in eff.items()
+    )
     below = min(lo - g[n] for n, (lo, _) in eff.items())
     above = max(hi / g[n] for n, (_, hi) in eff.items())
     readings = [
-        ReadingOutcome("bounded below by γ (the theorem's guarantee)", "holds" if below >= -ROUNDING else "refuted",
-                       f"min over activations of (min efficiency − γ) = {below:.3g}: {rows}"),
-        ReadingOutcome("at most γ", "refuted" if above > 1.0 + ROUNDING else "holds",
-                       f"the efficiency reaches {above:.3g}× γ"),
+        ReadingOutcome(
+            "bounded below by γ (the theorem's guarantee)",
+            "holds" if below >= -ROUNDING else "refuted",
+            f"min over activations of (min efficiency − γ) = {below:.3g}: {rows}",
+        ),
+        ReadingOutcome(
+            "at most γ",
+            "refuted" if above > 1.0 + ROUNDING else "holds",
+            f"the efficiency reaches {above:.3g}× γ",
+        ),
     ]
     return judge_readings(
-        readings, margin=below,
-        detail="The gain is positive whenever Ψ ≠ 0 for nonlinear φ (theorem-3.1/strict-gain-corrected). Matrices: the "
-               "figure's path for λ > 0 and seeded samples of every kind, d = 3, 6.",
-        summary=f"γ is a lower bound on the efficiency (ratio − 1)/(Ψ/‖C‖²), not a cap: it reaches {above:.3g}× γ")
+        readings,
+        margin=below,
+        detail="The gain is positive whenever Ψ ≠ 0 for nonlinear φ (theorem-3.1/strict-gain-corrected). "
+        "Matrices: the figure's path for λ > 0 and seeded samples of every kind, d = 3, 6.",
+        summary="γ is a lower bound on the efficiency (ratio − 1)/(Ψ/‖C‖²), not a cap: it reaches "
+        f"{above:.3g}× γ",
+    )
 
 
-@claim("figure-A.1/efficiency-at-least-gamma",
-       "Corrected: the efficiency (ratio − 1)/(Ψ/‖C‖_F²) is at least γ (Theorem 3.1) and exceeds it, often by a "
-       "large factor; γ is a lower bound, not a cap",
-       method="numeric", subject="correction", corrects="figure-A.1/efficiency-bounded-by-gamma", quote=EFFICIENCY_QUOTE,
-       location="Appendix A.1, 'Validation of Rank Gain'")
+@claim(
+    "figure-A.1/efficiency-at-least-gamma",
+    "Corrected: the efficiency (ratio − 1)/(Ψ/‖C‖_F²) is at least γ (Theorem 3.1) and exceeds it, often by a "
+    "large factor; γ is a lower bound, not a cap",
+    method="numeric",
+    subject="correction",
+    corrects="figure-A.1/efficiency-bounded-by-gamma",
+    quote=EFFICIENCY_QUOTE,
+    location="Appendix A.1, 'Validation of Rank Gain'",
+)
 def efficiency_at_least_gamma(ctx: Context) -> Outcome:
     eff = _efficiencies(ctx.seed)
     slack = min(lo - gamma(get_activation(n)) for n, (lo, _) in eff.items())
     factor = min(hi / gamma(get_activation(n)) for n, (_, hi) in eff.items())
-    return Outcome("holds" if slack > 0 and factor > 1.5 else "refuted", margin=float(slack),
-                   detail=f"min over activations of (min efficiency − γ) = {slack:.3g} > 0; every plotted activation "
-                          f"reaches at least {factor:.3g}× its γ.")
+    return Outcome(
+        "holds" if slack > 0 and factor > 1.5 else "refuted",
+        margin=float(slack),
+        detail=f"min over activations of (min efficiency − γ) = {slack:.3g} > 0; every plotted activation "
+        f"reaches at least {factor:.3g}× its γ.",
+    )
 
 
-CAPTION_A1 = ("Empirical analysis activations theoretical predictions about quadratic lower bound for decorrelation, and "
-              "for rank gain potential.")
+CAPTION_A1 = (
+    "Empirical analysis activations theoretical predictions about quadratic lower bound for decorrelation, "
+    "and for rank gain potential."
+)
 
 
-@claim("figure-A.1/caption-quadratic-bound",
-       "Figure A.1 caption: the lower bound for decorrelation is quadratic",
-       method="symbolic", expected="imprecise", quote=CAPTION_A1, location="Figure A.1 caption",
-       reading="'Quadratic lower bound' as (a) the bound γc²(1 − c²) on the gap (quartic in c: Lemma A.1 calls it the "
-               "'Universal Quartic Gap Bound'), or (b) the quadratic extremal kernel Q(x) = αx + (1 − α)x² of the "
-               "proof, an upper bound on |K| from which the gap bound follows.")
+@claim(
+    "figure-A.1/caption-quadratic-bound",
+    "Figure A.1 caption: the lower bound for decorrelation is quadratic",
+    method="symbolic",
+    expected="imprecise",
+    quote=CAPTION_A1,
+    location="Figure A.1 caption",
+    reading="'Quadratic lower bound' as (a) the bound γc²(1 − c²) on the gap (quartic in c: Lemma A.1 calls "
+    "it the 'Universal Quartic Gap Bound'), or (b) the quadratic extremal kernel Q(x) = αx + (1 − α)x² of "
+    "the proof, an upper bound on |K| from which the gap bound follows.",
+)
 def caption_quadratic_bound(ctx: Context) -> Outcome:
     bound = sympy.Poly(paper_gamma() * X**2 * (1 - X**2), X)  # Lemma A.1's bound on the gap, x = |c|
     decorrelation = sympy.factor(X - extremal_kernel())  # |c| − Q(|c|) ≤ |c| − |K(c)|
     degree = sympy.Poly(decorrelation, X).degree()
     readings = [
-        ReadingOutcome("the lower bound γc²(1 − c²) on the gap c² − K(c)² (Lemma A.1, what the figure plots)",
-                       "holds" if bound.degree() == 2 else "refuted",
-                       f"it has degree {bound.degree()} in c (quadratic only in c²); Lemma A.1 calls it the "
-                       "'Universal Quartic Gap Bound'"),
-        ReadingOutcome("the lower bound on the decorrelation |c| − |K(c)| given by the proof's extremal kernel "
-                       "Q(x) = αx + (1 − α)x² ≥ |K(c)|", "holds" if degree == 2 else "refuted",
-                       f"|c| − Q(|c|) = {decorrelation} (x = |c|), of degree {degree}"),
+        ReadingOutcome(
+            "the lower bound γc²(1 − c²) on the gap c² − K(c)² (Lemma A.1, what the figure plots)",
+            "holds" if bound.degree() == 2 else "refuted",
+            f"it has degree {bound.degree()} in c (quadratic only in c²); Lemma A.1 calls it the "
+            "'Universal Quartic Gap Bound'",
+        ),
+        ReadingOutcome(
+            "the lower bound on the decorrelation |c| − |K(c)| given by the proof's extremal kernel "
+            "Q(x) = αx + (1 − α)x² ≥ |K(c)|",
+            "holds" if degree == 2 else "refuted",
+            f"|c| − Q(|c|) = {decorrelation} (x = |c|), of degree {degree}",
+        ),
     ]
-    return judge_readings(readings, margin=float(bound.degree()),
-                          detail="The caption's sentence is also garbled ('Empirical analysis activations theoretical "
-                                 "predictions').",
-                          summary=f"the bound the figure plots, γc²(1 − c²), is quartic (degree {bound.degree()}); only "
-                                  f"the proof's |K(c)| ≤ Q(|c|) gives a quadratic one, on |c| − |K(c)|")
+    return judge_readings(
+        readings,
+        margin=float(bound.degree()),
+        detail="The caption's sentence is also garbled ('Empirical analysis activations theoretical "
+        "predictions').",
+        summary=f"the bound the figure plots, γc²(1 − c²), is quartic (degree {bound.degree()}); only "
+        f"the proof's |K(c)| ≤ Q(|c|) gives a quadratic one, on |c| − |K(c)|",
+    )
 
 
-@claim("figure-A.1/caption-quartic-bound",
-       "Corrected: Figure A.1 (top) shows Lemma A.1's quartic lower bound γc²(1 − c²) on the gap, which follows "
-       "from the quadratic upper bound |K(c)| ≤ Q(|c|) = α|c| + (1 − α)c²",
-       method="symbolic", subject="correction", corrects="figure-A.1/caption-quadratic-bound", quote=CAPTION_A1,
-       location="Figure A.1 caption")
+@claim(
+    "figure-A.1/caption-quartic-bound",
+    "Corrected: Figure A.1 (top) shows Lemma A.1's quartic lower bound γc²(1 − c²) on the gap, which follows "
+    "from the quadratic upper bound |K(c)| ≤ Q(|c|) = α|c| + (1 − α)c²",
+    method="symbolic",
+    subject="correction",
+    corrects="figure-A.1/caption-quadratic-bound",
+    quote=CAPTION_A1,
+    location="Figure A.1 caption",
+)
 def caption_quartic_bound(ctx: Context) -> Outcome:
     certificate = lemma_a1_certificate()  # x² − Q(x)² − γx²(1 − x²) ≥ 0 on x, α ∈ [0, 1]
     degree = sympy.Poly(paper_gamma() * X**2 * (1 - X**2), X).degree()
-    return Outcome("holds" if certificate.proved and degree == 4 else "refuted",
-                   detail=f"theory.symbolic.lemma_a1_certificate (as lemma-A.1/symbolic): x² − Q(x)² − γx²(1 − x²) = "
-                          f"{certificate.factored} ≥ 0 on the box (proved: {certificate.proved}), and the bound "
-                          f"γx²(1 − x²) has degree {degree}.")
+    return Outcome(
+        "holds" if certificate.proved and degree == 4 else "refuted",
+        detail=f"theory.symbolic.lemma_a1_certificate (as lemma-A.1/symbolic): x² − Q(x)² − γx²(1 − x²) = "
+        f"{certificate.factored} ≥ 0 on the box (proved: {certificate.proved}), and the bound "
+        f"γx²(1 − x²) has degree {degree}.",
+    )

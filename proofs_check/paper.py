@@ -43,7 +43,9 @@ def paper_path() -> Path | None:
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"{PAPER_ENV}={chosen!r} names no file (the paper text {PAPER_FILE} is expected)")
+            raise FileNotFoundError(
+                f"{PAPER_ENV}={chosen!r} names no file (the paper text {PAPER_FILE} is expected)"
+            )
         return path
     return next((p for p in DEFAULT_LOCATIONS if p.is_file()), None)
 

@@ -94,8 +94,9 @@ class ReadingOutcome:
     evidence: str
 
 
-def judge_readings(readings: Sequence[ReadingOutcome], margin: float | None = None, detail: str = "",
-                   summary: str = "") -> Outcome:
+def judge_readings(
+    readings: Sequence[ReadingOutcome], margin: float | None = None, detail: str = "", summary: str = ""
+) -> Outcome:
     """The verdict on a sentence read several ways: the common verdict when every reading agrees,
     ``imprecise`` when they disagree. The detail prints every reading with its own verdict and evidence
     (followed by ``detail``); ``data["readings"]`` carries them for ``--json`` and the errata report."""
@@ -103,9 +104,14 @@ def judge_readings(readings: Sequence[ReadingOutcome], margin: float | None = No
         raise ValueError("judge_readings needs at least two readings (one reading is an ordinary verdict)")
     statuses = {r.status for r in readings}
     status: Status = readings[0].status if len(statuses) == 1 else "imprecise"
-    lines = [f"Reading {chr(ord('A') + i)} ({r.reading}): {r.status.upper()} — {r.evidence}" for i, r in enumerate(readings)]
+    lines = [
+        f"Reading {chr(ord('A') + i)} ({r.reading}): {r.status.upper()} — {r.evidence}"
+        for i, r in enumerate(readings)
+    ]
     text = "\n".join(lines) + (f"\n{detail}" if detail else "")
-    data = {"readings": [{"reading": r.reading, "status": r.status, "evidence": r.evidence} for r in readings]}
+    data = {
+        "readings": [{"reading": r.reading, "status": r.status, "evidence": r.evidence} for r in readings]
+    }
     short = summary or "; ".join(f"{chr(ord('A') + i)}: {r.status}" for i, r in enumerate(readings))
     return Outcome(status, margin, text, data, short)
 
@@ -199,14 +205,25 @@ def claim(
     if not location.strip():
         raise ValueError(f"{id!r} needs a location (where the sentence stands, e.g. 'Theorem 2.1 (2)')")
     if subject == "paper" and not quote.strip():
-        raise ValueError(f"paper check {id!r} needs a quote: the sentence(s) it tests, verbatim from the paper")
+        raise ValueError(
+            f"paper check {id!r} needs a quote: the sentence(s) it tests, verbatim from the paper"
+        )
 
     def register(fn: CheckFn) -> CheckFn:
         if id in _REGISTRY:
             raise ValueError(f"check id {id!r} is registered twice")
         _REGISTRY[id] = Check(
-            id, claim, method, expected, fn, thorough_only,
-            quote=quote, location=location, subject=subject, reading=reading, corrects=corrected,
+            id,
+            claim,
+            method,
+            expected,
+            fn,
+            thorough_only,
+            quote=quote,
+            location=location,
+            subject=subject,
+            reading=reading,
+            corrects=corrected,
         )
         return fn
 

@@ -50,10 +50,10 @@ VIT_PATCH = 4
 @dataclass(frozen=True)
 class NoiseRule:
     """Noisy SGD of Appendix B.1.2 (:class:`experiments.optim.noisy_sgd.NoisySGD`) for the first ``steps``
-    steps (``None``: every step), plain SGD after. ``norm``: the noise is relative to each parameter
-    tensor's gradient norm (``tensor``, the project's default) or to the whole gradient's (``global``).
-    ``per_norm`` divides σ₀ by √(number of coordinates the norm is taken over), so that the noise has norm
-    ≈ σ₀‖g‖ instead of ≈ σ₀√p‖g‖ (the literal reading of "noise magnitude 0.01 relative to gradient norms")."""
+    steps (``None``: every step), plain SGD after. ``norm``: the noise is relative to each parameter tensor's
+    gradient norm (``tensor``, the project's default) or to the whole gradient's (``global``). ``per_norm``
+    divides σ₀ by √(number of coordinates the norm is taken over), so that the noise has norm ≈ σ₀‖g‖ instead
+    of ≈ σ₀√p‖g‖ (the literal reading of "noise magnitude 0.01 relative to gradient norms")."""
 
     sigma0: float
     decay: float = 1.0
@@ -118,8 +118,9 @@ def _shape3(shape: tuple[int, ...]) -> tuple[int, int, int]:
 @functools.cache
 def _smoke_data(seed: int) -> tuple[torch.Tensor, torch.Tensor, int, tuple[int, int, int]]:
     cfg = CLONING_SMOKE
-    train = make_synthetic(cfg.train_samples, image_shape=_shape3(cfg.synthetic_shape), noise=cfg.synthetic_noise,
-                           seed=seed)
+    train = make_synthetic(
+        cfg.train_samples, image_shape=_shape3(cfg.synthetic_shape), noise=cfg.synthetic_noise, seed=seed
+    )
     mean, std = channel_stats(train.as_float())
     x = normalize(train.images.float() / 255.0, mean, std)
     return x, train.labels, train.num_classes, train.input_shape
@@ -127,14 +128,21 @@ def _smoke_data(seed: int) -> tuple[torch.Tensor, torch.Tensor, int, tuple[int, 
 
 def _epochs(x: torch.Tensor, y: torch.Tensor, seed: int, phase: int):
     """The batches of one epoch, in the order of the study's seeded loader (a fresh order per phase)."""
-    loader = make_loader(torch.arange(len(y)), y, CLONING_SMOKE.batch_size, shuffle=True, seed=seed * 7 + phase)
+    loader = make_loader(
+        torch.arange(len(y)), y, CLONING_SMOKE.batch_size, shuffle=True, seed=seed * 7 + phase
+    )
     for idx, labels in loader:
         yield x[idx], labels
 
 
 @functools.cache
-def trained_base(seed: int, arch: str = "mlp", normalization: str = "default", dropout: float = 0.0,
-                 depth: int | None = None) -> nn.Module:
+def trained_base(
+    seed: int,
+    arch: str = "mlp",
+    normalization: str = "default",
+    dropout: float = 0.0,
+    depth: int | None = None,
+) -> nn.Module:
     """The cloning study's phase 1: the base model trained ``base_epochs`` with SGD (``base_lr``).
     Callers must not train the returned model (it is shared)."""
     x, y, classes, shape = _smoke_data(seed)
@@ -150,7 +158,9 @@ def trained_base(seed: int, arch: str = "mlp", normalization: str = "default", d
     return base
 
 
-def _optimizers(setting: CloneSetting, clone: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer | None]:
+def _optimizers(
+    setting: CloneSetting, clone: nn.Module
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer | None]:
     """(the rule of every step, or the noisy rule of the first steps; the plain SGD that follows it)."""
     lr = CLONING_SMOKE.lr
     params = list(clone.parameters())
@@ -164,8 +174,9 @@ def _optimizers(setting: CloneSetting, clone: nn.Module) -> tuple[torch.optim.Op
         if rule.norm != "global":
             raise ValueError("per_norm noise is defined for the global gradient norm only")
         sigma0 /= math.sqrt(sum(p.numel() for p in params))
-    noisy = make_optimizer("noisy_sgd", params, lr=lr, sigma0=sigma0, decay=rule.decay, norm=rule.norm,
-                           seed=setting.seed)
+    noisy = make_optimizer(
+        "noisy_sgd", params, lr=lr, sigma0=sigma0, decay=rule.decay, norm=rule.norm, seed=setting.seed
+    )
     return noisy, (make_optimizer("sgd", params, lr=lr) if rule.steps is not None else None)
 
 
@@ -206,16 +217,25 @@ def clone_trajectory(setting: CloneSetting) -> CloneTrajectory:
         if epoch % setting.r2_every == 0 or epoch == setting.epochs:
             r2_epochs.append(epoch)
             r2s.append(r2())
-    return CloneTrajectory(setting, after_first, tuple(distance), tuple(r2_epochs), tuple(r2s),
-                           sum(p.numel() for p in clone.parameters()), time.perf_counter() - start)
+    return CloneTrajectory(
+        setting,
+        after_first,
+        tuple(distance),
+        tuple(r2_epochs),
+        tuple(r2s),
+        sum(p.numel() for p in clone.parameters()),
+        time.perf_counter() - start,
+    )
 
 
 # ------------------------------------------------------------------------------------------ continual
 CONTINUAL_SEEDS, CONTINUAL_SEEDS_THOROUGH = 2, 5
 """Seeds of the continual smoke runs (the preset's two; five under --thorough)."""
-CONTINUAL_SMOKE = ("the project's continual study at smoke scale (MLP of width 0.25 with dropout 0.2, Adam lr 1e-3, "
-                   "synthetic 3×8×8 images, 4 tasks × 2 classes × 150 steps, metrics every 25 steps on a stratified "
-                   "batch of 256; two seeds, five under --thorough)")
+CONTINUAL_SMOKE = (
+    "the project's continual study at smoke scale (MLP of width 0.25 with dropout 0.2, Adam lr 1e-3, "
+    "synthetic 3×8×8 images, 4 tasks × 2 classes × 150 steps, metrics every 25 steps on a stratified "
+    "batch of 256; two seeds, five under --thorough)"
+)
 """How the checks that use :func:`continual_intervals` describe the run in their detail."""
 
 
@@ -225,7 +245,8 @@ def continual_seeds(seed: int, thorough: bool) -> tuple[int, ...]:
 
 
 def continual_overrides(normalization: str, seeds: tuple[int, ...]) -> tuple[str, ...]:
-    """The overrides of a continual smoke run with one normalization (none | batch | layer | group) and seeds."""
+    """The overrides of a continual smoke run with one normalization (none | batch | layer | group) and
+    seeds."""
     return (f"normalization={normalization}", "seeds=" + ",".join(str(s) for s in seeds))
 
 
@@ -234,8 +255,9 @@ def continual_records(overrides: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     """Every record of ``metrics.jsonl`` of the continual study's smoke preset with ``overrides``, run in a
     temporary directory (no figures)."""
     with tempfile.TemporaryDirectory() as out:
-        cfg = resolve_continual_config("smoke", list(overrides) + [f"out={out}", "figures=false", "progress=false",
-                                                                    "device=cpu"])
+        cfg = resolve_continual_config(
+            "smoke", list(overrides) + [f"out={out}", "figures=false", "progress=false", "device=cpu"]
+        )
         run_dir = run_continual(cfg)
         return tuple(load_metrics(run_dir))
 
@@ -243,7 +265,9 @@ def continual_records(overrides: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
 def continual_intervals(normalization: str, seeds: tuple[int, ...]) -> dict[int, list[dict[str, Any]]]:
     """The interval records (effective rank, dead and duplicate fractions, …) of the continual smoke run with
     ``normalization``, per seed, in step order."""
-    records = [r for r in continual_records(continual_overrides(normalization, seeds)) if r["event"] == "interval"]
+    records = [
+        r for r in continual_records(continual_overrides(normalization, seeds)) if r["event"] == "interval"
+    ]
     return {s: sorted((r for r in records if r["seed"] == s), key=lambda r: r["step"]) for s in seeds}
 
 

@@ -313,7 +313,8 @@ def _truncation(act: Activation) -> float:
         sampled = sample(act, truncation=limit)
         variance = sampled.scaled_variance
         if not variance > 0.0:
-            continue  # zero on [−L, L] (relu(z − 20)): look farther out; constant to the end is the caller's error
+            # zero on [−L, L] (relu(z − 20)): look farther out; constant to the end is the caller's error
+            continue
         z = sampled.rule.z
         tail = np.abs(z) >= limit - 1.0
         deviation = (sampled.delta - float(np.sum(sampled.marginal())))[tail, 0]

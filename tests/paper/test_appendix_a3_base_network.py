@@ -15,8 +15,16 @@ from dag_nets.builders import two_clone_net
 from tests.check_runs import assert_as_expected
 
 
-@pytest.mark.parametrize("check_id", ["appendix-A.3/base-network", "appendix-A.3/base-network-corrected",
-                                      "remark-A.2/forward-RE", "remark-A.2/backward", "remark-A.2/corrected"])
+@pytest.mark.parametrize(
+    "check_id",
+    [
+        "appendix-A.3/base-network",
+        "appendix-A.3/base-network-corrected",
+        "remark-A.2/forward-RE",
+        "remark-A.2/backward",
+        "remark-A.2/corrected",
+    ],
+)
 def test_base_network_check(check_id: str) -> None:
     assert_as_expected(check_id)
 

@@ -32,5 +32,7 @@ def test_part1_the_projects_tanh_is_never_exactly_frozen() -> None:
     net = mlp(3, [4, 3], 1, activation="tanh", seed=3)
     assert net.node_activation["h0_1"].torch_derivative(z).min() > 0  # the unit's own activation object
     x, y = teacher_batch(3, 1, 32, seed=3)
-    moved, fprime = frozen_unit_trajectory(net, "h0_1", x, y, optimizer="sgd", warm_steps=0, steps=5, kill_bias=-15.0)
+    moved, fprime = frozen_unit_trajectory(
+        net, "h0_1", x, y, optimizer="sgd", warm_steps=0, steps=5, kill_bias=-15.0
+    )
     assert fprime > 0.0 and max(moved) > 0.0

@@ -10,8 +10,13 @@ from proofs_check.registry import Context
 def test_bug_remark_a2_backward_reports_the_worst_scenario() -> None:
     """The check assigned the last scenario's gap instead of the largest one (issue 11)."""
     ctx = Context()
-    gaps = {d: [base_correspondence(part, x, y, d)["backward_paper"] for _, part, _, x, y in appendix_a3._scenarios(ctx)]
-            for d in ("paper", "corrected")}
+    gaps = {
+        d: [
+            base_correspondence(part, x, y, d)["backward_paper"]
+            for _, part, _, x, y in appendix_a3._scenarios(ctx)
+        ]
+        for d in ("paper", "corrected")
+    }
     assert len(gaps["corrected"]) > 1 and max(gaps["corrected"]) != gaps["corrected"][-1]
     out = appendix_a3.equitable_matches_base_backward(ctx)
     assert out.margin == min(max(v) for v in gaps.values())

@@ -22,19 +22,53 @@ BY_ID = {c.id: c for c in CHECKS}
 
 # The entries the specification asks for by name (a check of each must exist).
 REQUIRED_IDS = (
-    "lemma-A.1/symbolic", "lemma-A.1/optimal-constant", "theorem-3.1/rank-gain",
-    "theorem-3.1/equality-conditions", "theorem-3.1/equality-conditions-corrected",
-    "appendix-A.2/relu-bias-monotone", "appendix-A.2/tanh-gain-monotone", "appendix-A.2/frozen-increases-with-gamma",
-    "theorem-2.1/frozen-sgd", "theorem-2.1/cloning-sgd-persistence",
-    "theorem-A.1/part-1", "theorem-A.1/part-2", "theorem-A.1/part-3", "lemma-A.2/ce-alone-backward",
-    "theorem-A.1/re-alone-forward", "theorem-A.1/both-needed", "remark-A.1/dimension", "remark-A.2/corrected",
-    "definition-A.2/worked-classification", "appendix-A.3/base-network", "appendix-A.3/base-network-corrected",
-    "theorem-A.2/mlp", "theorem-A.2/cnn", "theorem-A.2/resnet", "theorem-A.2/vit", "theorem-A.2/persistence",
-    "remark-A.4/groupnorm-exact-condition", "remark-2.4/weight-decay-map",
-) + tuple(
-    f"remark-2.4/{name}"
-    for name in ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "l2", "dropout", "noisy-sgd", "per-unit-noise")
-) + tuple(f"lemma-A.1/{name}" for name in registered_names())
+    (
+        "lemma-A.1/symbolic",
+        "lemma-A.1/optimal-constant",
+        "theorem-3.1/rank-gain",
+        "theorem-3.1/equality-conditions",
+        "theorem-3.1/equality-conditions-corrected",
+        "appendix-A.2/relu-bias-monotone",
+        "appendix-A.2/tanh-gain-monotone",
+        "appendix-A.2/frozen-increases-with-gamma",
+        "theorem-2.1/frozen-sgd",
+        "theorem-2.1/cloning-sgd-persistence",
+        "theorem-A.1/part-1",
+        "theorem-A.1/part-2",
+        "theorem-A.1/part-3",
+        "lemma-A.2/ce-alone-backward",
+        "theorem-A.1/re-alone-forward",
+        "theorem-A.1/both-needed",
+        "remark-A.1/dimension",
+        "remark-A.2/corrected",
+        "definition-A.2/worked-classification",
+        "appendix-A.3/base-network",
+        "appendix-A.3/base-network-corrected",
+        "theorem-A.2/mlp",
+        "theorem-A.2/cnn",
+        "theorem-A.2/resnet",
+        "theorem-A.2/vit",
+        "theorem-A.2/persistence",
+        "remark-A.4/groupnorm-exact-condition",
+        "remark-2.4/weight-decay-map",
+    )
+    + tuple(
+        f"remark-2.4/{name}"
+        for name in (
+            "sgd",
+            "momentum",
+            "nesterov",
+            "rmsprop",
+            "adam",
+            "adamw",
+            "l2",
+            "dropout",
+            "noisy-sgd",
+            "per-unit-noise",
+        )
+    )
+    + tuple(f"lemma-A.1/{name}" for name in registered_names())
+)
 
 
 def test_the_specified_entries_are_registered() -> None:
@@ -70,15 +104,18 @@ def test_every_paper_claim_that_fails_has_a_verified_correction() -> None:
         for target in correction.corrects:
             assert target in BY_ID, f"{correction.id} corrects an unknown check {target!r}"
             paper = BY_ID[target]
-            assert paper.subject == "paper" and paper.expected != "holds", f"{correction.id} corrects {target}, which holds"
+            assert paper.subject == "paper" and paper.expected != "holds", (
+                f"{correction.id} corrects {target}, which holds"
+            )
 
 
 def test_corrections_quote_the_sentence_they_correct() -> None:
     for correction in (c for c in CHECKS if c.subject == "correction"):
         assert correction.quote.strip(), f"{correction.id} quotes nothing"
         quoted = {BY_ID[t].quote for t in correction.corrects}
-        assert correction.quote in quoted or any(correction.quote in q or q in correction.quote for q in quoted), (
-            f"{correction.id} quotes a sentence none of {correction.corrects} quotes")
+        assert correction.quote in quoted or any(
+            correction.quote in q or q in correction.quote for q in quoted
+        ), f"{correction.id} quotes a sentence none of {correction.corrects} quotes"
 
 
 def test_every_check_function_is_named_after_its_claim() -> None:

@@ -1,8 +1,8 @@
-"""The checks added for issue 8 §5 (sentences of the paper that had no check): each is registered with the verdict
-this table records and ends with it, naming the numbers it found. Everything the registry asks of every check
-(verbatim quotes, locations, readings, corrections named by ``corrects``) is tested once, for all checks, in
-test_checks.py and test_quotes.py. Thorough-only checks (the ViT and bit-flipping studies, minutes each) run with
-``--runslow``.
+"""The checks added for issue 8 §5 (sentences of the paper that had no check): each is registered with the
+verdict this table records and ends with it, naming the numbers it found. Everything the registry asks of
+every check (verbatim quotes, locations, readings, corrections named by ``corrects``) is tested once, for all
+checks, in test_checks.py and test_quotes.py. Thorough-only checks (the ViT and bit-flipping studies, minutes
+each) run with ``--runslow``.
 """
 
 from __future__ import annotations

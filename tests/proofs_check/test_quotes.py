@@ -32,7 +32,9 @@ def _paper_or_skip() -> Path:
 def test_every_quote_is_verbatim_in_the_paper() -> None:
     path = _paper_or_skip()
     quotes = {c.id: c.quote for c in CHECKS if c.quote}
-    assert not not_verbatim(quotes, path), f"quotes not found verbatim in {path}: {not_verbatim(quotes, path)}"
+    assert not not_verbatim(quotes, path), (
+        f"quotes not found verbatim in {path}: {not_verbatim(quotes, path)}"
+    )
 
 
 def test_every_quote_is_at_least_a_clause() -> None:
@@ -41,7 +43,9 @@ def test_every_quote_is_at_least_a_clause() -> None:
 
 
 def test_every_paper_check_has_a_quote_and_a_location() -> None:
-    missing = [c.id for c in CHECKS if not c.location.strip() or (c.subject == "paper" and not c.quote.strip())]
+    missing = [
+        c.id for c in CHECKS if not c.location.strip() or (c.subject == "paper" and not c.quote.strip())
+    ]
     assert not missing, f"checks without quote or location: {missing}"
 
 
@@ -66,17 +70,25 @@ def test_the_registry_rejects_incomplete_registrations(kwargs, message) -> None:
 
 def test_a_correction_may_correct_several_checks(monkeypatch) -> None:
     monkeypatch.setattr(registry, "_REGISTRY", {})
-    claim("lemma-Z.9/fix", "c", "numeric", quote="q", location="l", subject="correction",
-          corrects=("lemma-Z.9/a", "lemma-Z.9/b"))(lambda ctx: Outcome("holds"))
+    claim(
+        "lemma-Z.9/fix",
+        "c",
+        "numeric",
+        quote="q",
+        location="l",
+        subject="correction",
+        corrects=("lemma-Z.9/a", "lemma-Z.9/b"),
+    )(lambda ctx: Outcome("holds"))
     assert registry._REGISTRY["lemma-Z.9/fix"].corrects == ("lemma-Z.9/a", "lemma-Z.9/b")
 
 
 def test_bug_a_single_corrects_id_is_stored_as_a_tuple(monkeypatch) -> None:
-    """Checks registered with ``corrects="id"`` were looked up by comparing ``corrects`` with a string; the registry
-    stores a tuple, and corrections are found through :func:`proofs_check.errata.corrections_of`."""
+    """Checks registered with ``corrects="id"`` were looked up by comparing ``corrects`` with a string; the
+    registry stores a tuple, and corrections are found through :func:`proofs_check.errata.corrections_of`."""
     monkeypatch.setattr(registry, "_REGISTRY", {})
-    claim("lemma-Z.9/fix", "c", "numeric", quote="q", location="l", subject="correction",
-          corrects="lemma-Z.9/a")(lambda ctx: Outcome("holds"))
+    claim(
+        "lemma-Z.9/fix", "c", "numeric", quote="q", location="l", subject="correction", corrects="lemma-Z.9/a"
+    )(lambda ctx: Outcome("holds"))
     fix = registry._REGISTRY["lemma-Z.9/fix"]
     assert fix.corrects == ("lemma-Z.9/a",)
     assert corrections_of([fix]) == {"lemma-Z.9/a": [fix]}

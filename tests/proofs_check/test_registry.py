@@ -24,8 +24,16 @@ from proofs_check.registry import (
 
 
 def _check(id: str, expected: Verdict, fn: CheckFn | None, thorough_only: bool = False) -> Check:
-    return Check(id=id, claim="a claim", method="numeric", expected=expected, fn=fn,  # type: ignore[arg-type]
-                 thorough_only=thorough_only, quote="a quoted sentence", location="Lemma Z.1")
+    return Check(
+        id=id,
+        claim="a claim",
+        method="numeric",
+        expected=expected,
+        fn=fn,  # type: ignore[arg-type]
+        thorough_only=thorough_only,
+        quote="a quoted sentence",
+        location="Lemma Z.1",
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,7 +58,9 @@ def test_duplicate_ids_are_rejected(monkeypatch):
 
 
 def test_refuted_is_as_expected_only_when_registered_refuted():
-    refuting = lambda ctx: Outcome("refuted", margin=-0.5, detail="counterexample: x = 1")
+    def refuting(ctx: Context) -> Outcome:
+        return Outcome("refuted", margin=-0.5, detail="counterexample: x = 1")
+
     assert run_check(_check("lemma-Z.1/a", "refuted", refuting), Context()).as_expected
     assert not run_check(_check("lemma-Z.1/b", "holds", refuting), Context()).as_expected
 
@@ -78,10 +88,13 @@ def test_select_by_substring_regex_and_effort():
 
 
 def test_only_with_an_exact_id_selects_that_check_alone():
-    checks = [_check("theorem-3.1/equality-conditions", "holds", None),
-              _check("theorem-3.1/equality-conditions-corrected", "holds", None)]
+    checks = [
+        _check("theorem-3.1/equality-conditions", "holds", None),
+        _check("theorem-3.1/equality-conditions-corrected", "holds", None),
+    ]
     assert [c.id for c in select(checks, "theorem-3.1/equality-conditions", thorough=False)] == [
-        "theorem-3.1/equality-conditions"]
+        "theorem-3.1/equality-conditions"
+    ]
     assert len(select(checks, "equality-conditions", thorough=False)) == 2  # a pattern still selects both
 
 
@@ -92,7 +105,9 @@ def test_every_registered_id_selects_exactly_itself():
 
 def test_json_shape(monkeypatch, capsys):
     fake = [
-        _check("lemma-Z.1/ok", "holds", lambda ctx: Outcome("holds", margin=0.25, detail="attained at r=0.5")),
+        _check(
+            "lemma-Z.1/ok", "holds", lambda ctx: Outcome("holds", margin=0.25, detail="attained at r=0.5")
+        ),
         _check("lemma-Z.1/wrong", "refuted", lambda ctx: Outcome("refuted", margin=-1.0, detail="x=2")),
     ]
     monkeypatch.setattr("proofs_check.__main__.all_checks", lambda: fake)
@@ -100,9 +115,25 @@ def test_json_shape(monkeypatch, capsys):
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"checks", "summary"}
     for row in data["checks"]:
-        assert {"id", "claim", "method", "status", "margin", "detail", "seconds", "quote", "location", "subject",
-                "reading", "corrects", "summary", "readings"} <= set(row)
-        assert row["quote"] == "a quoted sentence" and row["location"] == "Lemma Z.1" and row["corrects"] == []
+        assert {
+            "id",
+            "claim",
+            "method",
+            "status",
+            "margin",
+            "detail",
+            "seconds",
+            "quote",
+            "location",
+            "subject",
+            "reading",
+            "corrects",
+            "summary",
+            "readings",
+        } <= set(row)
+        assert (
+            row["quote"] == "a quoted sentence" and row["location"] == "Lemma Z.1" and row["corrects"] == []
+        )
     assert data["summary"]["total"] == 2 and data["summary"]["refuted"] == 1
     assert data["summary"]["all_as_expected"] is True
 
@@ -137,7 +168,11 @@ def test_context_rejects_bad_seeds():
 
 
 def test_report_refuses_to_overwrite_unless_forced(monkeypatch, tmp_path, capsys):
-    fake = [_check("lemma-Z.1/wrong", "refuted", lambda ctx: Outcome("refuted", margin=-1.0, detail="x = 2 fails"))]
+    fake = [
+        _check(
+            "lemma-Z.1/wrong", "refuted", lambda ctx: Outcome("refuted", margin=-1.0, detail="x = 2 fails")
+        )
+    ]
     monkeypatch.setattr("proofs_check.__main__.all_checks", lambda: fake)
     target = tmp_path / "errata.md"
     target.write_text("an earlier report", encoding="utf-8")
@@ -159,7 +194,9 @@ def test_force_without_report_is_a_usage_error(capsys):
 
 def test_judge_readings_is_imprecise_only_when_readings_disagree():
     agree = judge_readings([ReadingOutcome("a", "holds", "1"), ReadingOutcome("b", "holds", "2")])
-    split = judge_readings([ReadingOutcome("a", "holds", "1"), ReadingOutcome("b", "refuted", "x = 3")], margin=0.5)
+    split = judge_readings(
+        [ReadingOutcome("a", "holds", "1"), ReadingOutcome("b", "refuted", "x = 3")], margin=0.5
+    )
     assert agree.status == "holds" and split.status == "imprecise" and split.margin == 0.5
     assert "Reading A (a): HOLDS — 1" in split.detail and "Reading B (b): REFUTED — x = 3" in split.detail
     assert [r["status"] for r in split.data["readings"]] == ["holds", "refuted"]

@@ -43,7 +43,10 @@ def violated_bound(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_driven_by_hypothesis() -> None:
     out = section3.rank_gain_bound(Context())
     assert out.status == "holds" and "by hypothesis" in out.detail
-    assert f"{section3.QUICK_EXAMPLES} matrices" in out.detail and "sample_correlation(np.random.default_rng(" in out.detail
+    assert (
+        f"{section3.QUICK_EXAMPLES} matrices" in out.detail
+        and "sample_correlation(np.random.default_rng(" in out.detail
+    )
 
 
 def test_falls_back_to_the_seeded_search(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,7 +59,9 @@ def test_hypothesis_shrinks_a_violation_to_a_minimal_spec(violated_bound) -> Non
     out = section3.rank_gain_bound(Context())
     assert out.status == "refuted"
     # shrinking minimises seed and dimension and picks the first kind
-    assert f"counterexample sample_correlation(np.random.default_rng(0), {FAKE_FROM_DIM}, 'gram')" in out.detail
+    assert (
+        f"counterexample sample_correlation(np.random.default_rng(0), {FAKE_FROM_DIM}, 'gram')" in out.detail
+    )
     assert out.margin == pytest.approx(-FAKE_GAP)
 
 
@@ -80,8 +85,8 @@ def test_other_seeds_search_elsewhere() -> None:
     ],
 )
 def test_fixed_points_and_kept_correlations_of_the_kernel_map(name: str, fixed: tuple, kept: tuple) -> None:
-    """One scan serves the Section 3 and Figure A.1 checks of 'the fixed points 0 or ±1'; the exact answer is known
-    from the parity of φ − Eφ."""
+    """One scan serves the Section 3 and Figure A.1 checks of 'the fixed points 0 or ±1'; the exact answer is
+    known from the parity of φ − Eφ."""
     act = get_activation(name)
     assert section3.kernel_fixed_points(act) == fixed
     assert section3.kept_correlations(act) == kept

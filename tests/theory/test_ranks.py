@@ -13,9 +13,9 @@ TOL = 1e-12
 
 def test_surrogates_on_identity_and_rank_one():
     for d in (1, 3, 7):
-        I = np.eye(d)
-        assert renyi2_rank(I) == pytest.approx(d) and shannon_rank(I) == pytest.approx(d)
-        assert stable_rank(I) == pytest.approx(d)
+        identity = np.eye(d)
+        assert renyi2_rank(identity) == pytest.approx(d) and shannon_rank(identity) == pytest.approx(d)
+        assert stable_rank(identity) == pytest.approx(d)
     v = np.array([1.0, -1.0, 1.0, 1.0])
     J = np.outer(v, v)
     assert renyi2_rank(J) == pytest.approx(1.0) and shannon_rank(J) == pytest.approx(1.0)

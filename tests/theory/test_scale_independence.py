@@ -238,8 +238,9 @@ def test_periodic_homogenization_is_continuous_at_its_threshold():
 
 
 def test_bug_zero_on_the_bulk_reported_constant():
-    """relu(z − 20) is 0 on |z| ≤ 14, so it was called 'constant'; its variance (≈ 1e−91) is in float64's range.
-    The truncation now looks farther out, and α = (a_1/sd)² is formed as a ratio first (a_1² underflows)."""
+    """relu(z − 20) is 0 on |z| ≤ 14, so it was called 'constant'; its variance (≈ 1e−91) is in float64's
+    range. The truncation now looks farther out, and α = (a_1/sd)² is formed as a ratio first (a_1²
+    underflows)."""
     for b in (-20.0, -30.0):
         act = modulated("relu", 1.0, b)
         assert _close(alpha(act), act.closed_form_alpha(), floor=1e-300)
