@@ -208,3 +208,19 @@ def test_unknown_part_lists_the_submodules() -> None:
     model = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)).double()
     with pytest.raises(ValueError, match="no submodule 'head'.*0, 1, 2"):
         from_module(model, torch.zeros(2, 4, dtype=torch.float64), part="head")
+
+
+def test_cross_entropy_loss_matches_torch() -> None:
+    model = _mlp("tanh")
+    x = torch.randn(7, 1, 3, 3, dtype=torch.float64)
+    labels = torch.tensor([0, 3, 1, 2, 2, 0, 1])
+    md = from_module(model, x)
+    theta = md.theta().requires_grad_(True)
+    ours = loss_of_theta(md.net, md.inputs(x), F.one_hot(labels, 4).double(), "cross_entropy")(theta)
+    reference = F.cross_entropy(model(x), labels)
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-14)
+    g_theta, = torch.autograd.grad(ours, theta)
+    model.zero_grad()
+    reference.backward()
+    for name, g in md.parameter_map.gradient_to_parameters(g_theta).items():
+        torch.testing.assert_close(g, model.get_parameter(name).grad, rtol=0, atol=GRAD_ATOL)
