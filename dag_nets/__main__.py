@@ -1,4 +1,6 @@
-"""``python -m dag_nets stability [options]`` — normal-space stability along training (Appendix A.5).
+"""``python -m dag_nets stability [options]`` — normal-space stability along training (Appendix A.5);
+``python -m dag_nets diagnose CHECKPOINT --model MODULE:FACTORY --data FILE`` — frozen units, clone blocks
+and their stability for a torch model of one's own (:mod:`dag_nets.diagnose_cli`).
 
 Trains a small base MLP-shaped DagNet on a teacher task (a fixed random teacher network of the same
 input/output size), and at checkpoints clones the current base network (every hidden unit ×
@@ -23,6 +25,7 @@ import torch
 
 from dag_nets.base_network import clone_network
 from dag_nets.builders import mlp
+from dag_nets.diagnose_cli import InputError, add_parser, diagnose_command
 from dag_nets.graph import get_loss
 from dag_nets.manifolds import manifold
 from dag_nets.stability import METHODS, normal_stability
@@ -66,6 +69,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", type=Path, default=None, help="new or empty directory for stability.png and .csv")
     s.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    add_parser(sub)
     return p.parse_args(argv)
 
 
@@ -243,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(argv)
         if args.command == "stability":
             return stability_command(args)
-        raise CliError(f"unknown command {args.command!r}; valid: stability")
-    except CliError as err:
+        if args.command == "diagnose":
+            return diagnose_command(args)
+        raise CliError(f"unknown command {args.command!r}; valid: stability, diagnose")
+    except (CliError, InputError) as err:
         if debug:
             raise
         print(f"python -m dag_nets: error: {err}", file=sys.stderr)

@@ -535,8 +535,11 @@ class DagNet(torch.nn.Module):
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": lambda out, y: ((out - y) ** 2).mean(),
+    "cross_entropy": lambda out, y: -(y * torch.log_softmax(out, dim=1)).sum(dim=1).mean(),
 }
-"""Losses by name. ``mse`` is the squared error averaged over batch and outputs."""
+"""Losses by name. ``mse`` is the squared error averaged over batch and outputs; ``cross_entropy`` the softmax
+cross-entropy −Σ_k y_k log softmax(out)_k averaged over the batch, with y a row of class probabilities (one-hot
+labels) per example."""
 
 
 def get_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -265,7 +265,11 @@ def equitable_colouring(net: DagNet, tol: float = DEFAULT_REFINE_TOL, max_rounds
 
 def coarsest_equitable_partition(net: DagNet, tol: float = DEFAULT_REFINE_TOL, max_rounds: int | None = None) -> Partition:
     """The coarsest equitable partition of ``net`` (module docstring), as a validated :class:`Partition`."""
-    colour = equitable_colouring(net, tol, max_rounds)
+    return partition_of_colouring(net, equitable_colouring(net, tol, max_rounds))
+
+
+def partition_of_colouring(net: DagNet, colour: np.ndarray) -> Partition:
+    """The validated :class:`Partition` whose blocks are the colour classes (``net.nodes`` order)."""
     order = np.argsort(colour, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(colour))])
     nodes = net.nodes
