@@ -50,6 +50,8 @@ import numpy as np
 import scipy.sparse.linalg as sla
 import torch
 
+from dag_nets.threads import single_threaded_blas
+
 SHIFT_MARGIN = 1.5
 """c = ±SHIFT_MARGIN · ρ̂ puts the masked directions safely beyond both ends of the spectrum."""
 LANCZOS_VECTORS = 20
@@ -85,7 +87,7 @@ class SubspaceOperator(Protocol):
 
     def project(self, v: torch.Tensor) -> torch.Tensor: ...  # P_S along dim 0
 
-    def apply_in_subspace(self, v: torch.Tensor) -> torch.Tensor: ...  # A v for v ∈ S
+    def apply_in_subspace(self, v: torch.Tensor) -> torch.Tensor: ...  # A v for v ∈ S, a new tensor
 
 
 @dataclass(frozen=True)
@@ -139,23 +141,33 @@ class DeflatedOperator:
         self.offset, self.unit = offset, unit
         self.calls = 0
         self.zero_copy = op.dtype == torch.float64 and op.device.type == "cpu"
+        self._rows = Q.T.contiguous() if Q.shape[1] else None  # Qᵀ, [m, P]: both products read it by rows
+
+    def _deflate(self, x: torch.Tensor) -> torch.Tensor:
+        """x − Q Qᵀ x, in place (x a fresh tensor, [P] or [P, m])."""
+        if self._rows is None:
+            return x
+        coef = self._rows @ x
+        return x.addmv_(self._rows.T, coef, alpha=-1) if x.ndim == 1 else x.addmm_(self._rows.T, coef, alpha=-1)
 
     def project(self, v: torch.Tensor) -> torch.Tensor:
+        """P' v = P_S v − Q Qᵀ P_S v (Q ⊂ S)."""
         pv = self.op.project(v)
-        if self.Q.shape[1]:
-            pv = pv - self.Q @ (self.Q.T @ pv)
-        return pv
+        return self._deflate(pv.clone() if pv.data_ptr() == v.data_ptr() else pv)
 
     def apply(self, v: torch.Tensor) -> torch.Tensor:
+        """((P' A P' v) + c (v − P' v) + τ v) / u, as P' A P' v / u + ((c + τ) / u) v − (c / u) P' v: three
+        passes over the result, no temporaries beyond P' v and A P' v."""
         pv = self.project(v)
-        out = self.op.apply_in_subspace(pv)
-        if self.Q.shape[1]:
-            out = out - self.Q @ (self.Q.T @ out)
-        if self.masked_value:
-            out = out.add_(v - pv, alpha=self.masked_value)
-        if self.offset:
-            out = out.add_(v, alpha=self.offset)
-        return out.div_(self.unit) if self.unit != 1.0 else out
+        out = self._deflate(self.op.apply_in_subspace(pv))
+        c, tau, u = self.masked_value, self.offset, self.unit
+        if u != 1.0:
+            out.div_(u)
+        if c + tau:
+            out.add_(v, alpha=(c + tau) / u)
+        if c:
+            out.add_(pv, alpha=-c / u)
+        return out
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
         self.calls += 1
@@ -208,15 +220,16 @@ class _Search:
         want = min(want, op.size - 2)
         ncv = min(max(LANCZOS_VECTORS, 2 * want + 1), op.size - 1)
         try:
-            theta, V = sla.eigsh(
-                B.scipy(),
-                k=want,
-                which=which,
-                v0=v0.double().cpu().numpy(),
-                tol=tol,
-                ncv=ncv,
-                maxiter=self.maxiter,
-            )
+            with single_threaded_blas():  # ARPACK's idle OpenBLAS threads would spin through the products
+                theta, V = sla.eigsh(
+                    B.scipy(),
+                    k=want,
+                    which=which,
+                    v0=v0.double().cpu().numpy(),
+                    tol=tol,
+                    ncv=ncv,
+                    maxiter=self.maxiter,
+                )
         except sla.ArpackNoConvergence as err:
             theta, V = err.eigenvalues, err.eigenvectors
             self.converged = False

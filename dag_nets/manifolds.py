@@ -360,7 +360,7 @@ def weight_normal_component(
     pairs use their dense null-space projector.
     """
     if out is None:
-        out = torch.empty_like(w)
+        out = torch.empty(w.shape, dtype=w.dtype, device=w.device)
     if not part.pairs:
         return out.zero_()
     plan = _projection_plan(part, w.device, w.dtype)

@@ -85,3 +85,38 @@ def test_exhausted_subspace_is_confirmed() -> None:
     ext = extreme_eigenvalues(planted(values, size=40, seed=3), 3, tol=1e-12)
     assert np.max(np.abs(ext.values - np.array([-1, -1, 0, 2, 2, 3.0]))) < AGREE
     assert ext.certified
+
+
+@dataclass
+class IdentityProjection(PlantedOperator):
+    """S = ℝ^P: ``project`` returns its argument itself (the deflation must not write into it)."""
+
+    def project(self, v: torch.Tensor) -> torch.Tensor:
+        return v
+
+
+@pytest.mark.parametrize("identity", [False, True])
+@pytest.mark.parametrize(("masked", "offset", "unit"), [(0.0, 0.0, 1.0), (0.7, 0.3, 2.0), (-1.5, 2.0, 0.5)])
+def test_deflated_operator_matches_its_dense_formula(identity: bool, masked: float, offset: float, unit: float) -> None:
+    """(P'AP' + c(I − P') + τI)/u with P' = P_S − QQᵀ, applied in place, against the dense matrix; the
+    input vector (numpy, as ARPACK passes it) is left unchanged."""
+    size = 30
+    op = planted([float(v) for v in np.linspace(-1, 2, 12)], size=size, seed=4)
+    if identity:
+        rng = np.random.default_rng(5)
+        A = rng.standard_normal((size, size))
+        op = IdentityProjection(torch.eye(size, dtype=torch.float64), torch.as_tensor((A + A.T) / 2), size, size)
+    U = op.U.numpy()
+    Q = torch.as_tensor(np.linalg.qr(U @ np.random.default_rng(6).standard_normal((U.shape[1], 3)))[0])
+    B = lanczos.DeflatedOperator(op, masked, Q, offset, unit)
+    Pp = U @ U.T - Q.numpy() @ Q.numpy().T
+    A = op.A.numpy()
+    dense = (Pp @ A @ Pp + masked * (np.eye(size) - Pp) + offset * np.eye(size)) / unit
+    for seed in range(3):
+        v = np.random.default_rng(seed).standard_normal(size)
+        before = v.copy()
+        out = B.matvec(v)
+        assert np.array_equal(v, before)
+        assert np.max(np.abs(out - dense @ v)) < 1e-13
+    V = torch.as_tensor(np.random.default_rng(9).standard_normal((size, 4)))
+    assert np.max(np.abs(B.project(V).numpy() - Pp @ V.numpy())) < 1e-13
