@@ -109,10 +109,16 @@ def _model_options(arch: str, normalization: str, dropout: float, depth: int | N
     return opts
 
 
+def _shape3(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The (C, H, W) of a synthetic image task."""
+    c, h, w = shape
+    return c, h, w
+
+
 @functools.cache
 def _smoke_data(seed: int) -> tuple[torch.Tensor, torch.Tensor, int, tuple[int, int, int]]:
     cfg = CLONING_SMOKE
-    train = make_synthetic(cfg.train_samples, image_shape=tuple(cfg.synthetic_shape), noise=cfg.synthetic_noise,
+    train = make_synthetic(cfg.train_samples, image_shape=_shape3(cfg.synthetic_shape), noise=cfg.synthetic_noise,
                            seed=seed)
     mean, std = channel_stats(train.as_float())
     x = normalize(train.images.float() / 255.0, mean, std)
@@ -207,6 +213,10 @@ def clone_trajectory(setting: CloneSetting) -> CloneTrajectory:
 # ------------------------------------------------------------------------------------------ continual
 CONTINUAL_SEEDS, CONTINUAL_SEEDS_THOROUGH = 2, 5
 """Seeds of the continual smoke runs (the preset's two; five under --thorough)."""
+CONTINUAL_SMOKE = ("the project's continual study at smoke scale (MLP of width 0.25 with dropout 0.2, Adam lr 1e-3, "
+                   "synthetic 3×8×8 images, 4 tasks × 2 classes × 150 steps, metrics every 25 steps on a stratified "
+                   "batch of 256; two seeds, five under --thorough)")
+"""How the checks that use :func:`continual_intervals` describe the run in their detail."""
 
 
 def continual_seeds(seed: int, thorough: bool) -> tuple[int, ...]:
@@ -228,6 +238,13 @@ def continual_records(overrides: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
                                                                     "device=cpu"])
         run_dir = run_continual(cfg)
         return tuple(load_metrics(run_dir))
+
+
+def continual_intervals(normalization: str, seeds: tuple[int, ...]) -> dict[int, list[dict[str, Any]]]:
+    """The interval records (effective rank, dead and duplicate fractions, …) of the continual smoke run with
+    ``normalization``, per seed, in step order."""
+    records = [r for r in continual_records(continual_overrides(normalization, seeds)) if r["event"] == "interval"]
+    return {s: sorted((r for r in records if r["seed"] == s), key=lambda r: r["step"]) for s in seeds}
 
 
 # ------------------------------------------------------------------------------------------ bit flipping
