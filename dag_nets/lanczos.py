@@ -15,6 +15,9 @@ an ``eigsh`` run on
 where Q holds the orthonormal eigenvectors found so far: B has A's spectrum on S ∩ Q^⊥ and the value c
 on everything else (the complement of S and the pairs already found), so those cannot be found again.
 Every round starts from a fresh seeded Gaussian vector in S ∩ Q^⊥. Values within δ of c are discarded.
+A round whose B is exactly zero (A = 0 on S, e.g. the normal Hessian at an exact fit of a clone) stops
+ARPACK ("Starting vector is zero"); B applied to one more random vector decides it (zero: the round finds
+nothing but its masked value; not zero: :class:`LanczosError`), and the rounds go on from there.
 
 1. Round 1: c = 0 (B = A on S, the complement at 0) and both ends at once (``which="BE"``, 2k values).
    ρ̂ = the largest |value| estimates the spectral radius, δ = max(WINDOW_RTOL, 10·tol)·ρ̂.
@@ -68,6 +71,10 @@ VERIFY_TOL = 1e-3
 WINDOW_RTOL = 1e-8
 """Slack δ = max(WINDOW_RTOL, 10·tol) · ρ̂: a value found within δ of the k-th does not change the k
 extremes, values within δ of the masked value c are discarded, and ‖R‖₂ ≤ δ is needed for ``certified``."""
+
+
+class LanczosError(RuntimeError):
+    """ARPACK failed in a round for a reason other than non-convergence (the message says which)."""
 
 
 class SubspaceOperator(Protocol):
@@ -233,8 +240,25 @@ class _Search:
         except sla.ArpackNoConvergence as err:
             theta, V = err.eigenvalues, err.eigenvectors
             self.converged = False
+        except sla.ArpackError as err:  # e.g. "Starting vector is zero": B v0 = 0, ARPACK cannot go on
+            if not self._vanishes(B):
+                raise LanczosError(
+                    f"ARPACK failed in Lanczos round {len(self.rounds) + 1} (which={which!r}, masked value "
+                    f"{masked_value:.6g}) on an operator that is not zero: {err}; method='dense' computes "
+                    "the restricted Hessian directly on small networks"
+                ) from err
+            theta, V = np.zeros(0), np.zeros((op.size, 0))  # every eigenvalue of B is its masked value
         self._last = (B, masked_value, which, tol)
         return theta * self.unit - offset, V
+
+    def _vanishes(self, B: DeflatedOperator) -> bool:
+        """Whether B maps a fresh seeded Gaussian vector of ℝ^P exactly to 0. Then, with probability 1,
+        B = 0 (the null space of a nonzero B has measure zero): A = −τ on S ∩ Q^⊥ and c = −τ on the rest
+        (if any; round 1, the only round with S ∩ Q^⊥ possibly ℝ^P, has c = τ = 0), so every eigenvalue of
+        A there equals the masked value and the round finds nothing."""
+        v = torch.as_tensor(self.rng.standard_normal(self.op.size)).to(self.op.device, self.op.dtype)
+        B.calls += 1
+        return not bool(B.apply(v).any())
 
     def keep(self, theta: np.ndarray, V: np.ndarray, mask: np.ndarray, news: bool) -> None:
         B, masked_value, which, tol = self._last

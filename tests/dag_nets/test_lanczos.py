@@ -120,3 +120,23 @@ def test_deflated_operator_matches_its_dense_formula(identity: bool, masked: flo
         assert np.max(np.abs(out - dense @ v)) < 1e-13
     V = torch.as_tensor(np.random.default_rng(9).standard_normal((size, 4)))
     assert np.max(np.abs(B.project(V).numpy() - Pp @ V.numpy())) < 1e-13
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_zero_operator_on_the_subspace(k: int) -> None:
+    """A = 0 on S: round 1's operator is exactly zero (ARPACK stops, "Starting vector is zero"); the
+    extremes are 0 with multiplicity, certified with residual bound 0."""
+    ext = extreme_eigenvalues(planted([0.0] * 10, size=40, seed=1), k, tol=1e-12)
+    assert np.array_equal(ext.values, np.zeros(2 * k))
+    assert ext.certified and ext.residual_bound == 0.0
+    assert ext.multiplicities == [(0.0, 2 * k)]
+
+
+def test_arpack_failure_on_a_nonzero_operator_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fails(*args: object, **kwargs: object) -> None:
+        raise lanczos.sla.ArpackError(-9)
+
+    monkeypatch.setattr(lanczos.sla, "eigsh", fails)
+    with pytest.raises(lanczos.LanczosError, match=r"ARPACK failed in Lanczos round 1 \(which='BE'.*not zero: "
+                                                     r"ARPACK error -9.*method='dense'"):
+        extreme_eigenvalues(planted(SPECTRA["simple"], size=50, seed=0), 1, tol=1e-12)
