@@ -28,14 +28,16 @@ from dataclasses import dataclass
 import networkx as nx
 import scipy.sparse.linalg as sla
 import torch
+from common import Figure, print_figures
 
 from dag_nets.base_network import clone_network
 from dag_nets.builders import mlp, teacher_batch
 from dag_nets.curvature import HessianOperator, NormalHessian
 from dag_nets.graph import DagNet, loss_of_theta
-from dag_nets.lanczos import DeflatedOperator
+from dag_nets.lanczos import LANCZOS_VECTORS, DeflatedOperator
 from dag_nets.manifolds import manifold
 from dag_nets.memory import reuse_freed_memory
+from dag_nets.threads import single_threaded_blas
 
 REPEATS = 5
 FP64_LIMIT = 111e9
@@ -102,7 +104,7 @@ class _Identity:
         return self.op.project(v)
 
 
-def run(size: str, batch: int, reuse: bool) -> None:
+def run(size: str, batch: int, reuse: bool) -> list[Figure]:
     n_in, widths, n_out, factor = SIZES[size]
     base = mlp(n_in, widths, n_out, seed=0)
     net, part = clone_network(
@@ -170,13 +172,25 @@ def run(size: str, batch: int, reuse: bool) -> None:
         f"{(t_layer + max(t_arpack, 0.0)) / t_db:>6.1%}  {gap_modes:.0e} {gap_peer:.0e}",
         flush=True,
     )
+    memory = "reuse" if reuse else "default malloc"
+    peer = "torch.func HVP, nn.Linear MLP"
+    return [
+        Figure(f"HVP double backward, {net.num_parameters:,} params, {memory}", 1e3 * t_db, "ms", peer,
+               1e3 * t_peer, 6 * passes / t_db / FP64_LIMIT, "ratio ≤ 5"),
+        Figure(f"HVP forward-over-reverse, {net.num_parameters:,} params, {memory}", 1e3 * t_fr, "ms", peer,
+               1e3 * t_peer, 6 * passes / t_fr / FP64_LIMIT, ""),
+        Figure(f"Lanczos layer + ARPACK per HVP, {net.num_parameters:,}, {memory}",
+               1e3 * (t_layer + max(t_arpack, 0.0)), "ms", "the HVP (double backward)", 1e3 * t_db, None, ""),
+    ]
 
 
 def _arpack_iterations(layer: DeflatedOperator, v: torch.Tensor) -> None:
     """A short ARPACK run on the identity-HVP operator (stopped by maxiter): its per-matvec time minus the
     layer's is ARPACK's own reorthogonalization cost."""
     try:
-        sla.eigsh(layer.scipy(), k=1, which="SA", ncv=20, maxiter=3, tol=1e-300, v0=layer.project(v).numpy())
+        with single_threaded_blas():  # as dag_nets.lanczos runs it
+            sla.eigsh(layer.scipy(), k=1, which="SA", ncv=LANCZOS_VECTORS, maxiter=3, tol=1e-300,
+                      v0=layer.project(v).numpy())
     except sla.ArpackNoConvergence:
         pass
 
@@ -206,14 +220,13 @@ def main() -> None:
         f"{'HVPfwdrev':>8} {'/grad':>5} {'peer ms':>8} {'/peer':>6} {'%fp64':>6} {'P_N ms':>7} {'layer':>7} "
         f"{'arpack':>7} {'ovhd':>6}  agreement (modes, peer)"
     )
-    for size in args.sizes:
-        for reuse in (False, True):
-            run(size, args.batch, reuse)
+    figures = [f for size in args.sizes for reuse in (False, True) for f in run(size, args.batch, reuse)]
     print(
         "peer: torch.func jvp(grad) HVP of the nn.Linear MLP with the same weights; layer: the Lanczos "
         "wrapper around one HVP (two P_N, deflation, numpy views); arpack: ARPACK's own work per matvec "
         "(ncv 20); ovhd = (layer + arpack) / HVP"
     )
+    print_figures(figures)
 
 
 if __name__ == "__main__":
