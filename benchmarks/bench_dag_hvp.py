@@ -37,9 +37,10 @@ from dag_nets.base_network import clone_network
 from dag_nets.builders import mlp, teacher_batch
 from dag_nets.curvature import HessianOperator, NormalHessian
 from dag_nets.graph import DagNet, loss_of_theta
-from dag_nets.lanczos import DeflatedOperator
+from dag_nets.lanczos import LANCZOS_VECTORS, DeflatedOperator
 from dag_nets.manifolds import manifold
 from dag_nets.memory import reuse_freed_memory
+from dag_nets.threads import single_threaded_blas
 
 REPEATS = 5
 FP64_LIMIT = 111e9
@@ -184,7 +185,9 @@ def _arpack_iterations(layer: DeflatedOperator, v: torch.Tensor) -> None:
     """A short ARPACK run on the identity-HVP operator (stopped by maxiter): its per-matvec time minus the
     layer's is ARPACK's own reorthogonalization cost."""
     try:
-        sla.eigsh(layer.scipy(), k=1, which="SA", ncv=20, maxiter=3, tol=1e-300, v0=layer.project(v).numpy())
+        with single_threaded_blas():  # as dag_nets.lanczos runs it
+            sla.eigsh(layer.scipy(), k=1, which="SA", ncv=LANCZOS_VECTORS, maxiter=3, tol=1e-300,
+                      v0=layer.project(v).numpy())
     except sla.ArpackNoConvergence:
         pass
 

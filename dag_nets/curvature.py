@@ -21,7 +21,6 @@ independent second method the tests compare against.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -108,11 +107,7 @@ class HessianOperator:
 
     def dense(self) -> torch.Tensor:
         """The full Hessian ∇²L(θ) = jacfwd(grad L) (forward-mode columns; small networks only)."""
-        with (
-            warnings.catch_warnings()
-        ):  # vmap falls back to a loop over the in-place buffer writes of graph.py
-            warnings.filterwarnings("ignore", message=".*batching rule.*")
-            return torch.func.jacfwd(torch.func.grad(self._loss))(self.theta)
+        return torch.func.jacfwd(torch.func.grad(self._loss))(self.theta)
 
     def to_scipy(self) -> sla.LinearOperator:
         return _torch_to_scipy(

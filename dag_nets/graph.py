@@ -89,6 +89,22 @@ def _finite_number(value: Any, what: str) -> float:
     return out
 
 
+def _check_representable(values: torch.Tensor, names: Sequence[Any], what: str, given: Sequence[float]) -> None:
+    """Raise ValueError naming the first entry of ``values`` (already cast to the network's dtype) that is
+    NaN or infinite — e.g. a finite float64 weight beyond the range of float32."""
+    bad = torch.nonzero(~torch.isfinite(values))
+    if len(bad) == 0:
+        return
+    i = int(bad[0])
+    dtype, value = values.dtype, given[i]
+    if not math.isfinite(value):
+        raise ValueError(f"{what} {names[i]!r} must be finite, got {value!r}")
+    raise ValueError(
+        f"{what} {names[i]!r} must be finite in {dtype}: {value!r} lies outside its range "
+        f"±{torch.finfo(dtype).max:.6g}; rescale it or build the network with dtype=torch.float64"
+    )
+
+
 def _check_io(G: nx.DiGraph, nodes: Sequence[Node], what: str) -> list[Node]:
     if isinstance(nodes, (str, bytes)) or not isinstance(nodes, Iterable):
         raise TypeError(f"{what} must be a list of graph nodes, got {nodes!r}")
@@ -213,6 +229,9 @@ class DagNet(torch.nn.Module):
         self.node_activation: dict[Node, Activation] = {v: activations[v] for v in self.bias_nodes}
         self.edge_weight = torch.nn.Parameter(torch.tensor([float(weights[e]) for e in pairs], dtype=dtype))
         self.bias = torch.nn.Parameter(torch.tensor([float(biases.get(v, 0.0)) for v in self.bias_nodes], dtype=dtype))
+        _check_representable(self.edge_weight.detach(), self.edges, "weight of edge", [float(weights[e]) for e in pairs])
+        _check_representable(self.bias.detach(), self.bias_nodes, "bias of node",
+                             [float(biases.get(v, 0.0)) for v in self.bias_nodes])
         # numpy copies of the edge ends: the engines' index data is built lazily, possibly inside a
         # torch.func transform, where a buffer's storage cannot be read.
         self._src_np = np.asarray([self.index[u] for u, _ in self.edges], dtype=np.int64)
@@ -367,6 +386,16 @@ class DagNet(torch.nn.Module):
         for g, (lo, hi) in enumerate(self._gen_ranges, start=1):
             depth[lo:hi] = g
         return depth
+
+    def edge_endpoints(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source, target) node positions of every edge, in θ order (read-only numpy arrays on the CPU)."""
+        src, dst = self._src_np.view(), self._dst_np.view()
+        src.flags.writeable = dst.flags.writeable = False
+        return src, dst
+
+    def node_activation_ids(self) -> np.ndarray:
+        """Activation id (index into :attr:`activations`) of every non-input node, in :attr:`bias_nodes` order."""
+        return np.asarray(self._node_act, dtype=np.int64)
 
     def flat_parameters(self) -> torch.Tensor:
         """θ = [edge weights; biases] as one detached vector (a copy)."""

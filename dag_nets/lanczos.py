@@ -15,6 +15,9 @@ an ``eigsh`` run on
 where Q holds the orthonormal eigenvectors found so far: B has A's spectrum on S ∩ Q^⊥ and the value c
 on everything else (the complement of S and the pairs already found), so those cannot be found again.
 Every round starts from a fresh seeded Gaussian vector in S ∩ Q^⊥. Values within δ of c are discarded.
+A round whose B is exactly zero (A = 0 on S, e.g. the normal Hessian at an exact fit of a clone) stops
+ARPACK ("Starting vector is zero"); B applied to one more random vector decides it (zero: the round finds
+nothing but its masked value; not zero: :class:`LanczosError`), and the rounds go on from there.
 
 1. Round 1: c = 0 (B = A on S, the complement at 0) and both ends at once (``which="BE"``, 2k values).
    ρ̂ = the largest |value| estimates the spectral radius, δ = max(WINDOW_RTOL, 10·tol)·ρ̂.
@@ -50,6 +53,8 @@ import numpy as np
 import scipy.sparse.linalg as sla
 import torch
 
+from dag_nets.threads import single_threaded_blas
+
 SHIFT_MARGIN = 1.5
 """c = ±SHIFT_MARGIN · ρ̂ puts the masked directions safely beyond both ends of the spectrum."""
 LANCZOS_VECTORS = 20
@@ -66,6 +71,10 @@ VERIFY_TOL = 1e-3
 WINDOW_RTOL = 1e-8
 """Slack δ = max(WINDOW_RTOL, 10·tol) · ρ̂: a value found within δ of the k-th does not change the k
 extremes, values within δ of the masked value c are discarded, and ‖R‖₂ ≤ δ is needed for ``certified``."""
+
+
+class LanczosError(RuntimeError):
+    """ARPACK failed in a round for a reason other than non-convergence (the message says which)."""
 
 
 class SubspaceOperator(Protocol):
@@ -85,7 +94,7 @@ class SubspaceOperator(Protocol):
 
     def project(self, v: torch.Tensor) -> torch.Tensor: ...  # P_S along dim 0
 
-    def apply_in_subspace(self, v: torch.Tensor) -> torch.Tensor: ...  # A v for v ∈ S
+    def apply_in_subspace(self, v: torch.Tensor) -> torch.Tensor: ...  # A v for v ∈ S, a new tensor
 
 
 @dataclass(frozen=True)
@@ -139,23 +148,33 @@ class DeflatedOperator:
         self.offset, self.unit = offset, unit
         self.calls = 0
         self.zero_copy = op.dtype == torch.float64 and op.device.type == "cpu"
+        self._rows = Q.T.contiguous() if Q.shape[1] else None  # Qᵀ, [m, P]: both products read it by rows
+
+    def _deflate(self, x: torch.Tensor) -> torch.Tensor:
+        """x − Q Qᵀ x, in place (x a fresh tensor, [P] or [P, m])."""
+        if self._rows is None:
+            return x
+        coef = self._rows @ x
+        return x.addmv_(self._rows.T, coef, alpha=-1) if x.ndim == 1 else x.addmm_(self._rows.T, coef, alpha=-1)
 
     def project(self, v: torch.Tensor) -> torch.Tensor:
+        """P' v = P_S v − Q Qᵀ P_S v (Q ⊂ S)."""
         pv = self.op.project(v)
-        if self.Q.shape[1]:
-            pv = pv - self.Q @ (self.Q.T @ pv)
-        return pv
+        return self._deflate(pv.clone() if pv.data_ptr() == v.data_ptr() else pv)
 
     def apply(self, v: torch.Tensor) -> torch.Tensor:
+        """((P' A P' v) + c (v − P' v) + τ v) / u, as P' A P' v / u + ((c + τ) / u) v − (c / u) P' v: three
+        passes over the result, no temporaries beyond P' v and A P' v."""
         pv = self.project(v)
-        out = self.op.apply_in_subspace(pv)
-        if self.Q.shape[1]:
-            out = out - self.Q @ (self.Q.T @ out)
-        if self.masked_value:
-            out = out.add_(v - pv, alpha=self.masked_value)
-        if self.offset:
-            out = out.add_(v, alpha=self.offset)
-        return out.div_(self.unit) if self.unit != 1.0 else out
+        out = self._deflate(self.op.apply_in_subspace(pv))
+        c, tau, u = self.masked_value, self.offset, self.unit
+        if u != 1.0:
+            out.div_(u)
+        if c + tau:
+            out.add_(v, alpha=(c + tau) / u)
+        if c:
+            out.add_(pv, alpha=-c / u)
+        return out
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
         self.calls += 1
@@ -208,20 +227,38 @@ class _Search:
         want = min(want, op.size - 2)
         ncv = min(max(LANCZOS_VECTORS, 2 * want + 1), op.size - 1)
         try:
-            theta, V = sla.eigsh(
-                B.scipy(),
-                k=want,
-                which=which,
-                v0=v0.double().cpu().numpy(),
-                tol=tol,
-                ncv=ncv,
-                maxiter=self.maxiter,
-            )
+            with single_threaded_blas():  # ARPACK's idle OpenBLAS threads would spin through the products
+                theta, V = sla.eigsh(
+                    B.scipy(),
+                    k=want,
+                    which=which,
+                    v0=v0.double().cpu().numpy(),
+                    tol=tol,
+                    ncv=ncv,
+                    maxiter=self.maxiter,
+                )
         except sla.ArpackNoConvergence as err:
             theta, V = err.eigenvalues, err.eigenvectors
             self.converged = False
+        except sla.ArpackError as err:  # e.g. "Starting vector is zero": B v0 = 0, ARPACK cannot go on
+            if not self._vanishes(B):
+                raise LanczosError(
+                    f"ARPACK failed in Lanczos round {len(self.rounds) + 1} (which={which!r}, masked value "
+                    f"{masked_value:.6g}) on an operator that is not zero: {err}; method='dense' computes "
+                    "the restricted Hessian directly on small networks"
+                ) from err
+            theta, V = np.zeros(0), np.zeros((op.size, 0))  # every eigenvalue of B is its masked value
         self._last = (B, masked_value, which, tol)
         return theta * self.unit - offset, V
+
+    def _vanishes(self, B: DeflatedOperator) -> bool:
+        """Whether B maps a fresh seeded Gaussian vector of ℝ^P exactly to 0. Then, with probability 1,
+        B = 0 (the null space of a nonzero B has measure zero): A = −τ on S ∩ Q^⊥ and c = −τ on the rest
+        (if any; round 1, the only round with S ∩ Q^⊥ possibly ℝ^P, has c = τ = 0), so every eigenvalue of
+        A there equals the masked value and the round finds nothing."""
+        v = torch.as_tensor(self.rng.standard_normal(self.op.size)).to(self.op.device, self.op.dtype)
+        B.calls += 1
+        return not bool(B.apply(v).any())
 
     def keep(self, theta: np.ndarray, V: np.ndarray, mask: np.ndarray, news: bool) -> None:
         B, masked_value, which, tol = self._last

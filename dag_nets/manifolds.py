@@ -129,40 +129,136 @@ class _Index:
     incomplete: tuple[tuple[BlockPair, torch.Tensor], ...]  # (pair, its edge ids) for incomplete pairs
 
 
-def _index(part: Partition, device: torch.device, dtype: torch.dtype) -> _Index:
-    def build() -> _Index:
-        def t(a, dt=None) -> torch.Tensor:
-            return torch.as_tensor(np.asarray(a), device=device, dtype=dt)
+def _build_index(part: Partition, edges: np.ndarray | None, device: torch.device, dtype: torch.dtype) -> _Index:
+    """The index tensors of the edges ``edges`` (θ positions, sorted, a union of whole block pairs; None: every
+    edge), renumbered so that pairs, row keys and column keys count from 0 within them."""
 
-        shapes = part.pair_shape
-        m = shapes[:, 0].astype(np.float64)
-        n = shapes[:, 1].astype(np.float64)
-        rows_present = np.bincount(part.row_key_pair, minlength=len(part.pairs))
-        cols_present = np.bincount(part.col_key_pair, minlength=len(part.pairs))
-        incomplete = tuple((p, t(p.edge_ids)) for p in part.pairs if not p.complete)
-        return _Index(
-            pair=t(part.edge_pair),
-            row_key=t(part.edge_row_key),
-            col_key=t(part.edge_col_key),
-            row_count=t(n[part.row_key_pair], dtype),
-            col_count=t(m[part.col_key_pair], dtype),
-            row_key_pair=t(part.row_key_pair),
-            col_key_pair=t(part.col_key_pair),
-            rows_missing=t(rows_present < shapes[:, 0]),
-            cols_missing=t(cols_present < shapes[:, 1]),
-            pair_count=t([len(p.edge_ids) for p in part.pairs], dtype),
-            bias_group=t(part.bias_group),
-            bias_count=t(np.bincount(part.bias_group, minlength=part.num_bias_blocks), dtype),
-            incomplete=incomplete,
+    def t(a, dt=None) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(a), device=device, dtype=dt)
+
+    def renumber(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if edges is None:
+            return np.arange(int(keys.max(initial=-1)) + 1), keys
+        return np.unique(keys, return_inverse=True)
+
+    sel = slice(None) if edges is None else edges
+    pair_ids, pair = renumber(part.edge_pair[sel])  # pair_ids: the pairs' global ids, in order
+    row_ids, row_key = renumber(part.edge_row_key[sel])
+    col_ids, col_key = renumber(part.edge_col_key[sel])
+    pair_of = np.empty(len(part.pairs), dtype=np.int64)
+    pair_of[pair_ids] = np.arange(len(pair_ids))
+    row_key_pair = pair_of[part.row_key_pair[row_ids]]
+    col_key_pair = pair_of[part.col_key_pair[col_ids]]
+    shapes = part.pair_shape[pair_ids]
+    m = shapes[:, 0].astype(np.float64)
+    n = shapes[:, 1].astype(np.float64)
+    pairs = [part.pairs[p] for p in pair_ids.tolist()]
+    incomplete = tuple(
+        (p, t(p.edge_ids if edges is None else np.searchsorted(edges, p.edge_ids)))
+        for p, full in zip(pairs, part.pair_complete[pair_ids].tolist())
+        if not full
+    )
+    return _Index(
+        pair=t(pair),
+        row_key=t(row_key),
+        col_key=t(col_key),
+        row_count=t(n[row_key_pair], dtype),
+        col_count=t(m[col_key_pair], dtype),
+        row_key_pair=t(row_key_pair),
+        col_key_pair=t(col_key_pair),
+        rows_missing=t(np.bincount(row_key_pair, minlength=len(pairs)) < shapes[:, 0]),
+        cols_missing=t(np.bincount(col_key_pair, minlength=len(pairs)) < shapes[:, 1]),
+        pair_count=t(np.bincount(pair, minlength=len(pairs)), dtype),
+        bias_group=t(part.bias_group),
+        bias_count=t(np.bincount(part.bias_group, minlength=part.num_bias_blocks), dtype),
+        incomplete=incomplete,
+    )
+
+
+def _index(part: Partition, device: torch.device, dtype: torch.dtype) -> _Index:
+    """The index tensors of every edge (cached on the Partition)."""
+    return part.cached(("projection-index", str(device), dtype), lambda: _build_index(part, None, device, dtype))
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A complete generation-pair block of θ whose block pairs tile it as a grid.
+
+    The block is the row-major view w[start:stop] = W [targets, sources] (the fast engine's dense view
+    blocks, :class:`~dag_nets.propagation.DenseBlock`), its targets are ``target_blocks`` whole blocks of
+    ``target_size`` consecutive nodes and its sources ``source_blocks`` whole blocks of ``source_size``; so
+    W viewed as [target_blocks, target_size, source_blocks, source_size] holds one complete block pair
+    (S_i → S_j) per (target block, source block) cell, its X = w[S_i, S_j] being the cell transposed."""
+
+    start: int
+    stop: int
+    target_blocks: int
+    target_size: int
+    source_blocks: int
+    source_size: int
+
+    def cells(self, w: torch.Tensor) -> torch.Tensor:
+        """w[start:stop] (along dim 0) as [target_blocks, target_size, source_blocks, source_size, ...]."""
+        shape = (self.target_blocks, self.target_size, self.source_blocks, self.source_size)
+        return w[self.start : self.stop].view(*shape, *w.shape[1:])
+
+
+@dataclass(frozen=True)
+class _ProjectionPlan:
+    """How the weight projections run: grids by reshapes, the other edges (``rest``, θ positions; None when
+    there are none) by segment sums over their own index; ``rest_is_all`` when no grid was found."""
+
+    grids: tuple[_Grid, ...]
+    rest: torch.Tensor | None
+    rest_index: _Index | None
+    rest_is_all: bool
+
+
+def _runs(blocks: np.ndarray, sizes: np.ndarray) -> tuple[int, int] | None:
+    """(number, size) when ``blocks`` (block ids of consecutive nodes) is runs of one length s, each run a
+    whole block (of size s); else None."""
+    s = int(sizes[blocks[0]])
+    if len(blocks) % s or np.any(sizes[blocks] != s):
+        return None
+    runs = blocks.reshape(-1, s)
+    return (len(runs), s) if np.all(runs == runs[:, :1]) else None
+
+
+def _projection_plan(part: Partition, device: torch.device, dtype: torch.dtype) -> _ProjectionPlan:
+    def build() -> _ProjectionPlan:
+        net = part.net
+        node_block = part.node_block
+        sizes = np.asarray(part.block_sizes(), dtype=np.int64)
+        grids = []
+        covered = np.zeros(net.num_edges, dtype=bool)
+        for b in net.propagation_plan("cpu", "auto").blocks:
+            if b.edge_range is None:
+                continue
+            rows = _runs(node_block[b.rows[0] : b.rows[1]], sizes)
+            cols = _runs(node_block[b.cols[0] : b.cols[1]], sizes)
+            if rows is None or cols is None:
+                continue
+            grids.append(_Grid(*b.edge_range, *rows, *cols))
+            covered[b.edge_range[0] : b.edge_range[1]] = True
+        if not grids:
+            return _ProjectionPlan((), None, None, True)
+        rest = np.flatnonzero(~covered)
+        if len(rest) == 0:
+            return _ProjectionPlan(tuple(grids), None, None, False)
+        return _ProjectionPlan(
+            tuple(grids), torch.as_tensor(rest, device=device), _build_index(part, rest, device, dtype), False
         )
 
-    return part.cached(("projection-index", str(device), dtype), build)
+    return part.cached(("projection-plan", str(device), dtype), build)
 
 
-def _incomplete_projectors(part: Partition, rule: PairRule, device: torch.device, dtype: torch.dtype):
-    idx = _index(part, device, dtype)
+def _incomplete_projectors(
+    part: Partition, rule: PairRule, idx: _Index, scope: str, device: torch.device, dtype: torch.dtype
+) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+    """(edge positions in ``idx``, dense null-space projector) of the incomplete pairs of ``idx``, the index
+    of ``scope`` ("all" edges or the "rest" outside the grids), cached on the partition."""
     return part.cached(
-        ("incomplete-projectors", rule, str(device), dtype),
+        ("incomplete-projectors", rule, scope, str(device), dtype),
         lambda: tuple(
             (eids, torch.as_tensor(rule.null_projector(p), device=device, dtype=dtype))
             for p, eids in idx.incomplete
@@ -186,34 +282,51 @@ def _spread(values: torch.Tensor, groups: torch.Tensor, num_groups: int) -> tupl
     return hi, lo
 
 
-def weight_normal_component(
-    part: Partition, rule: PairRule, w: torch.Tensor, out: torch.Tensor | None = None
-) -> torch.Tensor:
-    """w − P w for the projector P onto what ``rule`` allows on every block pair (along dim 0), written
-    into ``out`` when given.
+def _grid_normal_component(grid: _Grid, rule: PairRule, w: torch.Tensor, out: torch.Tensor) -> None:
+    """The closed forms of :func:`weight_normal_component` on one grid, by reductions and broadcasts of its
+    [target blocks, target size, source blocks, source size] view: a pair's row (source) sums run over the
+    target axis, its column (target) sums over the source axis."""
+    X, Y = grid.cells(w), grid.cells(out)
+    m, n = grid.source_size, grid.target_size  # X of a pair is m × n
+    if rule.constant:
+        grand = X.mean(dim=(1, 3), keepdim=True)
+        torch.sub(X, grand, out=Y)
+        return
+    if not (rule.equal_row_sums or rule.equal_col_sums):
+        Y.zero_()
+        return
+    row_sums = X.sum(dim=1, keepdim=True) if rule.equal_row_sums else None  # [Jb, 1, Ib, m, ...]
+    col_sums = X.sum(dim=3, keepdim=True) if rule.equal_col_sums else None  # [Jb, n, Ib, 1, ...]
+    grand = (row_sums.sum(dim=3, keepdim=True) if row_sums is not None else col_sums.sum(dim=1, keepdim=True))
+    grand = grand.div_(m * n)  # [Jb, 1, Ib, 1, ...]
+    a = None if row_sums is None else row_sums.div_(n).sub_(grand)
+    b = None if col_sums is None else col_sums.div_(m).sub_(grand)
+    if a is not None and b is not None:
+        torch.add(a, b, out=Y)
+    else:
+        Y.copy_((a if a is not None else b).expand_as(Y))  # type: ignore[union-attr]
 
-    Complete pairs (module docstring): BC leaves w − ḡ; RE leaves a 1ᵀ, CE leaves 1 bᵀ, C both, with the
-    row-mean deviations a and column-mean deviations b computed from one segment sum over the edges each
-    (ḡ from the row or column sums). Incomplete pairs use their dense null-space projector.
-    """
-    idx = _index(part, w.device, w.dtype)
-    P = len(part.pairs)
-    if out is None:
-        out = torch.empty_like(w)
+
+def _segment_normal_component(
+    part: Partition, rule: PairRule, idx: _Index, scope: str, w: torch.Tensor, out: torch.Tensor
+) -> None:
+    """:func:`weight_normal_component` on the edges of ``idx`` by segment sums over row / column keys."""
+    P = len(idx.pair_count)
     if P == 0:
-        return out.zero_()
+        out.zero_()
+        return
     if rule.constant:
         torch.sub(w, _segment_mean(w, idx.pair, idx.pair_count).index_select(0, idx.pair), out=out)
     else:
         written = False
         grand = None
-        for use, key, key_pair, count, size in (
-            (rule.equal_row_sums, idx.row_key, idx.row_key_pair, idx.row_count, part.num_row_keys),
-            (rule.equal_col_sums, idx.col_key, idx.col_key_pair, idx.col_count, part.num_col_keys),
+        for use, key, key_pair, count in (
+            (rule.equal_row_sums, idx.row_key, idx.row_key_pair, idx.row_count),
+            (rule.equal_col_sums, idx.col_key, idx.col_key_pair, idx.col_count),
         ):
             if not use:
                 continue
-            sums = w.new_zeros((size, *w.shape[1:])).index_add_(0, key, w)
+            sums = w.new_zeros((len(count), *w.shape[1:])).index_add_(0, key, w)
             if grand is None:  # the grand mean of each pair from its row (or column) sums
                 grand = (
                     w.new_zeros((P, *w.shape[1:]))
@@ -228,9 +341,42 @@ def weight_normal_component(
                 written = True
         if not written:  # a rule without constraints: nothing is normal
             out.zero_()
-    for eids, proj in _incomplete_projectors(part, rule, w.device, w.dtype):
+    for eids, proj in _incomplete_projectors(part, rule, idx, scope, w.device, w.dtype):
         local = w.index_select(0, eids)
         out.index_copy_(0, eids, local - proj @ local)
+
+
+def weight_normal_component(
+    part: Partition, rule: PairRule, w: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """w − P w for the projector P onto what ``rule`` allows on every block pair (along dim 0), written
+    into ``out`` when given.
+
+    Complete pairs (module docstring): BC leaves w − ḡ; RE leaves a 1ᵀ, CE leaves 1 bᵀ, C both, with the
+    row-mean deviations a and column-mean deviations b and the grand mean ḡ of each pair. Where block
+    pairs tile a complete generation-pair block of θ as a grid (a cloned layer: every block a run of
+    equal length), these are reductions and broadcasts of a reshaped view of that block — one read and
+    one write of it; the other edges take one segment sum over their row or column keys each. Incomplete
+    pairs use their dense null-space projector.
+    """
+    if out is None:
+        out = torch.empty(w.shape, dtype=w.dtype, device=w.device)
+    if not part.pairs:
+        return out.zero_()
+    plan = _projection_plan(part, w.device, w.dtype)
+    if plan.rest_is_all:
+        _segment_normal_component(part, rule, _index(part, w.device, w.dtype), "all", w, out)
+        return out
+    if not out.is_contiguous():  # the grids write through views of ``out``
+        return out.copy_(weight_normal_component(part, rule, w))
+    w = w.contiguous()
+    for grid in plan.grids:
+        _grid_normal_component(grid, rule, w, out)
+    if plan.rest is not None:
+        assert plan.rest_index is not None
+        rest = out.new_empty((len(plan.rest), *w.shape[1:]))
+        _segment_normal_component(part, rule, plan.rest_index, "rest", w.index_select(0, plan.rest), rest)
+        out.index_copy_(0, plan.rest, rest)
     return out
 
 
@@ -240,10 +386,15 @@ def bias_normal_component(part: Partition, b: torch.Tensor, out: torch.Tensor | 
         out = torch.empty_like(b)
     if b.shape[0] == 0:
         return out
-    idx = _index(part, b.device, b.dtype)
-    return torch.sub(
-        b, _segment_mean(b, idx.bias_group, idx.bias_count).index_select(0, idx.bias_group), out=out
+    group, count = part.cached(
+        ("bias-index", str(b.device), b.dtype),
+        lambda: (
+            torch.as_tensor(part.bias_group, device=b.device),
+            torch.as_tensor(np.bincount(part.bias_group, minlength=part.num_bias_blocks), device=b.device,
+                            dtype=b.dtype),
+        ),
     )
+    return torch.sub(b, _segment_mean(b, group, count).index_select(0, group), out=out)
 
 
 def frozen_coordinates(net: DagNet, frozen: Iterable[Node]) -> np.ndarray:

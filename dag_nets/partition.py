@@ -63,6 +63,21 @@ class BlockPair:
         return out
 
 
+def _keys(order: np.ndarray, pair: np.ndarray, local: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of the (pair, local position) keys of the edges listed in ``order`` (their pairs ``pair`` and local
+    row or column positions ``local`` < ``width``), numbered by first appearance in that order: (the key of
+    every edge in θ order, the pair of every key)."""
+    full = pair * width + local
+    uniq, first, inverse = np.unique(full, return_index=True, return_inverse=True)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
+    keys = np.empty(len(order), dtype=np.int64)
+    keys[order] = rank[inverse.reshape(-1)]
+    key_pair = np.empty(len(uniq), dtype=np.int64)
+    key_pair[rank] = uniq // width
+    return keys, key_pair
+
+
 class Partition:
     """A validated partition of a DagNet's nodes into blocks (see the module docstring)."""
 
@@ -71,99 +86,129 @@ class Partition:
             raise TypeError(f"net must be a DagNet, got {type(net).__name__}")
         if isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__iter__"):
             raise TypeError("blocks must be a sequence of node sequences")
-        block_of: dict[Node, int] = {}
-        canon: list[list[Node]] = []
+        index = net.index
+        given = np.full(net.num_nodes, -1, dtype=np.int64)  # block (as given) of every node position
+        positions: list[np.ndarray] = []
         for b, block in enumerate(blocks):
             if isinstance(block, (str, bytes)) or not hasattr(block, "__iter__"):
                 raise TypeError(f"block {b} must be a sequence of nodes, got {block!r}")
             members = list(block)
             if not members:
                 raise ValueError(f"block {b} is empty")
-            for v in members:
-                if v not in net.index:
-                    raise ValueError(f"block {b} contains {v!r}, which is not a node of the network")
-                if v in block_of:
-                    raise ValueError(
-                        f"node {v!r} is in block {block_of[v]} and block {b}; blocks must be disjoint"
-                    )
-                block_of[v] = b
-            canon.append(sorted(members, key=net.index.__getitem__))
-        missing = [v for v in net.nodes if v not in block_of]
-        if missing:
-            raise ValueError(f"the blocks do not cover nodes {missing[:10]!r}")
-        # Canonical order: blocks sorted by their first node's position.
-        canon.sort(key=lambda blk: net.index[blk[0]])
+            pos = np.fromiter((index.get(v, -1) for v in members), dtype=np.int64, count=len(members))
+            if pos.min() < 0:
+                v = members[int(np.argmin(pos))]
+                raise ValueError(f"block {b} contains {v!r}, which is not a node of the network")
+            pos = np.sort(pos)
+            twice = np.flatnonzero(pos[1:] == pos[:-1])
+            if len(twice) or np.any(given[pos] >= 0):
+                i = int(pos[twice[0]]) if len(twice) else int(pos[given[pos] >= 0][0])
+                earlier = b if len(twice) else int(given[i])
+                raise ValueError(
+                    f"node {net.nodes[i]!r} is in block {earlier} and block {b}; blocks must be disjoint"
+                )
+            given[pos] = b
+            positions.append(pos)
+        if np.any(given < 0):
+            missing = [net.nodes[i] for i in np.flatnonzero(given < 0)[:10]]
+            raise ValueError(f"the blocks do not cover nodes {missing!r}")
+        # Canonical order: members by position, blocks sorted by their first node's position.
+        positions.sort(key=lambda pos: int(pos[0]))
+        nodes = net.nodes
         self.net = net
-        self.blocks: list[tuple[Node, ...]] = [tuple(b) for b in canon]
-        self.block_of: dict[Node, int] = {v: i for i, b in enumerate(self.blocks) for v in b}
+        self.blocks: list[tuple[Node, ...]] = [tuple(nodes[i] for i in pos.tolist()) for pos in positions]
+        self.node_block = np.empty(net.num_nodes, dtype=np.int64)
+        """Block id of every node, in ``net.nodes`` order."""
+        self.position_in_block = np.empty(net.num_nodes, dtype=np.int64)
+        """Position of every node inside its block (canonical order)."""
+        for i, pos in enumerate(positions):
+            self.node_block[pos] = i
+            self.position_in_block[pos] = np.arange(len(pos))
+        self.block_of: dict[Node, int] = dict(zip(nodes, self.node_block.tolist()))
         self.io_singletons = io_singletons
         self._views: OrderedDict[Hashable, Any] = OrderedDict()
-        self._validate()
+        self._pairs: list[BlockPair] | None = None
+        self._validate(np.array([pos[0] for pos in positions], dtype=np.int64))
         self._index_pairs()
 
-    def _validate(self) -> None:
+    def _validate(self, first_nodes: np.ndarray) -> None:
+        """Theorem A.1's hypotheses (module docstring); ``first_nodes``: each block's first node position."""
         net = self.net
-        for u, v in net.edges:
-            if self.block_of[u] == self.block_of[v]:
-                raise ValueError(
-                    f"edge {(u, v)!r} lies inside block {self.block_of[u]}; blocks may not contain edges"
-                )
-        input_set = set(net.inputs)
-        for i, block in enumerate(self.blocks):
-            kinds = {v in input_set for v in block}
-            if len(kinds) > 1:
+        src, dst = net.edge_endpoints()
+        inside = np.flatnonzero(self.node_block[src] == self.node_block[dst])
+        if len(inside):
+            u, v = net.edges[int(inside[0])]
+            raise ValueError(
+                f"edge {(u, v)!r} lies inside block {self.block_of[u]}; blocks may not contain edges"
+            )
+        is_input = np.zeros(net.num_nodes, dtype=bool)
+        is_input[: len(net.inputs)] = True  # inputs come first in net.nodes
+        is_io = is_input.copy()
+        is_io[[net.index[v] for v in net.outputs]] = True
+        nb = self.node_block
+        inputs_per_block = np.bincount(nb, weights=is_input, minlength=self.num_blocks)
+        io_per_block = np.bincount(nb, weights=is_io, minlength=self.num_blocks)
+        sizes = np.bincount(nb, minlength=self.num_blocks)
+        act_ids = np.full(net.num_nodes, -1, dtype=np.int64)
+        act_ids[len(net.inputs) :] = net.node_activation_ids()
+        first = act_ids[first_nodes]
+        mixed_act = np.bincount(nb, weights=act_ids != first[nb], minlength=self.num_blocks)
+        io_shared = self.io_singletons & (sizes > 1) & (io_per_block > 0)
+        for i in np.flatnonzero((inputs_per_block % sizes != 0) | io_shared | (mixed_act > 0)).tolist():
+            block = self.blocks[i]
+            if 0 < inputs_per_block[i] < sizes[i]:
                 raise ValueError(f"block {i} mixes input and non-input nodes: {block!r}")
-            if self.io_singletons and len(block) > 1:
-                io = [v for v in block if v in input_set or v in net.outputs]
-                if io:
-                    raise ValueError(
-                        f"block {i} puts input/output nodes {io!r} with others; inputs and outputs must be "
-                        "singleton blocks (pass io_singletons=False to allow cloned inputs/outputs)"
-                    )
-            if not kinds.pop():
-                acts = {net.node_activation[v].key: net.node_activation[v].name for v in block}
-                if len(acts) > 1:
-                    raise ValueError(
-                        f"block {i} mixes activations {sorted(acts.values())}; one activation per block"
-                    )
+            if self.io_singletons and sizes[i] > 1 and io_per_block[i] > 0:
+                io = [v for v in block if is_io[net.index[v]]]
+                raise ValueError(
+                    f"block {i} puts input/output nodes {io!r} with others; inputs and outputs must be "
+                    "singleton blocks (pass io_singletons=False to allow cloned inputs/outputs)"
+                )
+            acts = {net.node_activation[v].key: net.node_activation[v].name for v in block}
+            raise ValueError(f"block {i} mixes activations {sorted(acts.values())}; one activation per block")
 
     def _index_pairs(self) -> None:
+        """The block-pair index arrays, by sorting the edges by (source block, target block)."""
         net = self.net
-        pos_in_block = {v: j for b in self.blocks for j, v in enumerate(b)}
-        groups: dict[tuple[int, int], list[int]] = {}
-        for e, (u, v) in enumerate(net.edges):
-            groups.setdefault((self.block_of[u], self.block_of[v]), []).append(e)
-        pairs = []
-        for (i, j), eids in sorted(groups.items()):
-            ids = np.asarray(eids, dtype=np.int64)
-            rows = np.asarray([pos_in_block[net.edges[e][0]] for e in eids], dtype=np.int64)
-            cols = np.asarray([pos_in_block[net.edges[e][1]] for e in eids], dtype=np.int64)
-            pairs.append(BlockPair(i, j, self.blocks[i], self.blocks[j], ids, rows, cols))
-        self.pairs: list[BlockPair] = pairs
-        E = net.num_edges
+        src, dst = net.edge_endpoints()
+        E, K = net.num_edges, self.num_blocks
+        sb, tb = self.node_block[src], self.node_block[dst]
+        key = sb * K + tb
+        order = np.argsort(key, kind="stable")  # edges by pair, θ order inside a pair
+        pair_keys, starts, counts = np.unique(key[order], return_index=True, return_counts=True)
         self.edge_pair = np.empty(E, dtype=np.int64)
-        self.edge_row_key = np.empty(E, dtype=np.int64)  # (source node, pair) id
-        self.edge_col_key = np.empty(E, dtype=np.int64)  # (target node, pair) id
-        row_keys: dict[tuple[int, int], int] = {}
-        col_keys: dict[tuple[int, int], int] = {}
-        for p, pair in enumerate(pairs):
-            self.edge_pair[pair.edge_ids] = p
-            for e, r, c in zip(pair.edge_ids, pair.local_rows, pair.local_cols):
-                self.edge_row_key[e] = row_keys.setdefault((p, int(r)), len(row_keys))
-                self.edge_col_key[e] = col_keys.setdefault((p, int(c)), len(col_keys))
-        self.num_row_keys, self.num_col_keys = len(row_keys), len(col_keys)
-        self.row_key_pair = np.empty(len(row_keys), dtype=np.int64)
-        for (p, _), k in row_keys.items():
-            self.row_key_pair[k] = p
-        self.col_key_pair = np.empty(len(col_keys), dtype=np.int64)
-        for (p, _), k in col_keys.items():
-            self.col_key_pair[k] = p
-        self.pair_shape = np.array([pair.shape for pair in pairs], dtype=np.int64).reshape(-1, 2)
-        self.pair_complete = np.array([pair.complete for pair in pairs], dtype=bool)
-        self.bias_block = np.array([self.block_of[v] for v in net.bias_nodes], dtype=np.int64)
-        blocks_with_bias = sorted(set(self.bias_block.tolist()))
-        self.bias_block_ids = {b: i for i, b in enumerate(blocks_with_bias)}
-        self.bias_group = np.array([self.bias_block_ids[b] for b in self.bias_block], dtype=np.int64)
+        self.edge_pair[order] = np.repeat(np.arange(len(pair_keys)), counts)
+        self._pair_order, self._pair_starts = order, np.append(starts, E)
+        self.pair_blocks = np.stack([pair_keys // K, pair_keys % K], axis=1).reshape(-1, 2)
+        """(source block, target block) of every pair, sorted."""
+        sizes = np.bincount(self.node_block, minlength=K)
+        self.pair_shape = sizes[self.pair_blocks].reshape(-1, 2)
+        self.pair_complete = counts == self.pair_shape[:, 0] * self.pair_shape[:, 1]
+        width = int(sizes.max(initial=1))
+        pair_sorted = self.edge_pair[order]
+        self.edge_row_key, self.row_key_pair = _keys(order, pair_sorted, self.position_in_block[src[order]], width)
+        self.edge_col_key, self.col_key_pair = _keys(order, pair_sorted, self.position_in_block[dst[order]], width)
+        self.num_row_keys, self.num_col_keys = len(self.row_key_pair), len(self.col_key_pair)
+        self.bias_block = self.node_block[len(net.inputs) :].copy()
+        blocks_with_bias = np.unique(self.bias_block)
+        self.bias_block_ids = {int(b): i for i, b in enumerate(blocks_with_bias.tolist())}
+        self.bias_group = np.searchsorted(blocks_with_bias, self.bias_block).astype(np.int64)
+
+    @property
+    def pairs(self) -> list[BlockPair]:
+        """Every ordered block pair joined by an edge, sorted by (source block, target block) (built on
+        first use)."""
+        if self._pairs is None:
+            net, order = self.net, self._pair_order
+            src, dst = net.edge_endpoints()
+            rows = self.position_in_block[src[order]]
+            cols = self.position_in_block[dst[order]]
+            bounds = self._pair_starts
+            self._pairs = [
+                BlockPair(i, j, self.blocks[i], self.blocks[j], order[a:b], rows[a:b], cols[a:b])
+                for (i, j), a, b in zip(self.pair_blocks.tolist(), bounds[:-1].tolist(), bounds[1:].tolist())
+            ]
+        return self._pairs
 
     # ------------------------------------------------------------------ views
     @property
@@ -224,7 +269,7 @@ class Partition:
 
     def node_block_tensor(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """Block id of every node, in ``net.nodes`` order."""
-        return torch.tensor([self.block_of[v] for v in self.net.nodes], dtype=torch.long, device=device)
+        return torch.as_tensor(self.node_block, device=device)
 
     def __repr__(self) -> str:
         sizes = self.block_sizes()

@@ -82,3 +82,15 @@ def test_operator_errors(cloned_case: Case) -> None:
         NormalHessian(HessianOperator(net, x, y), manifold("C", cloned_case.partition).tangent_projector())
     with pytest.raises(ValueError, match="shape"):
         HessianOperator(net, x, y).matvec(torch.zeros(3, dtype=torch.float64))
+
+
+def test_dense_hessian_runs_on_batching_rules(case: Case) -> None:
+    """jacfwd(grad L) on the fast engine: every primitive has its vmap rule, so torch warns of no
+    per-sample fallback (the filter that hid that warning for the former propagation is gone)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)  # torch's own
+        H = HessianOperator(case.net, case.x, case.y).dense()
+    assert torch.allclose(H, _reference_hessian(case), atol=EXACT, rtol=0)

@@ -10,8 +10,21 @@ import numpy as np
 import pytest
 import torch
 
+from dag_nets.base_network import clone_network
+from dag_nets.builders import mlp
 from dag_nets.equitability import equitability_residuals
-from dag_nets.manifolds import KINDS, MANIFOLD_CLASSES, FrozenUnits, LinearManifold, manifold
+from dag_nets.graph import DagNet
+from dag_nets.manifolds import (
+    KINDS,
+    MANIFOLD_CLASSES,
+    FrozenUnits,
+    LinearManifold,
+    _index,
+    _projection_plan,
+    _segment_normal_component,
+    manifold,
+    weight_normal_component,
+)
 from dag_nets.partition import MAX_CACHED_VIEWS, Partition
 from tests.dag_nets.cases import Case, build
 
@@ -182,3 +195,40 @@ def test_errors() -> None:
         )
     with pytest.raises(ValueError, match="singleton"):
         Partition(net, [["x0", "x1"]] + [[v] for v in net.nodes if v not in ("x0", "x1")])
+
+
+def _grid_net(sizes: int | dict) -> tuple[DagNet, Partition]:
+    """A cloned MLP whose 18 × 18 hidden layer is a dense view block of the fast engine (≥ 256 edges)."""
+    base = mlp(3, [6, 6], 2, activation="tanh", seed=3)
+    hidden = [v for v in base.bias_nodes if v not in base.outputs]
+    factors = {v: sizes for v in hidden} if isinstance(sizes, int) else {v: sizes.get(v, 3) for v in hidden}
+    return clone_network(base, factors, mode="equitable", generator=torch.Generator().manual_seed(3), scale=0.5)
+
+
+@pytest.mark.parametrize("kind", ["RE", "CE", "C", "BC", "D"])
+def test_grid_projections_match_dense_svd_and_segment_sums(kind: str) -> None:
+    """Block pairs tiling a layer are projected by reshapes (the grid path); the other layers by segment
+    sums. Both against the dense SVD projector, and the grid path against segment sums alone."""
+    net, part = _grid_net(3)
+    plan = _projection_plan(part, torch.device("cpu"), torch.float64)
+    assert len(plan.grids) == 1 and plan.rest is not None and not plan.rest_is_all
+    M = manifold(kind, part, anchor=net.flat_parameters()) if kind == "D" else manifold(kind, part)
+    P_dense = M.dense_tangent_projector()
+    eye = torch.eye(net.num_parameters, dtype=torch.float64)
+    assert np.max(np.abs(M.tangent(eye).numpy() - P_dense)) < PROJ_TOL  # [P, m], column by column
+    V = torch.randn(net.num_parameters, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    strided = V[:, 1]  # a non-contiguous vector
+    assert torch.allclose(M.normal(strided), torch.as_tensor(V.numpy()[:, 1] - P_dense @ V.numpy()[:, 1]),
+                          rtol=0, atol=PROJ_TOL)
+    E = net.num_edges
+    segment = torch.empty(E, 3, dtype=torch.float64)
+    _segment_normal_component(part, M.rule, _index(part, V.device, V.dtype), "all", V[:E], segment)
+    assert torch.allclose(weight_normal_component(part, M.rule, V[:E]), segment, rtol=0, atol=1e-14)
+
+
+def test_unequal_clone_sizes_fall_back_to_segment_sums() -> None:
+    net, part = _grid_net({"h0_0": 2, "h1_3": 4})
+    assert _projection_plan(part, torch.device("cpu"), torch.float64).rest_is_all
+    M = manifold("C", part)
+    eye = torch.eye(net.num_parameters, dtype=torch.float64)
+    assert np.max(np.abs(M.tangent(eye).numpy() - M.dense_tangent_projector())) < PROJ_TOL

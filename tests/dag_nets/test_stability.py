@@ -116,3 +116,27 @@ def test_errors() -> None:
         normal_stability(net, part, x, y, method="lanczos", k=20)
     with pytest.raises(ValueError, match="lanczos_tol"):
         normal_stability(net, part, x, y, method="lanczos", lanczos_tol=2.0)
+
+
+@pytest.mark.parametrize("space", ["C", "D"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_bug_lanczos_zero_normal_hessian_arpack_error(space: str, k: int) -> None:
+    """At an exact fit of a clone the residual is 0 and the normal-space Hessian vanishes exactly
+    (P_N ∇²L v = 0 to the last bit), so ARPACK stopped with error -9 "Starting vector is zero". Now: the
+    k extremes are 0 with multiplicity, certified, as the dense method finds them (every eigenvalue 0)."""
+    from dag_nets.base_network import clone_network
+    from dag_nets.builders import mlp, teacher_batch
+
+    base = mlp(2, [2], 1, "tanh", seed=0)
+    net, part = clone_network(base, {v: 2 for v in base.bias_nodes if v not in base.outputs})
+    x, _ = teacher_batch(2, 1, 8, seed=0)
+    with torch.no_grad():
+        y = net(x)
+    dense = normal_stability(net, part, x, y, space=space, method="dense")
+    assert dense.classification == "degenerate" and dense.inertia == (0, 0, dense.normal_dimension)
+    assert np.max(np.abs(dense.eigenvalues)) < 1e-30
+    lanczos = normal_stability(net, part, x, y, space=space, method="lanczos", k=k)
+    assert np.max(np.abs(lanczos.eigenvalues - _extremes(dense.eigenvalues, k))) < AGREE
+    assert np.array_equal(lanczos.eigenvalues, np.zeros(2 * k))
+    assert lanczos.classification == "degenerate" and lanczos.inertia == (0, 0, 2 * k)
+    assert lanczos.certified and lanczos.details["residual_bound"] == 0.0
