@@ -44,7 +44,7 @@ from dag_nets.from_module import ModuleDag, from_module, part_io
 from dag_nets.frozen import Invariance, optimizer_invariance, zero_derivative_fraction
 from dag_nets.graph import LOSSES, loss_of_theta
 from dag_nets.lanczos import extreme_eigenvalues
-from dag_nets.manifolds import manifold
+from dag_nets.manifolds import Cloning
 from dag_nets.memory import reuse_freed_memory
 from dag_nets.module_curvature import (
     TrainableNormalHessian,
@@ -359,7 +359,7 @@ def _manifold_diagnosis(md: ModuleDag, clones: ApproximatePartition, X: torch.Te
     net, pmap = md.net, md.parameter_map
     assert clones.partition is not None
     theta = net.flat_parameters().double()
-    M = manifold("C", clones.partition)
+    M = Cloning(clones.partition)
     mask = pmap.trainable.to(theta.device)
     theta_c = M.tangent(theta)
     shift = float((theta_c - theta)[~mask].abs().max()) if bool((~mask).any()) else 0.0

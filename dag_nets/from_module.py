@@ -44,14 +44,14 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from dag_nets.graph import DagNet
+from dag_nets.graph import DagNet, Node
 from theory.activations import Activation, get_activation
 
 REPRODUCTION_RTOL = 1e-9
@@ -214,11 +214,11 @@ class _Form:
 
 def _concat(forms: Sequence[_Form], shape: tuple[int, ...]) -> _Form:
     """Feature-wise concatenation of forms already relabelled into one index space."""
-    out = _Form(
-        shape, *(np.concatenate([getattr(f, k) for f in forms]) for k in
-                 ("feat", "node", "param", "coef", "bfeat", "bparam", "bcoef")),
-        sources=tuple(dict.fromkeys(s for f in forms for s in f.sources)),
-    )
+    def cat(key: str) -> np.ndarray:
+        return np.concatenate([getattr(f, key) for f in forms])
+
+    out = _Form(shape, cat("feat"), cat("node"), cat("param"), cat("coef"), cat("bfeat"), cat("bparam"), cat("bcoef"),
+                sources=tuple(dict.fromkeys(s for f in forms for s in f.sources)))
     if all(f.nodes is not None for f in forms):
         nodes = np.empty(math.prod(shape), dtype=np.int64)
         for f in forms:
@@ -286,6 +286,7 @@ class ParameterMap:
     def _flat(self, source: nn.Module | Mapping[str, torch.Tensor]) -> torch.Tensor:
         parts = []
         for name, shape in zip(self.names, self.shapes):
+            tensor: torch.Tensor
             if isinstance(source, nn.Module):
                 tensor = source.get_parameter(name)
             else:
@@ -498,7 +499,7 @@ class _Builder:
         self.layers: list[Layer] = []
         # per materialization: (src, dst, param, scale, offset) of its edges
         self.edge_chunks: list[tuple[np.ndarray, ...]] = []
-        self.bias = {"param": [], "scale": [], "offset": []}  # per non-input node, in id order
+        self.bias: dict[str, list[np.ndarray]] = {"param": [], "scale": [], "offset": []}  # per non-input node
         self.params: dict[str, tuple[int, torch.Tensor]] = {}  # name → (start, tensor)
         self.param_owner: dict[int, str] = {}  # id(parameter) → name, for sharing errors
         self.num_entries = 0
@@ -763,6 +764,12 @@ class _Interpreter:
             raise self.unsupported(f"Dropout(p={p:g}) in training mode is random; call model.eval() first", name)
         return x
 
+    def int_argument(self, value: object, what: str, name: str) -> int:
+        """``value`` as a constant integer argument of an op (a traced tensor there is unsupported)."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.unsupported(f"{what} that is not a constant integer", name)
+        return value
+
     def flatten(self, x: _Form, start: int, end: int, name: str) -> _Form:
         ndim = len(x.shape) + 1
         start, end = start % ndim, end % ndim
@@ -802,7 +809,8 @@ class _Interpreter:
             x = self.form(args[0], name)
             start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
             end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
-            return self.flatten(x, start, end, name)
+            return self.flatten(x, self.int_argument(start, "flatten start_dim", name),
+                                self.int_argument(end, "flatten end_dim", name), name)
         if target is F.dropout:
             x = self.form(args[0], name)
             extra = _bind("dropout", args, kwargs, ("p", "training", "inplace"))
@@ -906,7 +914,8 @@ class _Interpreter:
             x = self.form(args[0], name)
             start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
             end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
-            return self.flatten(x, start, end, name)
+            return self.flatten(x, self.int_argument(start, "flatten start_dim", name),
+                                self.int_argument(end, "flatten end_dim", name), name)
         if method == "size":
             if len(args) == 2 and args[1] == 0:
                 return _BATCH
@@ -957,7 +966,12 @@ class _Attr:
 
 def _flat_args(node: fx.Node) -> list[fx.Node]:
     out: list[fx.Node] = []
-    fx.node.map_arg((node.args, node.kwargs), lambda n: out.append(n) or n)
+
+    def collect(n: fx.Node) -> fx.Node:
+        out.append(n)
+        return n
+
+    fx.node.map_arg((node.args, node.kwargs), collect)
     return out
 
 
@@ -986,9 +1000,9 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
     reach = _reaching(builder, outputs)
     n_in = builder.layers[0].nodes[1]
     if not reach[:n_in].all():
-        unused = np.flatnonzero(~reach[:n_in])
+        idle = np.flatnonzero(~reach[:n_in])
         raise UnsupportedModuleError(
-            f"input features {unused[:10].tolist()} do not influence the output; a DagNet needs every input "
+            f"input features {idle[:10].tolist()} do not influence the output; a DagNet needs every input "
             "to reach an output"
         )
     # Whole layers are kept or dropped (every supported operation uses all features of its operands).
@@ -1025,7 +1039,10 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
     counts = np.bincount(used_param, minlength=builder.num_entries)
     if np.any(counts > 1):
         raise RuntimeError("internal error: a module parameter entry sits in two DagNet coordinates")
-    names, shapes, starts, unused = [], [], [], []
+    names: list[str] = []
+    shapes: list[tuple[int, ...]] = []
+    starts: list[int] = []
+    unused: list[str] = []
     new_start = 0
     entry_map = np.full(builder.num_entries, -1, dtype=np.int64)
     for name, (start, tensor) in builder.params.items():
@@ -1054,7 +1071,12 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
     b = boff + np.where(bparam >= 0, bscale * flat_np[np.maximum(bparam, 0)], 0.0)
     nodes = list(range(num_nodes))
     edges = list(zip(src.tolist(), dst.tolist()))
-    activations = {v: acts[v] for v in range(n_in, num_nodes)}
+    activations: dict[Node, Activation] = {}
+    for v in range(n_in, num_nodes):
+        act = acts[v]
+        if act is None:
+            raise RuntimeError(f"internal error: node {v} has no activation")
+        activations[v] = act
     net = DagNet(nodes, list(range(n_in)), out_ids.tolist(), edges, w.tolist(), dict(zip(range(n_in, num_nodes),
                  b.tolist())), activations, dtype=dtype, engine=engine)
     # The DagNet orders edges by (target, source) position and nodes by generation: map our coordinates.
@@ -1063,7 +1085,7 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
     if not (np.array_equal(pos[src][order], net.edge_src.numpy()) and
             np.array_equal(pos[dst][order], net.edge_dst.numpy())):
         raise RuntimeError("internal error: the DagNet's edge order differs from the expected one")
-    bias_order = np.asarray([v - n_in for v in net.bias_nodes], dtype=np.int64)
+    bias_order = np.asarray([cast(int, v) - n_in for v in net.bias_nodes], dtype=np.int64)
     pmap = ParameterMap(
         names=tuple(names), shapes=tuple(shapes), starts=tuple(starts),
         param=torch.from_numpy(np.concatenate([eparam[order], bparam[bias_order]])),

@@ -297,7 +297,11 @@ def _grid_normal_component(grid: _Grid, rule: PairRule, w: torch.Tensor, out: to
         return
     row_sums = X.sum(dim=1, keepdim=True) if rule.equal_row_sums else None  # [Jb, 1, Ib, m, ...]
     col_sums = X.sum(dim=3, keepdim=True) if rule.equal_col_sums else None  # [Jb, n, Ib, 1, ...]
-    grand = (row_sums.sum(dim=3, keepdim=True) if row_sums is not None else col_sums.sum(dim=1, keepdim=True))
+    if row_sums is not None:
+        grand = row_sums.sum(dim=3, keepdim=True)
+    else:
+        assert col_sums is not None  # a pair rule constrains row sums, column sums or both
+        grand = col_sums.sum(dim=1, keepdim=True)
     grand = grand.div_(m * n)  # [Jb, 1, Ib, 1, ...]
     a = None if row_sums is None else row_sums.div_(n).sub_(grand)
     b = None if col_sums is None else col_sums.div_(m).sub_(grand)
