@@ -13,7 +13,7 @@ from pathlib import Path
 from experiments.data.augment import channel_stats, normalize, random_crop_flip
 from experiments.data.base import DataFileError, DatasetNotFound, ImageDataset
 from experiments.data.cifar import load_cifar
-from experiments.data.loader import make_loader, resolve_pin_memory
+from experiments.data.loader import make_loader, resolve_pin_memory, shuffle_generator
 from experiments.data.mnist import load_mnist, read_idx
 from experiments.data.synthetic import make_synthetic
 from experiments.data.tiny_imagenet import load_tiny_imagenet
@@ -23,6 +23,7 @@ DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "mnist", "tiny_imagenet")
 __all__ = [
     "DATASETS", "DataFileError", "DatasetNotFound", "ImageDataset", "channel_stats", "load_dataset",
     "make_loader", "make_synthetic", "normalize", "random_crop_flip", "read_idx", "resolve_pin_memory",
+    "shuffle_generator",
 ]
 
 
