@@ -158,6 +158,11 @@ class BitFlipConfig(BaseConfig):
         except ValueError as error:
             raise ConfigError(f"activation={self.activation!r}: {error}") from None
 
+    def resolved_device(self) -> str:
+        """Always ``cpu``: the engine is numpy (``auto`` must not become ``cuda`` on a GPU machine, which
+        the saved configuration could then not be read back with)."""
+        return "cpu"
+
     def inert_keys(self) -> dict[str, Inert]:
         out: dict[str, Inert] = {}
         if not self.uses_cbp:
@@ -374,7 +379,7 @@ def summarize_runs(runs: list[Run]) -> dict:
     cfg: BitFlipConfig = runs[0].config
     phase_ends = {"sgd": min(cfg.switch_step, cfg.samples), "cbp": cfg.samples}
     out: dict = {"phase_end_step": phase_ends, "widths": {}}
-    for width in cfg.width:
+    for width in widths_of(runs):
         per_phase: dict[str, dict] = {}
         for phase, end in phase_ends.items():
             if phase == "cbp" and not cfg.uses_cbp:
@@ -397,6 +402,11 @@ def summarize_runs(runs: list[Run]) -> dict:
 # ----------------------------------------------------------------------------------------------- figures
 
 
+def widths_of(runs: list[Run]) -> list[int]:
+    """The widths of a setting's runs (one run holds several; a sweep has one run per width)."""
+    return sorted({width for run in runs for width in run.config.width})
+
+
 def at_width(width: int) -> Callable[[dict[str, Any]], bool]:
     """Selects the records of one width."""
     return lambda record: record.get("width") == width
@@ -412,7 +422,7 @@ def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
     seeds = set()
     for label in names:
         runs = groups[label]
-        for width in runs[0].config.width:
+        for width in widths_of(runs):
             for ax, metric in zip(axes, FIGURE_METRICS):
                 s = series(runs, metric, at_width(width))
                 if not len(s):
