@@ -242,6 +242,9 @@ def tracked_run(run_dir: Path, message: str = "") -> Iterator[Path]:
         err.run_dir = run_dir
         write_status(run_dir, DIVERGED, err.message, **err.where)
         raise
+    except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C, or a Slurm job requeued by submitit
+        write_status(run_dir, FAILED, f"interrupted ({type(err).__name__}); continue it with --resume {run_dir}")
+        raise
     except BaseException as err:
         write_status(run_dir, FAILED, f"{type(err).__name__}: {err}")
         raise

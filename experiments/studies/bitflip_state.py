@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from experiments.bitflip.engine import BitFlipEngine, _CBPState
 from experiments.checkpoint import array_to_tensor, tensor_to_array
 
@@ -76,19 +74,3 @@ def restore_engine(engine: BitFlipEngine, state: dict[str, Any]) -> None:
             gen.bit_generator.state = saved[name]
     if data.task.uses_table:
         data._table = data._target_table()
-
-
-def engines_equal(a: BitFlipEngine, b: BitFlipEngine) -> bool:
-    """Whether two engines hold the same state (a helper for tests of the capture)."""
-    sa, sb = capture_engine(a), capture_engine(b)
-    return _equal(sa, sb)
-
-
-def _equal(x: Any, y: Any) -> bool:
-    if isinstance(x, dict):
-        return isinstance(y, dict) and x.keys() == y.keys() and all(_equal(x[k], y[k]) for k in x)
-    if isinstance(x, list):
-        return isinstance(y, list) and len(x) == len(y) and all(_equal(p, q) for p, q in zip(x, y))
-    if hasattr(x, "numpy"):
-        return hasattr(y, "numpy") and np.array_equal(x.numpy(), y.numpy())
-    return bool(x == y)

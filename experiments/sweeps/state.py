@@ -153,6 +153,8 @@ class SweepDir:
         body = {**current, **info, "state": state, "updated_utc": now_utc()}
         if state != FAILED and "error" not in info:
             body["error"] = ""
+        if "note" not in info:  # a note speaks of the change it came with only
+            body.pop("note", None)
         write_json_atomic(self.point_dir(index) / POINT_FILE, body)
         return body
 

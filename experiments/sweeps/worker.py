@@ -5,7 +5,9 @@ run when the point has no run directory yet, a resume (``study.resume``) when it
 complete — so a worker that was killed, a sweep that was interrupted and a Slurm job that was preempted
 all continue from the run's last checkpoint — and nothing when it is complete. It ends ``done`` or
 ``failed`` with the error in one line (a divergence says so: resuming would only repeat it). It never
-raises (submitit's debug executor would open a debugger on an exception); it returns the final state.
+raises for a failing run (submitit's debug executor would open a debugger on an exception); it returns the
+final state. An interruption (Ctrl-C, or the ``SystemExit`` with which submitit ends a job it has just
+requeued) sets the point back to ``pending`` and is re-raised.
 
 :class:`PointJob` is the callable submitted through submitit: a ``submitit.helpers.Checkpointable``, so
 on a preemption or a time-out Slurm requeues it with the same arguments (submitit's checkpointing
@@ -31,7 +33,7 @@ import torch
 from experiments.config import config_from_dict
 from experiments.runs import COMPLETE, Diverged, read_status, torch_threads
 from experiments.studies.registry import get_study
-from experiments.sweeps.state import DONE, FAILED, RUNNING, SweepDir, find_point_run, worker_identity
+from experiments.sweeps.state import DONE, FAILED, PENDING, RUNNING, SweepDir, find_point_run, worker_identity
 
 DIVERGED_PREFIX = "the run diverged: "
 """Start of a failed point's error when its run diverged (``--resume`` does not retry those)."""
@@ -50,11 +52,14 @@ def run_point(sweep_dir: str | Path, index: int, threads: int = 1) -> str:
     except Diverged as err:
         sweep.set_point(index, FAILED, error=DIVERGED_PREFIX + err.message, run_dir=_relative(sweep, index))
         return FAILED
-    except BaseException as err:  # the point fails, the sweep goes on
+    except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C, or submitit requeueing a preempted job
+        why = "requeued by Slurm" if isinstance(err, SystemExit) else "interrupted"
+        sweep.set_point(index, PENDING, note=f"{why}; continues from the run's last checkpoint",
+                        run_dir=_relative(sweep, index))
+        raise
+    except Exception as err:  # the point fails, the sweep goes on
         traceback.print_exc()
         sweep.set_point(index, FAILED, error=one_line(f"{type(err).__name__}: {err}"), run_dir=_relative(sweep, index))
-        if isinstance(err, KeyboardInterrupt):
-            raise
         return FAILED
     sweep.set_point(index, DONE, run_dir=str(run_dir.relative_to(sweep.path)))
     return DONE
