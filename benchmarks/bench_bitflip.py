@@ -1,122 +1,224 @@
-"""Throughput of the vectorized bit-flipping engine vs a straightforward per-sample autograd loop.
+"""Throughput of the bit-flipping engines, side by side in one run: fused (numba) vs numpy vs autograd.
 
-Claim (docs/bitflip.md): on a 2-core CPU the engine runs ≥ 20,000 samples/s for a single run,
-≥ 1,000,000 sample-steps/s in aggregate for 256 runs of width 5 and ≥ 3,000,000 for 1,024 runs; the
-whole Figure B.2 grid (widths 5/10/50/100 × 70 seeds × 5,000,000 samples, SGD then CBP) takes well under
-an hour. Baseline: :class:`experiments.bitflip.learner.ReferenceLearner` (nn.Linear + autograd +
-torch.optim.SGD, one sample at a time), measured in the same process.
+Peers, measured in the same process (issue 12, goal 4):
 
-    python benchmarks/bench_bitflip.py            # ~1-2 minutes
-    python benchmarks/bench_bitflip.py --quick    # fewer steps, noisier
+* the plain autograd loop a user would write — ``nn.Linear`` layers, ``loss.backward()``,
+  ``torch.optim.SGD`` (+ :class:`experiments.optim.cbp.ContinualBackprop`), one sample at a time
+  (:class:`experiments.bitflip.learner.ReferenceLearner`, one intra-op thread: the layers are tiny);
+* the numpy engine (:class:`experiments.bitflip.engine.BitFlipEngine`, all runs batched per step);
+* the fused engine (:class:`experiments.bitflip.fused.FusedBitFlipEngine`, one compiled loop per run).
+
+Printed: sample-steps per second (one sample-step = one run learning one sample), the ratio to the
+peers, the fraction of this CPU's FLOP limit (fp32 GEMM 215 GFLOP/s on 2 cores; a sample-step costs
+≈ 4(m+1)n + 6n flops, + (m + 15)n with CBP), how throughput grows with runs and with width, the data
+generation rate next to the learning rate, and the Figure B.2 grid (4 widths × 70 seeds × 5M samples,
+SGD then CBP, probe metrics every 20,000 steps) estimated from the rates measured at each width.
+Goals: ≥ 20M sample-steps/s at 1,024 runs × width 5, ≥ 5M/s for one run, the grid ≤ 6 minutes.
+
+    python benchmarks/bench_bitflip.py            # ≈ 2 minutes on an idle 2-core machine
+    python benchmarks/bench_bitflip.py --quick    # shorter measurements, noisier
+
+Rates are per wall second and per CPU-second of the process. On a shared machine the parallel fused
+engine waits for descheduled workers, so its wall rate there understates it; the idle-machine estimates
+(1,024 runs, the grid) therefore scale its one-thread CPU-time rate by the number of cores. Figures taken
+on a shared machine are provisional; the load average is printed with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from experiments.bitflip.engine import BitFlipEngine
+from experiments.bitflip.engine import BitFlipEngine, EngineBase, fused_unavailable_reason
 from experiments.bitflip.learner import CBPSettings, ReferenceLearner
-from experiments.bitflip.probe import feature_metrics, probe_inputs
-from experiments.bitflip.task import BitFlipTask
+from experiments.bitflip.probe import feature_metrics, run_probe_inputs
+from experiments.bitflip.task import BitFlipStreams, BitFlipTask
 
+FP32_FLOP_LIMIT = 215e9  # measured fp32 GEMM, 2 cores (README)
+GOAL_MANY_RUNS = 20e6  # sample-steps/s at 1,024 runs x width 5
+GOAL_ONE_RUN = 5e6
+GOAL_GRID_MINUTES = 6.0
 GRID_WIDTHS = (5, 10, 50, 100)
 GRID_SEEDS = 70
 GRID_SAMPLES = 5_000_000
 GRID_SWITCH = 2_500_000
 GRID_BIN = 20_000  # the paper preset's bin: one probe-metric evaluation per bin
 PROBE_SIZE = 1000
-WARMUP_STEPS = 500
+CBP = CBPSettings(utility="adaptable_contribution")  # the paper's CBP (r = 1e-4, maturity 100, rho 0.99)
+
+
+def flops_per_step(task: BitFlipTask, width: int, cbp: bool) -> float:
+    m = task.num_bits
+    return 4.0 * (m + 1) * width + 6.0 * width + ((m + 15.0) * width if cbp else 0.0)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Units per wall-clock second, and per CPU-second of this process (all its threads)."""
+
+    wall: float
+    cpu: float
+
+    def __mul__(self, factor: float) -> Rate:
+        return Rate(self.wall * factor, self.cpu * factor)
+
+
+def timed(step: Callable[[int], object], chunk: int, min_seconds: float) -> Rate:
+    """Run ``step(chunk)`` (after one warm-up call) until ``min_seconds`` have passed; units per second."""
+    step(chunk)  # warm-up (compilation, caches)
+    done, start, cpu_start = 0, time.perf_counter(), time.process_time()
+    while True:
+        step(chunk)
+        done += chunk
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return Rate(done / elapsed, done / max(time.process_time() - cpu_start, 1e-9))
 
 
 def engine_rate(
-    task: BitFlipTask, width: int, runs: int, steps: int, cbp: bool, dtype: str = "float32"
-) -> float:
-    """Aggregate sample-steps per second of ``runs`` runs (SGD, or SGD+CBP from the start)."""
-    settings = CBPSettings(utility="adaptable_contribution") if cbp else None
-    engine = BitFlipEngine(
-        task, width, list(range(runs)), cbp=settings, switch_step=0 if cbp else None, dtype=dtype
-    )
-    engine.advance(WARMUP_STEPS)
-    start = time.perf_counter()
-    engine.advance(steps)
-    return steps * runs / (time.perf_counter() - start)
+    cls: type[EngineBase], task: BitFlipTask, width: int, runs: int, cbp: bool, seconds: float, one_thread=False
+) -> Rate:
+    """Aggregate sample-steps/s of ``runs`` runs (SGD, or SGD + CBP from step 0), float32; ``one_thread``
+    runs the fused engine on one core (its CPU-time rate is then the per-core rate, free of the other
+    cores' waiting)."""
+    engine = cls(task, width, list(range(runs)), cbp=CBP if cbp else None, switch_step=0 if cbp else None)
+    chunk = max(200, min(20_000, 1_000_000 // (runs * width)))
+    if not one_thread:
+        return timed(engine.advance, chunk, seconds) * runs
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return timed(engine.advance, chunk, seconds) * runs
+    finally:
+        numba.set_num_threads(before)
 
 
-def reference_rate(task: BitFlipTask, steps: int, cbp: bool) -> float:
-    settings = CBPSettings(utility="adaptable_contribution") if cbp else None
+def autograd_rate(task: BitFlipTask, cbp: bool, seconds: float) -> Rate:
     learner = ReferenceLearner(
-        task, 0, width=5, cbp=settings, switch_step=0 if cbp else None, dtype=torch.float32
+        task, 0, width=5, cbp=CBP if cbp else None, switch_step=0 if cbp else None, dtype=torch.float32
     )
-    learner.run(WARMUP_STEPS // 5)
-    start = time.perf_counter()
-    learner.run(steps)
-    return steps / (time.perf_counter() - start)
+    torch.set_num_threads(1)
+    return timed(lambda steps: learner.run(steps), 200, seconds)
 
 
-def probe_seconds(task: BitFlipTask, width: int, runs: int, repeats: int = 5) -> float:
-    """Median seconds of one probe-metric evaluation (features + effective rank, duplicates, dead units)."""
-    engine = BitFlipEngine(task, width, list(range(runs)))
-    probe = probe_inputs(task.num_bits, PROBE_SIZE, np.random.default_rng(0))
+def probe_seconds(task: BitFlipTask, engine: EngineBase) -> float:
+    """Median seconds of one probe-metric evaluation of all runs (per-run batches of PROBE_SIZE inputs)."""
+    probe = run_probe_inputs(engine.seeds, task.num_bits, PROBE_SIZE)
     times = []
-    for _ in range(repeats):
+    for _ in range(5):
         start = time.perf_counter()
         feature_metrics(engine.hidden_features(probe))
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
 
+def row(name: str, rate: Rate, peers: dict[str, Rate], flops: float) -> str:
+    """Wall rate, rate per CPU-second, share of the FLOP limit, wall ratio to each peer."""
+    ratios = "  ".join(f"{rate.wall / value.wall:8.1f}x {label}" for label, value in peers.items())
+    share = 100 * rate.wall * flops / FP32_FLOP_LIMIT
+    return f"  {name:<30}{rate.wall:>14,.0f}/s {rate.cpu:>14,.0f}/cpu-s {share:6.2f}% of limit {ratios}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps per measurement")
+    parser.add_argument("--quick", action="store_true", help="shorter measurements (noisier)")
     args = parser.parse_args()
-    scale = 0.25 if args.quick else 1.0
+    seconds = 0.4 if args.quick else 1.5
     task = BitFlipTask()
+    reason = fused_unavailable_reason("relu")
+    if reason is not None:
+        print(f"fused engine unavailable ({reason}); only the numpy engine and the autograd loop are measured")
+        fused_cls: type[EngineBase] | None = None
+    else:
+        from experiments.bitflip.fused import FusedBitFlipEngine
 
-    base_sgd = reference_rate(task, int(2000 * scale), cbp=False)
-    base_cbp = reference_rate(task, int(2000 * scale), cbp=True)
-    print(
-        f"baseline per-sample autograd loop (width 5): SGD {base_sgd:,.0f} samples/s, SGD+CBP {base_cbp:,.0f}"
-    )
-    print(f"{'setting':<34}{'samples/s':>14}{'target':>12}{'vs baseline':>13}")
-    checks = [
-        ("1 run, width 5, SGD", 1, 5, False, 20_000, 40_000),
-        ("1 run, width 5, SGD+CBP", 1, 5, True, 20_000, 40_000),
-        ("256 runs, width 5, SGD", 256, 5, False, 1_000_000, 4_000),
-        ("256 runs, width 5, SGD+CBP", 256, 5, True, 1_000_000, 4_000),
-        ("1024 runs, width 5, SGD", 1024, 5, False, 3_000_000, 2_000),
-        ("1024 runs, width 5, SGD+CBP", 1024, 5, True, 3_000_000, 2_000),
-    ]
-    for name, runs, width, cbp, target, steps in checks:
-        rate = engine_rate(task, width, runs, int(steps * scale), cbp)
-        baseline = base_cbp if cbp else base_sgd
-        flag = "ok" if rate >= target else "BELOW"
-        print(f"{name:<34}{rate:>14,.0f}{target:>12,}{rate / baseline:>12.0f}x  {flag}")
+        fused_cls = FusedBitFlipEngine
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; float32; ReLU; m = 20, f = 15")
 
-    print(
-        f"\nFigure B.2 grid: widths {GRID_WIDTHS} x {GRID_SEEDS} seeds x {GRID_SAMPLES:,} samples "
-        f"(SGD to {GRID_SWITCH:,}, then CBP), float32, one process"
-    )
-    total = 0.0
+    print("\nOne run, width 5 (sample-steps per wall second and per CPU-second; wall ratio to each peer)")
+    for cbp in (False, True):
+        label = "SGD+CBP" if cbp else "SGD"
+        autograd = autograd_rate(task, cbp, seconds)
+        numpy_one = engine_rate(BitFlipEngine, task, 5, 1, cbp, seconds)
+        flops = flops_per_step(task, 5, cbp)
+        print(row(f"autograd loop, {label}", autograd, {}, flops))
+        print(row(f"numpy engine, {label}", numpy_one, {"autograd": autograd}, flops))
+        if fused_cls is not None:
+            fused_one = engine_rate(fused_cls, task, 5, 1, cbp, seconds)
+            flag = "" if cbp else ("  goal 5M: " + ("ok" if fused_one.wall >= GOAL_ONE_RUN else "BELOW"))
+            peers = {"autograd": autograd, "numpy": numpy_one}
+            print(row(f"fused engine, {label}", fused_one, peers, flops) + flag)
+
+    print("\nGrowth with the number of runs, width 5, SGD")
+    for runs in (1, 16, 256, 1024):
+        numpy_rate = engine_rate(BitFlipEngine, task, 5, runs, False, seconds)
+        print(row(f"numpy, {runs} run(s)", numpy_rate, {}, flops_per_step(task, 5, False)))
+        if fused_cls is not None:
+            fused_rate = engine_rate(fused_cls, task, 5, runs, False, seconds)
+            print(row(f"fused, {runs} run(s)", fused_rate, {"numpy": numpy_rate}, flops_per_step(task, 5, False)))
+    if fused_cls is not None:
+        core = engine_rate(fused_cls, task, 5, 1024, False, seconds, one_thread=True).cpu
+        cores = os.cpu_count() or 1
+        idle = core * cores
+        print(f"  fused, 1024 runs, one core: {core:,.0f}/cpu-s -> {idle:,.0f}/s on {cores} idle cores "
+              f"(estimate); goal 20M: {'ok' if idle >= GOAL_MANY_RUNS else 'BELOW'} "
+              f"(measured here: {'ok' if fused_rate.wall >= GOAL_MANY_RUNS else 'BELOW'})")
+    if fused_cls is not None:
+        fused_cbp = engine_rate(fused_cls, task, 5, 1024, True, seconds)
+        numpy_cbp = engine_rate(BitFlipEngine, task, 5, 1024, True, seconds)
+        print(row("numpy, 1024 runs, SGD+CBP", numpy_cbp, {}, flops_per_step(task, 5, True)))
+        print(row("fused, 1024 runs, SGD+CBP", fused_cbp, {"numpy": numpy_cbp}, flops_per_step(task, 5, True)))
+
+    print("\nData generation vs learning (sample-steps/s)")
+    streams = BitFlipStreams(task, list(range(GRID_SEEDS)), np.float32)
+    dense = timed(lambda steps: streams.next_chunk(steps), 1000, seconds) * GRID_SEEDS
+    print(f"  {'numpy engine data (dense chunks, 70 runs)':<44}{dense.wall:>14,.0f}/s")
+    if fused_cls is not None:
+        from experiments.bitflip.pcg64 import pcg64_state, raw_draws
+
+        words = np.stack([pcg64_state(np.random.default_rng(s)) for s in range(1024)])
+        draws = timed(lambda steps: raw_draws(words, steps), 1000, seconds) * 1024
+        print(f"  {'fused engine data (compiled PCG64, 1 thread)':<44}{draws.wall:>14,.0f}/s  "
+              f"(the fused loop draws one value per sample-step)")
+
+    print(f"\nFigure B.2 grid: widths {GRID_WIDTHS} x {GRID_SEEDS} seeds x {GRID_SAMPLES:,} samples "
+          f"(SGD to {GRID_SWITCH:,}, then CBP), probes every {GRID_BIN:,} steps")
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    probes = 0.0
+    engines: list[tuple[str, type[EngineBase]]] = [("numpy", BitFlipEngine)]
+    if fused_cls is not None:
+        engines.append(("fused", fused_cls))
     for width in GRID_WIDTHS:
-        steps = int(3000 * scale)
-        sgd = engine_rate(task, width, GRID_SEEDS, steps, cbp=False)
-        cbp = engine_rate(task, width, GRID_SEEDS, steps, cbp=True)
-        probes = probe_seconds(task, width, GRID_SEEDS) * GRID_SAMPLES / GRID_BIN
-        seconds = GRID_SWITCH * GRID_SEEDS / sgd + (GRID_SAMPLES - GRID_SWITCH) * GRID_SEEDS / cbp + probes
-        total += seconds
-        print(
-            f"  width {width:>3}: SGD {sgd:>11,.0f}/s  CBP {cbp:>11,.0f}/s  "
-            f"probes {probes:5.0f} s  -> {seconds / 60:6.1f} min"
-        )
-    baseline_hours = len(GRID_WIDTHS) * GRID_SEEDS * GRID_SAMPLES / base_sgd / 3600
-    print(
-        f"  whole grid: {total / 60:.1f} min (per-sample autograd loop at width 5: {baseline_hours:,.0f} h; "
-        f"ratio {baseline_hours * 3600 / total:,.0f}x)"
-    )
+        parts = []
+        for name, cls in engines:
+            one_thread = name == "fused"  # per-core rates (CPU time), scaled to the cores below
+            sgd = engine_rate(cls, task, width, GRID_SEEDS, False, seconds, one_thread=one_thread)
+            cbp = engine_rate(cls, task, width, GRID_SEEDS, True, seconds, one_thread=one_thread)
+            probe = probe_seconds(task, cls(task, width, list(range(GRID_SEEDS)))) * GRID_SAMPLES / GRID_BIN
+            probes += probe if name == "numpy" else 0.0
+            sgd_work, cbp_work = GRID_SWITCH * GRID_SEEDS, (GRID_SAMPLES - GRID_SWITCH) * GRID_SEEDS
+            wall[name] = wall.get(name, 0.0) + sgd_work / sgd.wall + cbp_work / cbp.wall + probe
+            cpu[name] = cpu.get(name, 0.0) + sgd_work / sgd.cpu + cbp_work / cbp.cpu + probe
+            share = 100 * sgd.cpu * flops_per_step(task, width, False) / (FP32_FLOP_LIMIT / 2)  # of one core
+            parts.append(f"{name} SGD {sgd.cpu / 1e6:6.2f}M/cpu-s ({share:4.1f}%) CBP {cbp.cpu / 1e6:6.2f}M/cpu-s")
+        print(f"  width {width:>3}: " + "  |  ".join(parts))
+    cores = os.cpu_count() or 1
+    print(f"  probe metrics (the same for every engine): {probes / 60:4.1f} min of the totals below")
+    print(f"  numpy engine (one core): {wall['numpy'] / 60:5.1f} min wall here, {cpu['numpy'] / 60:5.1f} min of CPU")
+    if "fused" in wall:
+        idle = cpu["fused"] / cores / 60
+        print(f"  fused engine: {cpu['fused'] / 60:5.1f} min on one core -> {idle:4.1f} min on {cores} idle cores "
+              f"(estimate); {cpu['numpy'] / cpu['fused']:.1f}x the numpy engine per core; "
+              f"goal {GOAL_GRID_MINUTES:.0f} min: {'ok' if idle <= GOAL_GRID_MINUTES else 'BELOW'}")
 
 
 if __name__ == "__main__":

@@ -1,83 +1,110 @@
-"""Forward + backward of a random DAG with 10,000 nodes and 1,000,000 edges on CPU.
+"""DagNet forward + backward on a random non-layered DAG (10,000 nodes, ≈990,000 edges, 425 generations).
 
-DagNet (one gather/multiply/index_add per topological generation) against a straightforward per-node
-loop (one dot product per node, autograd through every node) on the SAME graph and batch. Prints the
-times (median of repeats after a warm-up) and the ratio; both outputs and gradients are compared.
+Figure: the fast engine (dag_nets/propagation.py; this graph runs entirely on its sparse rows), float32,
+batch 64. Peers in the same run: the reference engine (the autograd-traced propagation DagNet used
+before, issue 12's "now": goal ≥ 10× faster) and an nn.Linear MLP with the same number of weights (4
+layers of 505: what a user would pick instead). Outputs and gradients of the two engines are compared.
+Tables: cost and peak memory against batch (linear in edges × batch, no super-linear memory) and
+against graph size.
 
-    python benchmarks/bench_dag_forward.py [--nodes 10000] [--edges 1000000] [--batch 64]
+    python benchmarks/bench_dag_forward.py [--quick] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from common import Figure, gflops_limit, median_time, peak_memory, print_figures, print_table
 
 from dag_nets.builders import random_dag
 
-
-def per_node_forward(net, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Baseline: h(v) = f_v(Σ_u w(u,v) h(u) + b(v)) one node at a time (Appendix A.3, literally)."""
-    src = net.edge_src.tolist()
-    values: list[torch.Tensor] = [x[:, i] for i in range(len(net.inputs))]
-    starts = {}
-    dst = net.edge_dst.tolist()
-    for e, d in enumerate(dst):
-        starts.setdefault(d, [e, e])[1] = e + 1
-    n_in = len(net.inputs)
-    for pos in range(n_in, net.num_nodes):
-        lo, hi = starts[pos]
-        preds = torch.stack([values[s] for s in src[lo:hi]], dim=1)
-        z = preds @ w[lo:hi] + b[pos - n_in]
-        values.append(net.node_activation[net.nodes[pos]].torch_fn(z))
-    return torch.stack([values[net.index[v]] for v in net.outputs], dim=1)
+FULL = {"nodes": 10_000, "edges": 1_000_000, "batches": (16, 64, 256, 1024), "sizes": ((2_500, 250_000), (5_000, 500_000))}
+QUICK = {"nodes": 2_000, "edges": 100_000, "batches": (16, 64, 256), "sizes": ((500, 25_000), (1_000, 50_000))}
+BATCH = 64
+REFERENCE_MAX_BATCH = 64
+"""The reference engine's memory grows with depth × nodes × batch (9 GB at batch 1,024 on the full graph)."""
 
 
-def timed(fn, repeats: int, warm_up: bool = True) -> tuple[float, object]:
-    out = fn() if warm_up else None  # warm-up (allocator, thread pool)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--nodes", type=int, default=10_000)
-    p.add_argument("--edges", type=int, default=1_000_000)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3)
-    args = p.parse_args()
-    t = time.perf_counter()
-    net = random_dag(args.nodes, args.edges, seed=0, dtype=torch.float32)
-    print(f"graph: {net.num_nodes} nodes, {net.num_edges} edges, {net.depth} generations; built in {time.perf_counter() - t:.1f} s")
-    x = torch.randn(args.batch, len(net.inputs), generator=torch.Generator().manual_seed(0))
-
-    def vectorized():
+def fwd_bwd(net, x: torch.Tensor):
+    def run():
         net.zero_grad()
         out = net(x)
         out.square().sum().backward()
         return out.detach(), net.edge_weight.grad.clone()
 
-    def looped():
-        w = net.edge_weight.detach().clone().requires_grad_(True)
-        b = net.bias.detach().clone().requires_grad_(True)
-        out = per_node_forward(net, x, w, b)
-        out.square().sum().backward()
-        return out.detach(), w.grad.clone()
+    return run
 
-    t_vec, (out_v, g_v) = timed(vectorized, args.repeats)
-    t_loop, (out_l, g_l) = timed(looped, 1, warm_up=False)  # ~100 s: one cold run (favours DagNet slightly less)
-    out_err = float((out_v - out_l).abs().max() / out_l.abs().max())
-    g_err = float((g_v - g_l).abs().max() / g_l.abs().max())
-    print(f"batch {args.batch}, float32, {torch.get_num_threads()} threads")
-    print(f"DagNet (per generation) forward+backward: {t_vec:.3f} s")
-    print(f"per-node loop           forward+backward: {t_loop:.3f} s")
-    print(f"speed-up (loop / DagNet): {t_loop / t_vec:.1f}x; relative differences: output {out_err:.1e}, gradient {g_err:.1e}")
+
+def linear_peer(n_weights: int, batch: int):
+    width = round((n_weights / 4) ** 0.5)
+    model = torch.nn.Sequential(*[m for _ in range(4) for m in (torch.nn.Linear(width, width), torch.nn.Tanh())])
+    x = torch.randn(batch, width, generator=torch.Generator().manual_seed(0))
+
+    def run():
+        model.zero_grad()
+        model(x).square().sum().backward()
+
+    return run, 4 * width * width
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="a 100k-edge graph and fewer rows")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    cfg = QUICK if args.quick else FULL
+    net = random_dag(cfg["nodes"], cfg["edges"], seed=0, dtype=torch.float32)
+    E = net.num_edges
+    print(f"graph: {net.num_nodes} nodes, {E} edges, {net.depth} generations; plan {net.propagation_plan().summary()}; "
+          f"{torch.get_num_threads()} threads, float32")
+    x = torch.randn(BATCH, len(net.inputs), generator=torch.Generator().manual_seed(0))
+    net.engine = "auto"
+    t_fast = median_time(fwd_bwd(net, x))
+    out_f, g_f = fwd_bwd(net, x)()
+    net.engine = "reference"
+    t_ref = median_time(fwd_bwd(net, x), repeats=3)
+    out_r, g_r = fwd_bwd(net, x)()
+    net.engine = "auto"
+    lin, n_lin = linear_peer(E, BATCH)
+    t_lin = median_time(lin)
+    flops = 6.0 * E * BATCH  # forward, adjoint sweep, weight gradient: 2·E·B each
+    limit = gflops_limit("float32") * 1e9
+    print(f"agreement with the reference engine: output {float((out_f - out_r).abs().max() / out_r.abs().max()):.1e}, "
+          f"gradient {float((g_f - g_r).abs().max() / g_r.abs().max()):.1e} (relative, float32)")
+    print_figures([
+        Figure("DagNet fwd+bwd, fast engine (batch 64)", 1e3 * t_fast, "ms", "reference engine (before)",
+               1e3 * t_ref, flops / t_fast / limit, "≥ 10× faster than the reference"),
+        Figure("DagNet fwd+bwd, fast engine (batch 64)", 1e3 * t_fast, "ms", f"nn.Linear MLP, {n_lin:,} weights",
+               1e3 * t_lin, flops / t_fast / limit),
+    ])
+    rows = []
+    for batch in cfg["batches"]:
+        xb = torch.randn(batch, len(net.inputs), generator=torch.Generator().manual_seed(batch))
+        t = median_time(fwd_bwd(net, xb), repeats=3)
+        mem = peak_memory(fwd_bwd(net, xb))
+        ref_t = ref_mem = "-"
+        if batch <= REFERENCE_MAX_BATCH:
+            net.engine = "reference"
+            ref_t = f"{1e9 * median_time(fwd_bwd(net, xb), repeats=1) / (E * batch):.3f}"
+            ref_mem = f"{peak_memory(fwd_bwd(net, xb)) / 2**20:.0f}"
+            net.engine = "auto"
+        node_tensor = 4 * net.num_nodes * batch / 2**20
+        rows.append([batch, 1e3 * t, 1e9 * t / (E * batch), mem / 2**20, mem / 2**20 / node_tensor, ref_t, ref_mem])
+    print_table("against batch (fast engine; memory = peak RSS above the start of the call)",
+                ["batch", "ms", "ns/edge·sample", "peak MB", "peak / one [nodes, batch] tensor",
+                 "reference ns/edge·sample", "reference peak MB"], rows)
+    rows = []
+    for n, e in (*cfg["sizes"], (cfg["nodes"], cfg["edges"])):
+        g = net if n == cfg["nodes"] else random_dag(n, e, seed=0, dtype=torch.float32)
+        xs = torch.randn(BATCH, len(g.inputs), generator=torch.Generator().manual_seed(1))
+        t = median_time(fwd_bwd(g, xs), repeats=3)
+        rows.append([g.num_nodes, g.num_edges, g.depth, 1e3 * t, 1e9 * t / (g.num_edges * BATCH), 1e6 * t / g.depth])
+    print_table("against graph size (batch 64)", ["nodes", "edges", "generations", "ms", "ns/edge·sample",
+                                                   "µs/generation"], rows)
 
 
 if __name__ == "__main__":

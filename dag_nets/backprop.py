@@ -11,6 +11,10 @@ per-node loop in numpy float64 over a topological order,
 Every quantity is per example, shape ``[batch]``; the batch loss is a sum/mean of per-example losses,
 so the parameter gradient sums the per-example products. δ here is ∂L/∂h (post-activation adjoint),
 exactly as in the paper's recursion.
+
+The fast engine's backward is this recursion vectorized over generations: δ = (I − Aᵀ diag(f'(z)))⁻¹ g,
+the adjoint sweep ``dag_nets.propagation.solve(…, transpose=True)``, checked against
+:func:`explicit_backprop` node by node in tests/dag_nets/test_propagation.py.
 """
 
 from __future__ import annotations

@@ -13,25 +13,38 @@ of biases of the non-input nodes (order :attr:`DagNet.bias_nodes`). The concaten
 θ = [w; b] is what :meth:`DagNet.functional` takes, so manifolds, projectors and Hessians act on
 plain vectors and compose with ``torch.func``.
 
-The forward pass is vectorized over topological generations: per generation one gather, one
-multiply and one ``index_add`` compute every pre-activation, and the activation is applied once per
-activation group of that generation. A per-node loop exists only as the independent reference
-:func:`dag_nets.backprop.explicit_forward`.
+Engines (``engine=``, :data:`ENGINES`). The default runs :mod:`dag_nets.propagation`: a block plan of the
+weight matrix (dense GEMMs where a pair of generations is densely connected, CSR products elsewhere) and
+topological sweeps inside autograd Functions whose backward is the paper's δ recursion, so the cost is
+linear in edges × batch whatever the depth, and gradients, double backward and ``torch.func``
+transforms (grad, jvp, vmap and their compositions) all run on the same kernels. ``engine="reference"``
+keeps the autograd-traced propagation (per generation one gather, one multiply and one ``index_add``,
+written into the [nodes, batch] buffer) that the fast engine is tested against; a per-node loop is the
+independent reference :func:`dag_nets.backprop.explicit_forward`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Sequence
+from typing import Any
 
 import networkx as nx
+import numpy as np
 import torch
 
+from dag_nets.propagation import BLOCK_MODES, PropagationPlan, propagate_theta
 from theory.activations import Activation, get_activation
 
 Node = Hashable
 DEFAULT_ACTIVATION = "linear"
+REFERENCE_ENGINE = "reference"
+ENGINES = (*BLOCK_MODES, REFERENCE_ENGINE)
+"""``auto``: the fast engine, each generation pair dense or sparse by its fill; ``dense`` / ``sparse``: the
+fast engine with every block dense (zero-padded) / every edge in the CSR products; ``reference``: the
+autograd-traced propagation the fast engine is tested against."""
+DEFAULT_ENGINE = "auto"
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,16 @@ class _Generation:
     edge_ids: torch.Tensor  # positions of these edges in the flat weight vector
     bias_ids: torch.Tensor  # positions of the generation's nodes in the flat bias vector
     groups: tuple[tuple[int, torch.Tensor], ...]  # (activation index, local positions)
+
+
+def _outside_transforms() -> Any:
+    """Context in which new tensors are plain even inside ``torch.func`` transforms.
+
+    The engines' index tensors are built on first use and cached on the DagNet; built inside
+    ``torch.func.grad``/``jvp`` they would be wrapped for that transform's level and "escape" it when
+    a later call reuses them. torch's own tensor printing uses the same guard.
+    """
+    return torch._C._DisableFuncTorch()
 
 
 def _resolve_activation(node: Node, spec: Any) -> Activation:
@@ -140,10 +163,12 @@ class DagNet(torch.nn.Module):
         biases: dict[Node, float],
         activations: dict[Node, Activation],
         dtype: torch.dtype = torch.float64,
+        engine: str = DEFAULT_ENGINE,
     ) -> None:
         super().__init__()
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.engine = engine
         G = nx.DiGraph()
         G.add_nodes_from(nodes)
         G.add_edges_from(edges)
@@ -184,14 +209,20 @@ class DagNet(torch.nn.Module):
         self.node_activation: dict[Node, Activation] = {v: activations[v] for v in self.bias_nodes}
         self.edge_weight = torch.nn.Parameter(torch.tensor([float(weights[e]) for e in pairs], dtype=dtype))
         self.bias = torch.nn.Parameter(torch.tensor([float(biases.get(v, 0.0)) for v in self.bias_nodes], dtype=dtype))
-        src = torch.tensor([self.index[u] for u, _ in self.edges], dtype=torch.long)
-        dst = torch.tensor([self.index[v] for _, v in self.edges], dtype=torch.long)
+        # numpy copies of the edge ends: the engines' index data is built lazily, possibly inside a
+        # torch.func transform, where a buffer's storage cannot be read.
+        self._src_np = np.asarray([self.index[u] for u, _ in self.edges], dtype=np.int64)
+        self._dst_np = np.asarray([self.index[v] for _, v in self.edges], dtype=np.int64)
+        src = torch.from_numpy(self._src_np.copy())
+        dst = torch.from_numpy(self._dst_np.copy())
         self.register_buffer("edge_src", src, persistent=False)
         self.register_buffer("edge_dst", dst, persistent=False)
         self.register_buffer("output_positions", torch.tensor([self.index[v] for v in self.outputs]), persistent=False)
         self._gen_ranges = gen_ranges
         self._node_act = node_act
-        self._build_generations()
+        self._generations: list[_Generation] | None = None
+        self._gen_device = torch.device("cpu")
+        self._plans: dict[tuple[str, torch.device], PropagationPlan] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -201,9 +232,11 @@ class DagNet(torch.nn.Module):
         inputs: Sequence[Node],
         outputs: Sequence[Node],
         dtype: torch.dtype = torch.float64,
-    ) -> "DagNet":
+        engine: str = DEFAULT_ENGINE,
+    ) -> DagNet:
         """Build from a DAG with node attributes ``activation`` (name or callable, default linear) and
-        ``bias`` (default 0; ignored on inputs, which have none) and the edge attribute ``weight``."""
+        ``bias`` (default 0; ignored on inputs, which have none) and the edge attribute ``weight``.
+        ``engine`` picks the propagation (:data:`ENGINES`)."""
         ins, outs = validate_dag(G, inputs, outputs)
         input_set = set(ins)
         edges, weights = [], []
@@ -219,11 +252,42 @@ class DagNet(torch.nn.Module):
                 continue
             activations[v] = _resolve_activation(v, data.get("activation", DEFAULT_ACTIVATION))
             biases[v] = _finite_number(data.get("bias", 0.0), f"bias of node {v!r}")
-        return cls(list(G.nodes), ins, outs, edges, weights, biases, activations, dtype=dtype)
+        return cls(list(G.nodes), ins, outs, edges, weights, biases, activations, dtype=dtype, engine=engine)
+
+    # ------------------------------------------------------------------ engines
+    @property
+    def engine(self) -> str:
+        """The propagation engine (:data:`ENGINES`); assign to switch (the graph is not rebuilt)."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, value: str) -> None:
+        if value not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {value!r}")
+        self._engine = value
+
+    def propagation_plan(self, device: torch.device | str = "cpu", mode: str | None = None) -> PropagationPlan:
+        """The fast engine's block plan on ``device`` (built once per block mode and device, then cached)."""
+        mode = (self.engine if self.engine != REFERENCE_ENGINE else DEFAULT_ENGINE) if mode is None else mode
+        device = torch.device(device)
+        key = (mode, device)
+        if key not in self._plans:
+            cpu_key = (mode, torch.device("cpu"))
+            with _outside_transforms():
+                if cpu_key not in self._plans:
+                    self._plans[cpu_key] = PropagationPlan.build(
+                        self.num_nodes, len(self.inputs), self._gen_ranges, self._src_np, self._dst_np,
+                        self._node_act, self.activations, mode=mode,
+                    )
+                self._plans[key] = self._plans[cpu_key].to(device)
+        return self._plans[key]
 
     def _build_generations(self) -> None:
+        """Index data of the reference engine (built on its first use)."""
         gens = []
-        dst = self.edge_dst.tolist()
+        dst = self._dst_np.tolist()
+        src_all = torch.from_numpy(self._src_np.copy())
+        dst_all = torch.from_numpy(self._dst_np.copy())
         start_edge = 0
         n_in = len(self.inputs)
         for lo, hi in self._gen_ranges:
@@ -237,8 +301,8 @@ class DagNet(torch.nn.Module):
             gens.append(
                 _Generation(
                     nodes=torch.arange(lo, hi),
-                    edge_src=self.edge_src[start_edge:end_edge].clone(),
-                    edge_dst_local=self.edge_dst[start_edge:end_edge] - lo,
+                    edge_src=src_all[start_edge:end_edge].clone(),
+                    edge_dst_local=dst_all[start_edge:end_edge] - lo,
                     edge_ids=torch.arange(start_edge, end_edge),
                     bias_ids=torch.arange(lo - n_in, hi - n_in),
                     groups=groups,
@@ -249,6 +313,13 @@ class DagNet(torch.nn.Module):
         self._gen_device = torch.device("cpu")
 
     def _generations_on(self, device: torch.device) -> list[_Generation]:
+        with _outside_transforms():
+            return self._generations_on_device(device)
+
+    def _generations_on_device(self, device: torch.device) -> list[_Generation]:
+        if self._generations is None:
+            self._build_generations()
+        assert self._generations is not None
         if self._gen_device != device:
             self._generations = [
                 _Generation(
@@ -285,6 +356,13 @@ class DagNet(torch.nn.Module):
     def depth(self) -> int:
         """Number of non-input topological generations."""
         return len(self._gen_ranges)
+
+    def node_depths(self) -> np.ndarray:
+        """Topological depth of every node (longest path from an input; inputs 0), in :attr:`nodes` order."""
+        depth = np.zeros(self.num_nodes, dtype=np.int64)
+        for g, (lo, hi) in enumerate(self._gen_ranges, start=1):
+            depth[lo:hi] = g
+        return depth
 
     def flat_parameters(self) -> torch.Tensor:
         """θ = [edge weights; biases] as one detached vector (a copy)."""
@@ -324,7 +402,7 @@ class DagNet(torch.nn.Module):
             G.add_edge(u, v, weight=w)
         return G
 
-    def copy_with(self, theta: torch.Tensor | None = None) -> "DagNet":
+    def copy_with(self, theta: torch.Tensor | None = None) -> DagNet:
         """A new DagNet on the same graph, with parameters θ (default: the current ones)."""
         theta = self.flat_parameters() if theta is None else torch.as_tensor(theta)
         w, b = self.split(theta.detach().to(self.edge_weight.dtype).cpu())
@@ -337,6 +415,7 @@ class DagNet(torch.nn.Module):
             dict(zip(self.bias_nodes, b.tolist())),
             dict(self.node_activation),
             dtype=self.edge_weight.dtype,
+            engine=self.engine,
         )
         return new.to(self.edge_weight.device)
 
@@ -365,6 +444,14 @@ class DagNet(torch.nn.Module):
         H, Z = self._propagate(theta, x, unit_mask, unit_noise, keep_z=True)
         return H.T, Z.T  # type: ignore[union-attr]
 
+    def _check_breaker(self, t: torch.Tensor | None, batch: int, what: str) -> torch.Tensor | None:
+        if t is None:
+            return None
+        if not isinstance(t, torch.Tensor) or t.shape != (batch, self.num_nodes):
+            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{what} must be a tensor of shape [batch, num_nodes] = [{batch}, {self.num_nodes}], got {shape}")
+        return t
+
     def _propagate(
         self,
         theta: torch.Tensor,
@@ -373,7 +460,29 @@ class DagNet(torch.nn.Module):
         unit_noise: torch.Tensor | None,
         keep_z: bool,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Node-major propagation: H and Z are ``[num_nodes, batch]`` so every gather is over rows."""
+        """Node-major (H, Z), ``[num_nodes, batch]``, by the selected engine."""
+        if not isinstance(theta, torch.Tensor) or theta.shape != (self.num_parameters,):
+            shape = tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__
+            raise ValueError(f"θ must be a tensor of shape ({self.num_parameters},) = [edge weights; biases], got {shape}")
+        unit_mask = self._check_breaker(unit_mask, x.shape[0], "unit_mask")
+        unit_noise = self._check_breaker(unit_noise, x.shape[0], "unit_noise")
+        if self.engine == REFERENCE_ENGINE:
+            return self._propagate_reference(theta, x, unit_mask, unit_noise, keep_z)
+        dt = theta.dtype
+        mask_t = None if unit_mask is None else unit_mask.T.to(dt)
+        noise_t = None if unit_noise is None else unit_noise.T.to(dt)
+        return propagate_theta(self.propagation_plan(x.device), theta, x.T.to(dt), noise_t, mask_t)
+
+    def _propagate_reference(
+        self,
+        theta: torch.Tensor,
+        x: torch.Tensor,
+        unit_mask: torch.Tensor | None,
+        unit_noise: torch.Tensor | None,
+        keep_z: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The reference engine: autograd traces, per generation, a gather, a multiply and an ``index_add``
+        and writes the generation into the whole [nodes, batch] buffer (cost grows with depth × nodes)."""
         w, b = self.split(theta)
         batch, n_in = x.shape[0], len(self.inputs)
         H = x.new_zeros(self.num_nodes, batch, dtype=theta.dtype)
@@ -416,7 +525,7 @@ class DagNet(torch.nn.Module):
         """The live parameters as one vector that autograd tracks back to the Parameters."""
         return torch.cat([self.edge_weight, self.bias])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D401
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.functional(self.theta(), x)
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import importlib.metadata
 import math
 import os
 import platform
@@ -121,13 +122,23 @@ def new_run_dir(root: str | Path, study: str) -> Path:
     raise RuntimeError(f"could not create a fresh run directory under {parent} after {MAX_RUN_DIR_ATTEMPTS} tries")
 
 
+def _installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, None when it is not installed (nothing is imported)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def result_environment() -> dict[str, Any]:
     """What besides the configuration changes a run's numbers: torch and numpy versions, torch's
-    intra-op thread count (threads=2 and threads=1 give different float sums), the default dtype, and
-    the BLAS thread variables that are set. Studies call it while their thread setting is in force."""
+    intra-op thread count (threads=2 and threads=1 give different float sums), the default dtype, the
+    numba version (the bit-flipping study's fused engine; None without numba) and the BLAS thread variables
+    that are set. Studies call it while their thread setting is in force."""
     return {
         "torch": torch.__version__,
         "numpy": np.__version__,
+        "numba": _installed_version("numba"),
         "torch_threads": torch.get_num_threads(),
         "default_dtype": str(torch.get_default_dtype()),
         **{name.lower(): os.environ[name] for name in THREAD_ENVIRONMENT if name in os.environ},

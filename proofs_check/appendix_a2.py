@@ -1,4 +1,6 @@
-"""Checks of Appendix A.2 and the 'frozen units' paragraph of Section 3: the rank-plasticity tension.
+"""Checks of Appendix A.2, Figure A.2's caption and the 'frozen units' paragraph of Section 3: the rank-plasticity
+tension. Section 3's "for tanh, increasing the effective gain does the same" is read at zero mean (the family of
+Appendix A.2, one computation shared with its check) and at a drifting mean.
 
 ψ(z) = φ(a·z + b); γ = (1 − α)/(1 + α) with α = K'_ψ(0); ε = 0.01. "Frozen" has two readings, and the
 paper's P(|f'| < ε) does not say which: the factor of the incoming-weight gradient, φ'(a·z + b) (Theorem
@@ -24,7 +26,7 @@ from proofs_check.registry import Context, Outcome, ReadingOutcome, claim, judge
 from theory.activations import get_activation, registered_names
 from theory.closed_forms import relu_alpha
 from theory.frozen import DEFAULT_EPSILON, frozen_probability, frozen_probability_closed_form
-from theory.kernels import alpha, gamma, gamma_from_alpha, stein_moments_mp
+from theory.kernels import alpha, alpha_stein_mp, gamma, gamma_from_alpha, stein_moments_mp
 from theory.symbolic import ALPHA, paper_gamma
 
 ROUNDING = 1e-12
@@ -48,6 +50,13 @@ strictness test of the φ' reading starts at a = 0.2 (P ≈ 4e-51); the formula 
 
 SECTION_3_MONOTONE = ("We find that γ_ϕ is *monotonic* with respect to the saturation parameters: for ReLU, making the "
                       "effective bias more negative increases γ_ϕ ; for tanh, increasing the effective gain does the same.")
+APPENDIX_MONOTONE = ("As shown in Figure A.2, the decorrelation coefficient γ_ϕ is strictly monotonic with respect to "
+                     "the modulation parameters for both activations.")
+LARGE_GAIN = 1e4
+"""A tanh gain at which P(|tanh'(aZ)| < ε) = 2Φ(−arcsech(√ε)/a) is within 1e-3 of its limit 1."""
+TANH_MEANS = (0.0, 0.5, 1.0, 1.5, 2.0)
+TANH_PROFILE_GAINS = np.geomspace(0.05, 30.0, 13)
+"""Section 3's drifting moments: γ(tanh(a z + b)) on these gains a at these means b (b ≥ 0 suffices: γ is even in b)."""
 FIGURE_A_2_CAPTION = (r"Empirical analysis of ReLU and Tanh activations confirms that increasing the decorrelation "
                       r"coefficient γ_ϕ (to improve rank) strictly requires increasing the probability that the unit is "
                       r"frozen (dead or saturated), approaching 1.0 as $\gamma_\phi \rightarrow 1$.")
@@ -100,20 +109,90 @@ def _tanh_gains(ctx: Context) -> np.ndarray:
     return np.geomspace(0.05, 50.0, 121 if ctx.thorough else 31)
 
 
-@claim("appendix-A.2/tanh-gain-monotone", "γ of tanh(a z) is strictly increasing in the gain a", method="numeric",
-       quote=SECTION_3_MONOTONE,
-       location="Section 3, Implication for emergence of frozen units (also Appendix A.2, Figure A.2)",
-       reading="the tanh half: γ of tanh(a z) as a function of the effective gain a")
-def tanh_gamma_monotone_in_gain(ctx: Context) -> Outcome:
-    gains = _tanh_gains(ctx)
+@functools.lru_cache(maxsize=4)
+def _tanh_zero_mean_gammas(thorough: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(gains, γ of tanh(a z) at each): the zero-mean family, shared by the checks of the Appendix A.2 and the
+    Section 3 sentence."""
+    gains = _tanh_gains(Context(thorough=thorough))
     tanh = get_activation("tanh")
-    g = np.array([gamma(tanh.modulated(a, 0.0)) for a in gains])
+    return gains, np.array([gamma(tanh.modulated(a, 0.0)) for a in gains])
+
+
+@claim("appendix-A.2/tanh-gain-monotone", "γ of tanh(a z) is strictly increasing in the gain a", method="numeric",
+       quote=APPENDIX_MONOTONE, location="Appendix A.2, paragraph on Figure A.2",
+       reading="the tanh half: γ of tanh(a z) in the scale a, the family the paragraph names ('scale a for Tanh under "
+               "standard Gaussian input'); the ReLU half is appendix-A.2/relu-bias-monotone, and Section 3's sentence "
+               "with a drifting mean is theorem-3.1/tanh-gain-monotone-at-any-mean")
+def tanh_gamma_monotone_in_gain(ctx: Context) -> Outcome:
+    gains, g = _tanh_zero_mean_gammas(ctx.thorough)
     steps = np.diff(g)
     i = int(np.argmin(steps))
     ok = bool(np.all(steps > 0))
     return Outcome("holds" if ok else "refuted", float(steps[i]),
-                   f"γ(a) increasing on a ∈ [0.05, 50] ({len(gains)} points): {g[0]:.3g} → {g[-1]:.6g}; smallest "
-                   f"increase {steps[i]:.3g} at a = {gains[i]:.3g}")
+                   f"γ(a) increasing on a ∈ [{gains[0]:g}, {gains[-1]:g}] ({len(gains)} points): {g[0]:.3g} → "
+                   f"{g[-1]:.6g}; smallest increase {steps[i]:.3g} at a = {gains[i]:.3g}")
+
+
+@functools.cache
+def _tanh_gamma_profile() -> dict[float, np.ndarray]:
+    """γ(tanh(a z + b)) on TANH_PROFILE_GAINS for each of TANH_MEANS."""
+    tanh = get_activation("tanh")
+    return {b: np.array([gamma(tanh.modulated(a, b)) for a in TANH_PROFILE_GAINS]) for b in TANH_MEANS}
+
+
+@claim("theorem-3.1/tanh-gain-monotone-at-any-mean",
+       "Section 3: for tanh, increasing the effective gain increases γ (at zero, or at any, pre-activation mean)",
+       method="numeric", expected="imprecise", quote=SECTION_3_MONOTONE,
+       location="Section 3, 'Implication for emergence of frozen units'",
+       reading="The paragraph lets both moments of the pre-activation drift (ψ(z) = tanh(a z + b)); 'increasing the "
+               "effective gain' A: at zero mean b = 0 (Appendix A.2's family, appendix-A.2/tanh-gain-monotone), B: at "
+               "any mean b. (The ReLU half, appendix-A.2/relu-bias-monotone, has no such choice: γ depends on b/|a|.)")
+def tanh_gain_monotone_at_any_mean(ctx: Context) -> Outcome:
+    gains, g0 = _tanh_zero_mean_gammas(ctx.thorough)
+    zero_mean = ReadingOutcome(
+        "zero mean, γ(tanh(a z))", "holds" if np.all(np.diff(g0) > 0) else "refuted",
+        f"increasing on a ∈ [{gains[0]:g}, {gains[-1]:g}] ({len(gains)} gains), {g0[0]:.3g} → {g0[-1]:.6g}")
+    profile = {b: g for b, g in _tanh_gamma_profile().items() if b != 0.0}
+    failing = {b: g for b, g in profile.items() if not np.all(np.diff(g) > 0)}
+    grid = f"a ∈ geomspace({TANH_PROFILE_GAINS[0]:g}, {TANH_PROFILE_GAINS[-1]:g}, {len(TANH_PROFILE_GAINS)})"
+    if not failing:
+        any_mean = ReadingOutcome("any mean, γ(tanh(a z + b))", "holds",
+                                  f"increasing in a at every b ∈ {sorted(profile)} ({grid})")
+        return judge_readings([zero_mean, any_mean], margin=None)
+    b = min(failing)
+    g = failing[b]
+    i = int(np.argmax(np.diff(g) <= 0))  # the first gain after which γ stops increasing
+    tanh = get_activation("tanh")
+    a_hi, a_lo = TANH_PROFILE_GAINS[i], TANH_PROFILE_GAINS[i + 1]
+    check = [gamma_from_alpha(float(alpha_stein_mp(tanh.modulated(a, b)))) for a in (a_hi, a_lo)]
+    monotone_b = [bb for bb in profile if bb not in failing]
+    any_mean = ReadingOutcome(
+        "any mean, γ(tanh(a z + b))", "refuted",
+        f"({grid}) increasing for b ∈ {monotone_b}, but not from b = {b:g}: γ rises to {g[i]:.5g} at a = {a_hi:.3g} "
+        f"and falls to {g[i + 1]:.5g} at a = {a_lo:.3g} (mpmath Stein identity: {check[0]:.5g}, {check[1]:.5g}); "
+        f"failing means {sorted(failing)}")
+    return judge_readings([zero_mean, any_mean], margin=float(g[i + 1] - g[i]),
+                          summary=f"holds at zero mean; at mean b = {b:g}, γ(tanh(a z + b)) falls from {g[i]:.4g} "
+                                  f"(a = {a_hi:.3g}) to {g[i + 1]:.4g} (a = {a_lo:.3g})")
+
+
+@claim("theorem-3.1/tanh-gain-monotone-small-mean",
+       "Corrected: γ(tanh(a z + b)) increases with the gain a for |b| ≤ 1, but not for |b| ≥ 1.5 (it first peaks "
+       "near a ≈ 1, dips, then rises towards its a → ∞ limit)",
+       method="numeric", subject="correction", corrects="theorem-3.1/tanh-gain-monotone-at-any-mean",
+       quote=SECTION_3_MONOTONE, location="Section 3, 'Implication for emergence of frozen units'")
+def tanh_gain_monotone_small_mean(ctx: Context) -> Outcome:
+    rows, ok = [], True
+    for b, g in _tanh_gamma_profile().items():
+        monotone = bool(np.all(np.diff(g) > 0))
+        ok &= monotone == (b <= 1.0)
+        i = int(np.argmax(np.diff(g) <= 0))
+        rows.append(f"b = {b:g}: " + ("increasing" if monotone else
+                                      f"γ falls from {g[i]:.4g} (a = {TANH_PROFILE_GAINS[i]:.3g}) to {g[i + 1]:.4g} "
+                                      f"(a = {TANH_PROFILE_GAINS[i + 1]:.3g}), range [{g.min():.3g}, {g.max():.3g}]"))
+    return Outcome("holds" if ok else "refuted",
+                   detail=f"γ(tanh(a z + b)) on a ∈ geomspace({TANH_PROFILE_GAINS[0]:g}, {TANH_PROFILE_GAINS[-1]:g}, "
+                          f"{len(TANH_PROFILE_GAINS)}): " + "; ".join(rows) + " (γ is even in b, so the same holds for −b).")
 
 
 @functools.lru_cache(maxsize=8)
@@ -153,6 +232,10 @@ def frozen_probability_increases_with_gamma(ctx: Context) -> Outcome:
         f"{p_t[-1]:.6g} as γ rises (smallest step {step_t:.3g}); along relu(z + b), b ∈ [−6, 6], P = Φ(−b) rises with γ "
         f"(smallest step {step_r:.3g})")
     gains_b, g_tb, p_tb, _, _ = _frozen_families(ctx.thorough, "psi")
+    limit = (f"The caption's 'approaching 1.0 as γ → 1': along relu(z + b) P = {p_r[0]:.9f} at γ = 1 − {1 - g_r[0]:.2g} "
+             f"(b = −6), in both readings (a = 1); along tanh(a z) γ never approaches 1 — it stays below (π − 2)/(π + 2) "
+             f"= {TANH_GAIN_LIMIT:.6f} (γ = {g_t[-1]:.6f} at a = {gains[-1]:g}, appendix-A.2/gamma-to-1-tanh-gain), "
+             f"while P(|φ'| < ε) reaches {p_t[-1]:.6f}.")
     counterexample = None
     for i, (a, g, p) in enumerate(zip(gains_b, g_tb, p_tb)):  # in order of increasing gain (and γ)
         earlier = [(gains_b[j], g_tb[j], p_tb[j]) for j in range(i) if g > g_tb[j] and p < p_tb[j] - 0.5]
@@ -162,7 +245,7 @@ def frozen_probability_increases_with_gamma(ctx: Context) -> Outcome:
     if counterexample is None:
         psi = ReadingOutcome("frozen = |ψ'(z)| < ε, ψ'(z) = a·φ'(a·z + b)", "holds",
                              "P was non-decreasing in γ along both families")
-        return judge_readings([phi, psi], margin=min(step_t, step_r))
+        return judge_readings([phi, psi], margin=min(step_t, step_r), detail=limit)
     a0, g0, p0, a, g, p = counterexample
     psi = ReadingOutcome(
         "frozen = |ψ'(z)| < ε, ψ'(z) = a·φ'(a·z + b)",
@@ -170,7 +253,7 @@ def frozen_probability_increases_with_gamma(ctx: Context) -> Outcome:
         f"tanh(a z), ε = {DEFAULT_EPSILON}: a = {a0:.4g} has γ = {g0:.3g}, P = {p0:.6g}; a = {a:.4g} has larger "
         f"γ = {g:.3g} but P = {p:.3g}. For a < ε, |ψ'| ≤ a < ε everywhere, so P = 1 while γ ≈ 0 (re-run: python -m "
         f"theory describe tanh --scale {a0:.4g})")
-    return judge_readings([phi, psi], margin=p - p0,
+    return judge_readings([phi, psi], margin=p - p0, detail=limit,
                           summary=f"holds if frozen means |φ'(az+b)| < ε; fails for |ψ'| = a|φ'| < ε: tanh(a z) with "
                                   f"a = {a0:.2g} < ε has P = 1 at γ ≈ 0")
 
@@ -180,7 +263,8 @@ def _tanh_frozen_closed(a: float, eps: float) -> float:
 
 
 @claim("appendix-A.2/frozen-increases-with-gamma-corrected",
-       "P(|φ'(az+b)| < ε) strictly rises with γ along both families; P(|ψ'| < ε) only for tanh gains a ≥ a*(ε) ≈ 1.7ε",
+       "P(|φ'(az+b)| < ε) strictly rises with γ along both families; P(|ψ'| < ε) only for tanh gains a ≥ a*(ε) ≈ 1.7ε; "
+       "P → 1 as γ → 1 along relu(z + b), while tanh(a z) keeps γ < (π−2)/(π+2) ≈ 0.222 (P(|φ'| < ε) → 1 as a → ∞)",
        method="numeric", subject="correction", corrects="appendix-A.2/frozen-increases-with-gamma",
        quote=FIGURE_A_2_CAPTION, location="Figure A.2 caption")
 def frozen_probability_increases_with_gamma_corrected(ctx: Context) -> Outcome:
@@ -209,6 +293,10 @@ def frozen_probability_increases_with_gamma_corrected(ctx: Context) -> Outcome:
     tanh_steps = np.diff(p_t)
     ok = bool(np.all(relu_steps >= 0) and np.all(np.diff(g_t) > 0) and np.all(tanh_steps >= -ROUNDING))
     ok = ok and float(np.max(np.abs(p_t - p_closed))) < FLOAT_AGREEMENT and phi_ok
+    relu_top = (float(g_rphi.max()), float(p_rphi[np.argmax(g_rphi)]))  # γ → 1 at b = −6
+    tanh_far = _tanh_frozen_closed(LARGE_GAIN, LARGE_GAIN * eps)  # P(|tanh'(aZ)| < ε) at a = LARGE_GAIN
+    ok = ok and relu_top[0] > HIGH_GAMMA and relu_top[1] > 1.0 - 1e-6 and g_phi.max() < TANH_GAIN_LIMIT
+    ok = ok and tanh_far > 1.0 - 1e-3
     margin = float(min(relu_steps.min(), tanh_steps.min()))
     return Outcome("holds" if ok else "refuted", margin,
                    f"Reading φ'(az+b): P strictly increasing in γ along tanh(a z), a ∈ [{PHI_SMALLEST_GAIN:g}, 30] (and "
@@ -217,7 +305,10 @@ def frozen_probability_increases_with_gamma_corrected(ctx: Context) -> Outcome:
                    f"Reading ψ': ReLU: P = Φ(−b) and γ both decrease in b, so P is non-decreasing in γ over b ∈ [−6, 6]; "
                    f"tanh: a*(ε = {eps}) = {a_star:.6g} (= {a_star / eps:.4g} ε) minimises P; for a ∈ [a*, 30] "
                    f"γ and P both increase (P from {p_t[0]:.3g} to {p_t[-1]:.6g}); roots vs closed form agree to "
-                   f"{float(np.max(np.abs(p_t - p_closed))):.2g}. On (ε, a*) P falls while γ rises.")
+                   f"{float(np.max(np.abs(p_t - p_closed))):.2g}. On (ε, a*) P falls while γ rises. As γ → 1: "
+                   f"relu(z − 6) has γ = 1 − {1 - relu_top[0]:.2g} and P = {relu_top[1]:.9f}; tanh(a z) stays below γ = "
+                   f"{TANH_GAIN_LIMIT:.6f} (γ = {g_phi.max():.6f} at a = 30), and P(|φ'| < ε) = 2Φ(−arcsech(√ε)/a) = "
+                   f"{tanh_far:.6f} at a = {LARGE_GAIN:g} (→ 1).")
 
 
 @claim("appendix-A.2/gamma-to-1-frozen-relu",

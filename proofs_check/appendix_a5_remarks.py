@@ -7,6 +7,8 @@ basis N of the normal space) and full Hessians from :func:`dag_nets.stability.de
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -15,8 +17,9 @@ from dag_nets.builders import mlp, teacher_batch
 from dag_nets.graph import DagNet, loss_of_theta
 from dag_nets.manifolds import manifold
 from dag_nets.partition import Partition
-from dag_nets.stability import classify, dense_hessian, normal_stability
-from proofs_check.registry import Context, Outcome, claim
+from dag_nets.stability import ZERO_EIG_RTOL, classify, dense_hessian, normal_stability
+from proofs_check.appendix_a5 import DEFINITION
+from proofs_check.registry import Context, Outcome, ReadingOutcome, claim, judge_readings
 from proofs_check.section2_manifolds import mirror_data, mirror_net
 
 EXACT_TOL = 1e-12
@@ -35,39 +38,64 @@ def _fitted_targets(net: DagNet, theta: torch.Tensor, x: torch.Tensor) -> torch.
         return net.functional(theta, x)
 
 
-STABILITY_QUOTE = ("The stability of \\mathcal{M} is characterized by the Hessian $\\nabla_\\theta^2 \\mathcal{L}(\\theta)$ "
-                   "in directions normal to \\mathcal{M} :")
+STABILITY_QUOTE = DEFINITION
+"""Definition A.2's opening sentence (shared with proofs_check.appendix_a5)."""
+FITTED, TEACHER, OTHER_POINT = "θ1, data fitted by θ1", "θ1, teacher data", "θ2, data fitted by θ1"
 
 
-def _classes(ctx: Context) -> dict[str, str]:
-    """Classes of M_C at two points θ1, θ2 of one cloned net for two datasets (see the check's detail)."""
+def _rotated_class(net: DagNet, part: Partition, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor,
+                   seed: int) -> str:
+    """Definition A.2's class at θ computed with another orthonormal basis N·Q of N_θM_C (Q a random rotation):
+    eigenvalues of (NQ)ᵀ∇²L(NQ), classified as dag_nets.stability does."""
+    _, N = manifold("C", part).dense_bases()
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((N.shape[1], N.shape[1])))
+    B = N @ q
+    H = dense_hessian(net, x, y, theta).numpy()
+    ev = np.linalg.eigvalsh(B.T @ H @ B)
+    return classify(ev, ZERO_EIG_RTOL * max(1.0, float(np.abs(ev).max())))[1]
+
+
+@functools.lru_cache(maxsize=4)
+def _classes(ctx: Context) -> tuple[dict[str, str], dict[str, str]]:
+    """Classes of M_C at two points θ1, θ2 of one cloned net for two datasets (see the check's detail): by
+    dag_nets.stability.normal_stability, and with a rotated basis of the normal space."""
     net, part = _cloned(ctx.seed)
     x, y_teacher = teacher_batch(2, 1, 16, seed=ctx.seed)
     theta1 = net.flat_parameters()
     theta2 = manifold("C", part).random_point(torch.Generator().manual_seed(ctx.seed), scale=1.0)
     fit1 = _fitted_targets(net, theta1, x)
-    out = {}
-    for name, theta, y in (("θ1, data fitted by θ1", theta1, fit1), ("θ1, teacher data", theta1, y_teacher),
-                           ("θ2, data fitted by θ1", theta2, fit1)):
+    out, rotated = {}, {}
+    for name, theta, y in ((FITTED, theta1, fit1), (TEACHER, theta1, y_teacher), (OTHER_POINT, theta2, fit1)):
         out[name] = normal_stability(net, part, x, y, space="C", theta=theta).classification
-    return out
+        rotated[name] = _rotated_class(net, part, x, y, theta, ctx.seed)
+    return out, rotated
 
 
 @claim("definition-A.2/classification-depends-on-data",
        "Definition A.2 classifies a manifold: stable, unstable or saddle is a property of M",
        method="numeric", expected="imprecise", quote=STABILITY_QUOTE, location="Definition A.2",
        reading="'The stability of M' names a property of the manifold, while the conditions are stated at a point θ "
-               "and through ∇²L, which depends on the data: (a) a property of M alone; (b) of the pair (θ, L).")
+               "and through ∇²L, which depends on the data: A, a property of M alone; B, of M and the data (the loss "
+               "L); C, of the point θ ∈ M and L.")
 def classification_depends_on_data(ctx: Context) -> Outcome:
-    classes = _classes(ctx)
-    differ = len(set(classes.values())) > 1
-    status = "imprecise" if differ else "holds"
-    return Outcome(status, margin=float(len(set(classes.values()))),
-                   detail=f"M_C of a 2× clone of mlp(2, [2], 1, 'tanh', seed={ctx.seed}) (one linear subspace, the same "
-                          f"normal space N_C everywhere), x = teacher_batch(2, 1, 16, seed={ctx.seed})[0]; θ1 = the clone, "
-                          "θ2 = a random point of M_C: " + "; ".join(f"{k}: {v}" for k, v in classes.items())
-                          + ". Same manifold, same point, two datasets: two classes; same manifold, same data, two points: "
-                          "two classes. Reading (a) fails, reading (b) is what the definition computes.")
+    classes, rotated = _classes(ctx)
+    listed = "; ".join(f"{k}: {v}" for k, v in classes.items())
+    readings = [
+        ReadingOutcome("a property of M alone", "refuted" if len(set(classes.values())) > 1 else "holds",
+                       f"one M_C, three (point, data) pairs: {listed}"),
+        ReadingOutcome("a property of M and the data", "refuted" if classes[FITTED] != classes[OTHER_POINT] else "holds",
+                       f"same data, two points of M_C: {classes[FITTED]} at θ1, {classes[OTHER_POINT]} at θ2"),
+        ReadingOutcome("a property of the point θ and the loss L", "holds" if classes == rotated else "refuted",
+                       "at each (θ, L) the class is well defined — it does not depend on how N_θM is represented: "
+                       f"the restricted Hessian in a randomly rotated orthonormal basis gives {'; '.join(rotated.values())}"),
+    ]
+    return judge_readings(
+        readings, margin=float(len(set(classes.values()))),
+        detail=f"M_C of a 2× clone of mlp(2, [2], 1, 'tanh', seed={ctx.seed}) (one linear subspace, the same normal "
+               f"space N_C everywhere), x = teacher_batch(2, 1, 16, seed={ctx.seed})[0]; θ1 = the clone, θ2 = a random "
+               "point of M_C.",
+        summary=f"one manifold, several classes: {classes[FITTED]} at θ1 with the data θ1 fits, {classes[TEACHER]} with "
+                f"teacher data, {classes[OTHER_POINT]} at another point — a property of (θ, L), not of M")
 
 
 @claim("definition-A.2/classification-of-point-and-loss",
@@ -83,7 +111,7 @@ def classification_of_point_and_loss(ctx: Context) -> Outcome:
     probe = torch.randn(net.num_parameters, generator=gen, dtype=torch.float64)
     theta2 = M.random_point(gen)
     same_normal = float((M.normal(probe) - manifold("C", Partition(net, part.blocks)).normal(probe)).abs().max())
-    classes = _classes(ctx)
+    classes, _ = _classes(ctx)
     dense = normal_stability(net, part, x, y_teacher, space="C")
     ok = same_normal == 0.0 and len(set(classes.values())) >= 2 and dense.classification in ("saddle", "degenerate")
     return Outcome("holds" if ok else "refuted",

@@ -104,10 +104,27 @@ def _table(results: list[Result], checks: list[Check]) -> list[str]:
     return lines
 
 
+def not_run_sentence(results: list[Result], checks: list[Check]) -> str:
+    """The errata (by registered verdict) that ``results`` lacks — the thorough-only ones in a default run — with
+    their corrections; empty when every erratum ran."""
+    ran = {r.check.id for r in results}
+    fixes = corrections_of(checks)
+    missing = [c for c in checks if is_erratum(c) and c.id not in ran]
+    if not missing:
+        return ""
+    listed = "; ".join(f"`{c.id}` ({c.expected}" + "".join(f"; corrected: `{f.id}`" for f in fixes.get(c.id, [])[:1])
+                       + ")" for c in missing)
+    return (f"Not run for this table ({len(missing)} more paper sentences that do not hold, checked on the project's "
+            f"longer studies; `python -m proofs_check --thorough` runs them): {listed}.")
+
+
 def render_readme_section(results: list[Result], checks: list[Check]) -> str:
-    """The generated part of README.md's "What the paper gets wrong" (markers included)."""
-    body = [README_START, "", *textwrap.wrap(counts_sentence(checks), 110), "", *_table(results, checks), "", README_END]
-    return "\n".join(body) + "\n"
+    """The generated part of README.md's "What the paper gets wrong" (markers included): the counts, the table of
+    the errata among ``results`` and the errata registered but not run."""
+    rest = not_run_sentence(results, checks)
+    body = [README_START, "", *textwrap.wrap(counts_sentence(checks), 110), "", *_table(results, checks)]
+    body += ["", *textwrap.wrap(rest, 110)] if rest else []
+    return "\n".join([*body, "", README_END]) + "\n"
 
 
 def readme_section(text: str) -> str | None:

@@ -5,6 +5,7 @@ of the input and output nodes. Networks, manifolds, gradients and trajectories c
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import networkx as nx
@@ -122,7 +123,10 @@ def frozen_manifold_every_point(ctx: Context) -> Outcome:
     first = next(t for t, d in enumerate(moved) if d > 0)
     return Outcome(
         "refuted", resid,
-        f"ReLU MLP mlp(3, [4, 3], 1, 'relu', seed=3), x, y = teacher_batch(3, 1, 32, seed=3), F = {{{unit}}} (second "
+        summary=f"at a point of M_F where {unit} (second hidden layer) is active on {frac:.0%} of the batch, "
+                f"‖P_N ∇L‖/‖∇L‖ = {resid:.3g} > 0; GD from a barely dead start revives it and leaves M_F by "
+                f"{moved[-1]:.3g}",
+        detail=f"ReLU MLP mlp(3, [4, 3], 1, 'relu', seed=3), x, y = teacher_batch(3, 1, 32, seed=3), F = {{{unit}}} (second "
         f"hidden layer). At θ0 (bias of {unit} = −max z − {SATURATION_MARGIN}) the unit is dead and "
         f"‖P_N ∇L‖/‖∇L‖ = {at_dead:g}. The point θ' of M_F(θ0) (distance {on_mf:.1g}: θ_in({unit}) unchanged, every "
         f"other coordinate moved by N(0, s²), s = 3·mean|θ_i|, generator seed {ctx.seed}) makes {unit} active on {frac:.0%} of the "
@@ -278,6 +282,8 @@ def affine_sgd_invariance(ctx: Context) -> Outcome:
     left = float(sgd[idx].abs().max())
     status = "refuted" if tangency < EXACT_TOL and float(gd[idx].abs().max()) < EXACT_TOL and left > ESCAPE_TOL else "holds"
     return Outcome(status, margin=left,
+                   summary=f"M = {{weights out of x1 = 0}} is an affine LoP manifold of a tanh MLP on mirror-symmetric "
+                           f"data (full-batch GD stays on it), yet {STEPS} one-example SGD steps leave it by {left:.3g}",
                    detail=f"tanh MLP mlp(2, [6], 1, seed={ctx.seed}) on teacher_batch(2, 1, 16, seed={ctx.seed}) plus "
                           "the mirror image x1 ↦ −x1 of every example (same target). M = {every weight out of x1 = 0} "
                           "is an affine (linear) LoP manifold of L: by the mirror symmetry ∂L/∂w(x1, ·) = 0 on all of "
@@ -422,7 +428,8 @@ def _output_block_net(equal_targets: bool) -> tuple[DagNet, Partition, torch.Ten
     return net, part, x, y
 
 
-def _io_outcomes(equal: bool) -> list[tuple[str, float, float, float, float]]:
+@functools.cache
+def _io_outcomes(equal: bool) -> tuple[tuple[str, float, float, float, float], ...]:
     """(case, forward spread, backward spread, gradient spread, distance to M_C after GD) for both cases."""
     out = []
     for name, build in (("input block {x0, x1}", _input_block_net), ("output block {y0, y1}", _output_block_net)):
@@ -430,10 +437,10 @@ def _io_outcomes(equal: bool) -> list[tuple[str, float, float, float, float]]:
         rep = cloning_report(net, part, x, y)
         traj = run_trajectory(net, part, x, y, optimizer=OptimizerSpec("sgd", LR), steps=STEPS)
         out.append((name, rep.forward, rep.backward, rep.gradient, max(traj.distance_C)))
-    return out
+    return tuple(out)
 
 
-def _io_rows(rows: list[tuple[str, float, float, float, float]]) -> str:
+def _io_rows(rows: tuple[tuple[str, float, float, float, float], ...]) -> str:
     return "; ".join(f"{n}: forward spread {f:.3g}, δ spread {b:.3g}, gradient off block-constant {g:.3g}, distance "
                      f"to M_C after {STEPS} GD steps {d:.3g}" for n, f, b, g, d in rows)
 
@@ -447,6 +454,8 @@ def _io_refuted(theorem: str) -> Outcome:
     (_, f_in, _, g_in, d_in), (_, _, b_out, _, d_out) = rows
     broken = f_in > ESCAPE_TOL and g_in > ESCAPE_TOL and d_in > ESCAPE_TOL and b_out > ESCAPE_TOL and d_out > ESCAPE_TOL
     return Outcome("refuted" if broken else "holds", margin=min(f_in, b_out),
+                   summary=f"two inputs in one block feed clones that differ by {f_in:.3g}, two outputs in one block "
+                           f"have adjoints that differ by {b_out:.3g}; GD leaves M_C (by {d_in:.3g} and {d_out:.3g})",
                    detail=f"{theorem} as stated puts no condition on input and output nodes. Counterexamples, {IO_SETUP}: "
                           + _io_rows(rows) + ". Two inputs in one block carry different values, so the clones they "
                           "feed differ (and ∂L/∂w(x_i, ·) = x_i δ is not block-constant); two outputs in one block have "

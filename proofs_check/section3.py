@@ -39,6 +39,10 @@ EQUALITY_CONDITIONS = (r"The rank ratio equals 1 if and only if $\Delta(C) = 0$.
 STRICT_GAIN = (r"The ratio is strictly larger than 1 when the potential $\Psi(C)$ is vanishing (all off-diagonal "
                r"$C_{ij} \in \{0, \pm 1\}$) and the activation is linear (γ_ϕ is zero).")
 PROOF_ER2 = r"The Rényi-2 effective rank is $\text{er}_2(C) = (\text{tr } C^2) / \|C\|_F^2$."
+LEVEL_SET_GRID = 1001
+"""Points of [−1, 1] on which K(c) − c and |c| − |K(c)| are scanned (fixed points, kept correlations)."""
+LEVEL_SET_ZERO = 1e-14
+"""A scanned value this small counts as a zero (float64 round-off of K on [−1, 1])."""
 
 
 def _activations() -> list:
@@ -264,13 +268,51 @@ def equality_conditions(ctx: Context) -> Outcome:
                 f"{ratio:.4g}")
 
 
+def minus_one_kept(act: Activation) -> bool:
+    """|K(−1)| = 1: the map keeps the magnitude of a correlation −1 (φ − Eφ odd, K(−1) = −1, or even, K(−1) = 1)."""
+    return abs(abs(float(kernel(act, -1.0))) - 1.0) <= ROUNDING
+
+
+@functools.cache
+def kernel_on_grid(act: Activation) -> tuple[np.ndarray, np.ndarray]:
+    """(c, K(c)) on LEVEL_SET_GRID points of [−1, 1], computed once per activation for every scan below."""
+    r = np.linspace(-1.0, 1.0, LEVEL_SET_GRID)
+    return r, np.asarray(kernel(act, r), dtype=np.float64)
+
+
+def _scan_zeros(r: np.ndarray, values: np.ndarray, ends: list[float]) -> tuple[float, ...]:
+    """Zeros (|value| ≤ LEVEL_SET_ZERO) and sign changes of ``values`` on the interior of the grid ``r``, plus
+    the endpoints ``ends`` (decided exactly by the caller), rounded to 6 digits."""
+    inner, f = r[1:-1], values[1:-1]
+    f = np.where(np.abs(f) <= LEVEL_SET_ZERO, 0.0, f)
+    found = {round(float(c), 6) for c in inner[f == 0.0]}
+    found |= {round(float((inner[i] + inner[i + 1]) / 2), 6) for i in np.nonzero(f[:-1] * f[1:] < 0)[0]}
+    return tuple(sorted(c + 0.0 for c in {*found, *ends}))  # + 0.0: no −0.0
+
+
+def kernel_fixed_points(act: Activation) -> tuple[float, ...]:
+    """The fixed points K(c) = c of the correlation map on [−1, 1] (a scan of K(c) − c on LEVEL_SET_GRID points;
+    the endpoints exactly): correlations the nonlinearity leaves unchanged. Shared by the checks of every
+    sentence that names 'the fixed points 0 or ±1' (Section 3, Figure A.1)."""
+    r, k = kernel_on_grid(act)
+    return _scan_zeros(r, k - r, [e for e in (-1.0, 1.0) if abs(float(kernel(act, e)) - e) <= ROUNDING])
+
+
+def kept_correlations(act: Activation) -> tuple[float, ...]:
+    """The correlations whose magnitude the map keeps, |K(c)| = |c| — the zeros of the gap c² − K(c)² of Lemma
+    A.1, and the entries C_ij for which a Ψ = 0 matrix keeps ratio 1 (theorem-3.1/equality-conditions-corrected);
+    same scan as :func:`kernel_fixed_points`."""
+    r, k = kernel_on_grid(act)
+    ends = ([-1.0] if minus_one_kept(act) else []) + ([1.0] if abs(float(kernel(act, 1.0)) - 1.0) <= ROUNDING else [])
+    return _scan_zeros(r, np.abs(r) - np.abs(k), ends)
+
+
 def _corrected_predicate(act, C: np.ndarray) -> bool:
     """ratio = 1 ⇔ φ linear, or every off-diagonal C_ij ∈ {0, 1}, or C_ij = −1 with |K(−1)| = 1."""
     if is_linear(act):
         return True
     off = C[~np.eye(len(C), dtype=bool)]
-    minus_ok = abs(abs(float(kernel(act, -1.0))) - 1.0) <= ROUNDING
-    return bool(np.all((off == 0.0) | (off == 1.0) | ((off == -1.0) & minus_ok)))
+    return bool(np.all((off == 0.0) | (off == 1.0) | ((off == -1.0) & minus_one_kept(act))))
 
 
 @claim("theorem-3.1/equality-conditions-corrected",

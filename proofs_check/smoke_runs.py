@@ -207,6 +207,10 @@ def clone_trajectory(setting: CloneSetting) -> CloneTrajectory:
 # ------------------------------------------------------------------------------------------ continual
 CONTINUAL_SEEDS, CONTINUAL_SEEDS_THOROUGH = 2, 5
 """Seeds of the continual smoke runs (the preset's two; five under --thorough)."""
+CONTINUAL_SMOKE = ("the project's continual study at smoke scale (MLP of width 0.25 with dropout 0.2, Adam lr 1e-3, "
+                   "synthetic 3×8×8 images, 4 tasks × 2 classes × 150 steps, metrics every 25 steps on a stratified "
+                   "batch of 256; two seeds, five under --thorough)")
+"""How the checks that use :func:`continual_intervals` describe the run in their detail."""
 
 
 def continual_seeds(seed: int, thorough: bool) -> tuple[int, ...]:
@@ -228,6 +232,13 @@ def continual_records(overrides: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
                                                                     "device=cpu"])
         run_dir = run_continual(cfg)
         return tuple(load_metrics(run_dir))
+
+
+def continual_intervals(normalization: str, seeds: tuple[int, ...]) -> dict[int, list[dict[str, Any]]]:
+    """The interval records (effective rank, dead and duplicate fractions, …) of the continual smoke run with
+    ``normalization``, per seed, in step order."""
+    records = [r for r in continual_records(continual_overrides(normalization, seeds)) if r["event"] == "interval"]
+    return {s: sorted((r for r in records if r["seed"] == s), key=lambda r: r["step"]) for s in seeds}
 
 
 # ------------------------------------------------------------------------------------------ bit flipping

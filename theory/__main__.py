@@ -6,8 +6,10 @@
     python -m theory accuracy [--json]
     python -m theory plot --out DIR [--quick]
 
-Bad input (unknown activation, r outside [−1, 1] or not finite, eps ≤ 0, scale 0) prints a message naming
-the problem and the valid choices and exits with status 2.
+Bad input (unknown activation or malformed ``name:param``, r outside [−1, 1] or not finite, eps ≤ 0, a zero,
+subnormal or non-finite scale, an option given twice, an output directory that already holds figures)
+prints one line naming the problem and the valid choices and exits with status 2; so does an activation that
+is constant to float64 precision, or that overflows it, at the given scale and shift.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import math
 import sys
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -29,10 +32,31 @@ EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own errors: usage + message, status 2
-        self.print_usage(sys.stderr)
-        print(f"error: {message}", file=sys.stderr)
+    def error(self, message: str) -> NoReturn:  # argparse's own errors: one line, status 2
+        print(
+            f"error: {message} (see python -m {self.prog.removeprefix('python -m ')} --help)", file=sys.stderr
+        )
         sys.exit(EXIT_BAD_INPUT)
+
+
+class _Once(argparse.Action):
+    """An option that may be given once: argparse would silently keep the last of ``--scale 2 --scale 3``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, f"_seen_{self.dest}", False):
+            parser.error(f"{option_string} given twice; give it once")
+        setattr(namespace, f"_seen_{self.dest}", True)
+        setattr(namespace, self.dest, True if self.nargs == 0 else values)
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
+    parser.add_argument(name, action=_Once, nargs=0, default=False, help=help_text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,21 +65,39 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     d = sub.add_parser("describe", help="α, γ, frozen probability and Hermite coefficients of φ(A·z + B)")
     d.add_argument("activation", help=f"one of: {names} (parameterized: leaky_relu:S, elu:A, softplus:B)")
-    d.add_argument("--scale", type=float, default=1.0, help="A in ψ(z) = φ(A·z + B), non-zero (default 1)")
-    d.add_argument("--shift", type=float, default=0.0, help="B in ψ(z) = φ(A·z + B) (default 0)")
-    d.add_argument("--eps", type=float, default=DEFAULT_EPSILON, help="ε of P(|ψ'| < ε), > 0 (default 0.01)")
-    d.add_argument("--json", action="store_true")
+    d.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        action=_Once,
+        help="A in ψ(z) = φ(A·z + B), finite and non-zero (default 1)",
+    )
+    d.add_argument(
+        "--shift", type=float, default=0.0, action=_Once, help="B in ψ(z) = φ(A·z + B) (default 0)"
+    )
+    d.add_argument(
+        "--eps",
+        type=float,
+        default=DEFAULT_EPSILON,
+        action=_Once,
+        help="ε of P(|ψ'| < ε), > 0 (default 0.01)",
+    )
+    _flag(d, "--json", "print one JSON object")
     k = sub.add_parser("kernel", help="K_φ(R) for one or more correlations R in [−1, 1]")
     k.add_argument("activation", help=f"one of: {names}")
     k.add_argument("r", type=float, nargs="+", metavar="R")
-    k.add_argument("--json", action="store_true")
+    _flag(k, "--json", "print one JSON object")
     t = sub.add_parser("table", help="α, γ, K(0.5), K(−1) for every registered activation")
-    t.add_argument("--json", action="store_true")
-    acc = sub.add_parser("accuracy", help="measured disagreement between the independent methods, per activation")
-    acc.add_argument("--json", action="store_true")
+    _flag(t, "--json", "print one JSON list")
+    acc = sub.add_parser(
+        "accuracy", help="measured disagreement between the independent methods, per activation"
+    )
+    _flag(acc, "--json", "print one JSON list")
     pl = sub.add_parser("plot", help="Figures A.1–A.3 as PNG files")
-    pl.add_argument("--out", required=True, help="output directory")
-    pl.add_argument("--quick", action="store_true", help="coarse grids (seconds instead of ~30 s)")
+    pl.add_argument(
+        "--out", required=True, action=_Once, help="output directory (existing figures are never overwritten)"
+    )
+    _flag(pl, "--quick", "coarse grids (seconds instead of ~30 s)")
     return p
 
 
@@ -86,8 +128,15 @@ def _table() -> list[dict]:
         act = get_activation(name)
         a = alpha(act)
         k_half, k_minus = kernel(act, np.array([0.5, -1.0]))
-        rows.append({"activation": act.name, "alpha": a, "gamma": gamma_from_alpha(a), "K(0.5)": float(k_half),
-                     "K(-1)": float(k_minus)})
+        rows.append(
+            {
+                "activation": act.name,
+                "alpha": a,
+                "gamma": gamma_from_alpha(a),
+                "K(0.5)": float(k_half),
+                "K(-1)": float(k_minus),
+            }
+        )
     return rows
 
 
@@ -97,8 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "describe":
             if not math.isfinite(args.eps) or args.eps <= 0:
                 raise ValueError(f"--eps {args.eps!r} is invalid; valid choices: a finite number > 0")
-            if not math.isfinite(args.scale) or args.scale == 0:
-                raise ValueError(f"--scale {args.scale!r} is invalid; valid choices: a finite non-zero number")
+            if not math.isfinite(args.scale) or abs(args.scale) < sys.float_info.min:
+                raise ValueError(
+                    f"--scale {args.scale!r} is invalid; valid choices: a finite number with |A| ≥ "
+                    f"{sys.float_info.min:.3g}"
+                )
+            if not math.isfinite(args.shift):
+                raise ValueError(f"--shift {args.shift!r} is invalid; valid choices: a finite number")
             out = _describe(args)
             if args.json:
                 print(json.dumps(out))
@@ -125,24 +179,30 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"{'activation':16s} {'alpha':>10s} {'gamma':>10s} {'K(0.5)':>10s} {'K(-1)':>10s}")
                 for row in rows:
-                    print(f"{row['activation']:16s} {row['alpha']:10.6f} {row['gamma']:10.6f} "
-                          f"{row['K(0.5)']:10.6f} {row['K(-1)']:10.6f}")
+                    print(
+                        f"{row['activation']:16s} {row['alpha']:10.6f} {row['gamma']:10.6f} "
+                        f"{row['K(0.5)']:10.6f} {row['K(-1)']:10.6f}"
+                    )
         elif args.command == "accuracy":
             from theory.accuracy import method_disagreements
 
-            rows = [method_disagreements(name) for name in registered_names()]
+            accuracy_rows = [method_disagreements(name) for name in registered_names()]
             if args.json:
-                print(json.dumps(rows))
+                print(json.dumps(accuracy_rows))
             else:
-                print("| activation | α | γ | α: Hermite vs Stein | γ: Hermite vs Stein | K: series vs direct "
-                      "| K vs closed | P(frozen) | P: roots vs ref. |")
+                print(
+                    "| activation | α | γ | α: Hermite vs Stein | γ: Hermite vs Stein | K: series vs direct "
+                    "| K vs closed | P(frozen) | P: roots vs ref. |"
+                )
                 print("|---|---|---|---|---|---|---|---|---|")
-                for row in rows:
-                    kc = "–" if row["kernel_vs_closed"] is None else f"{row['kernel_vs_closed']:.1e}"
-                    print(f"| {row['activation']} | {row['alpha']:.10f} | {row['gamma']:.10f} | "
-                          f"{row['alpha_hermite_vs_stein']:.1e} | {row['gamma_hermite_vs_stein']:.1e} | "
-                          f"{row['kernel_series_vs_direct']:.1e} | {kc} | {row['frozen_probability']:.6g} | "
-                          f"{row['frozen_roots_vs_reference']:.1e} ({row['frozen_reference']}) |")
+                for acc in accuracy_rows:
+                    kc = "–" if acc["kernel_vs_closed"] is None else f"{acc['kernel_vs_closed']:.1e}"
+                    print(
+                        f"| {acc['activation']} | {acc['alpha']:.10f} | {acc['gamma']:.10f} | "
+                        f"{acc['alpha_hermite_vs_stein']:.1e} | {acc['gamma_hermite_vs_stein']:.1e} | "
+                        f"{acc['kernel_series_vs_direct']:.1e} | {kc} | {acc['frozen_probability']:.6g} | "
+                        f"{acc['frozen_roots_vs_reference']:.1e} ({acc['frozen_reference']}) |"
+                    )
         else:
             from theory.plots import draw_all
 

@@ -25,7 +25,9 @@ def _rel(x: np.ndarray | float, ref: np.ndarray | float) -> float:
     return float(np.max(np.abs(x - ref) / np.maximum(np.abs(ref), ABS_FLOOR)))
 
 
-def method_disagreements(act: Activation | str, eps: float = DEFAULT_EPSILON) -> dict[str, float | str | None]:
+def method_disagreements(
+    act: Activation | str, eps: float = DEFAULT_EPSILON
+) -> dict[str, float | str | None]:
     """α, γ and the maximal relative disagreements between the methods (see the module docstring)."""
     act = get_activation(act)
     a_h, a_s = alpha(act), alpha(act, "stein")
@@ -35,7 +37,9 @@ def method_disagreements(act: Activation | str, eps: float = DEFAULT_EPSILON) ->
     closed = act.closed_form_kernel(ACCURACY_GRID)
     p_roots = frozen_probability(act, eps)
     p_closed = frozen_probability_closed_form(act, eps)
-    p_ref, p_ref_name = (p_closed, "closed") if p_closed is not None else (frozen_probability(act, eps, "mp"), "mp")
+    p_ref, p_ref_name = (
+        (p_closed, "closed") if p_closed is not None else (frozen_probability(act, eps, "mp"), "mp")
+    )
     return {
         "activation": act.name,
         "alpha": a_h,

@@ -15,6 +15,8 @@ Lemma A.1's gap G(r) = r² − K(r)² and its bound γ·r²(1 − r²) are :func
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from theory.activations import Activation, get_activation
@@ -62,16 +64,30 @@ def decorrelation_gap(act: Activation | str, r: np.ndarray | float) -> np.ndarra
     return rr * rr - kernel(get_activation(act), rr) ** 2
 
 
-def gap_lower_bound(act: Activation | str, r: np.ndarray | float, constant: float | None = None) -> np.ndarray:
+def gap_lower_bound(
+    act: Activation | str, r: np.ndarray | float, constant: float | None = None
+) -> np.ndarray:
     """c·r²(1 − r²) with c = γ_φ (Lemma A.1, Eq. (2)) unless ``constant`` is given (e.g. 1 − α)."""
     rr = check_correlations(r)
-    c = gamma_from_alpha(alpha(act)) if constant is None else float(constant)
+    c = gamma_from_alpha(alpha(act)) if constant is None else _finite_constant(constant)
     return c * rr * rr * (1.0 - rr * rr)
+
+
+def _finite_constant(constant: object) -> float:
+    try:
+        value = float(constant)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(constant, bool) or not math.isfinite(value):
+        raise ValueError(f"constant must be a finite number (e.g. γ or 1 − α), got {constant!r}")
+    return value
 
 
 def gap_constant_profile(act: Activation | str, r: np.ndarray | float) -> np.ndarray:
     """(r² − K(r)²)/(r²(1 − r²)) for r ∉ {0, ±1}: its infimum is the best Lemma A.1 constant for φ."""
     rr = check_correlations(r)
     if np.any((rr == 0.0) | (np.abs(rr) == 1.0)):
-        raise ValueError("the gap ratio is undefined at r ∈ {0, ±1}; use the limits 1 − α² (r→0), K'(1) − 1 (r→1)")
+        raise ValueError(
+            "the gap ratio is undefined at r ∈ {0, ±1}; use the limits 1 − α² (r→0), K'(1) − 1 (r→1)"
+        )
     return decorrelation_gap(act, rr) / (rr * rr * (1.0 - rr * rr))

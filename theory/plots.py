@@ -15,19 +15,20 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from theory.activations import get_activation, registered_names  # noqa: E402
-from theory.bounds import decorrelation_gap, gap_lower_bound, rank_gain_ratio, theorem_bound  # noqa: E402
-from theory.frozen import DEFAULT_EPSILON, frozen_probability  # noqa: E402
-from theory.kernels import alpha, gamma  # noqa: E402
+from theory.activations import get_activation, registered_names
+from theory.bounds import decorrelation_gap, gap_lower_bound, rank_gain_ratio, theorem_bound
+from theory.frozen import DEFAULT_EPSILON, frozen_probability
+from theory.kernels import alpha, gamma
 
 REPRESENTATIVE = ("relu", "tanh", "gelu", "sin")
 RELU_BIASES = np.linspace(-3.0, 3.0, 61)
 TANH_GAINS = np.geomspace(1e-3, 30.0, 61)
 FIG_A3_SHIFTS = np.linspace(-3.0, 3.0, 25)
 FIG_A3_SCALES = (0.5, 1.0, 2.0, 4.0)
+FIGURE_NAMES = ("figure_A1.png", "figure_A2.png", "figure_A3.png")
 DENSE_DIMENSION = 24
 DENSE_RANK = 3
 
@@ -75,8 +76,9 @@ def figure_a1(out: Path, activations: tuple[str, ...] = REPRESENTATIVE, points: 
     return path
 
 
-def figure_a2(out: Path, eps: float = DEFAULT_EPSILON, biases: np.ndarray = RELU_BIASES,
-              gains: np.ndarray = TANH_GAINS) -> Path:
+def figure_a2(
+    out: Path, eps: float = DEFAULT_EPSILON, biases: np.ndarray = RELU_BIASES, gains: np.ndarray = TANH_GAINS
+) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     relu = get_activation("relu")
     g_relu = [gamma(relu.modulated(1.0, b)) for b in biases]
@@ -101,8 +103,13 @@ def figure_a2(out: Path, eps: float = DEFAULT_EPSILON, biases: np.ndarray = RELU
     return path
 
 
-def figure_a3(out: Path, eps: float = DEFAULT_EPSILON, shifts: np.ndarray = FIG_A3_SHIFTS,
-              scales: tuple[float, ...] = FIG_A3_SCALES, names: list[str] | None = None) -> Path:
+def figure_a3(
+    out: Path,
+    eps: float = DEFAULT_EPSILON,
+    shifts: np.ndarray = FIG_A3_SHIFTS,
+    scales: tuple[float, ...] = FIG_A3_SCALES,
+    names: list[str] | None = None,
+) -> Path:
     fig, ax = plt.subplots(figsize=(7, 5))
     chosen = names or registered_names()
     colors = plt.cm.tab20(np.linspace(0.0, 1.0, max(2, len(chosen))))
@@ -115,7 +122,9 @@ def figure_a3(out: Path, eps: float = DEFAULT_EPSILON, shifts: np.ndarray = FIG_
                 act = base.modulated(a, b)
                 pts.append((frozen_probability(act, eps), gamma(act)))
         arr = np.array(pts)
-        ax.scatter(arr[:, 0], arr[:, 1], s=10, color=colors[idx], marker=markers[idx % len(markers)], label=name)
+        ax.scatter(
+            arr[:, 0], arr[:, 1], s=10, color=colors[idx], marker=markers[idx % len(markers)], label=name
+        )
     ax.set_xlabel(f"frozen probability P(|ψ'(Z)| < {eps:g})")
     ax.set_ylabel("decorrelation strength γ")
     ax.legend(fontsize=7, ncol=2)
@@ -128,12 +137,26 @@ def figure_a3(out: Path, eps: float = DEFAULT_EPSILON, shifts: np.ndarray = FIG_
 
 
 def draw_all(out: Path | str, quick: bool = False) -> list[Path]:
-    """Write figure_A1.png, figure_A2.png and figure_A3.png into ``out`` (created if missing).
+    """Write figure_A1.png, figure_A2.png and figure_A3.png into ``out`` (created if missing); ValueError,
+    before any work, if ``out`` is a file or already holds one of them (figures are never overwritten).
 
     ``quick`` uses coarse grids (a few seconds instead of about half a minute).
     """
     directory = Path(out)
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(
+            f"--out {str(directory)!r} is a file; valid choices: a directory (created if missing)"
+        )
+    existing = [name for name in FIGURE_NAMES if (directory / name).exists()]
+    if existing:
+        raise ValueError(
+            f"{directory} already holds {', '.join(existing)}; figures are never overwritten: choose another "
+            "directory or move them away"
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create the output directory {str(directory)!r}: {err.strerror}") from None
     if not quick:
         return [figure_a1(directory), figure_a2(directory), figure_a3(directory)]
     return [

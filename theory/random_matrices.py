@@ -22,12 +22,15 @@ correlation matrix of a given kind from a numpy ``Generator``:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 CORRELATION_KINDS = ("gram", "low-rank", "mixed-identity", "clones", "zero-one-blocks", "cloned-blocks")
+MAX_DIMENSION = 10_000
+"""Largest d accepted by :func:`sample_correlation` (a d×d float64 matrix: 800 MB at the limit)."""
 SEED_RANGE = 2**32 - 1
 """Seeds drawn by :func:`correlation_specs` lie in [0, SEED_RANGE] (numpy ``default_rng`` accepts any)."""
 
@@ -67,8 +70,12 @@ def _clone_expand(rng: np.random.Generator, B: np.ndarray, d: int) -> np.ndarray
 
 def sample_correlation(rng: np.random.Generator, d: int, kind: str) -> np.ndarray:
     """A random d×d correlation matrix of one of :data:`CORRELATION_KINDS` (module docstring)."""
-    if not isinstance(d, (int, np.integer)) or d < 2:
-        raise ValueError(f"dimension must be an integer at least 2, got {d!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+        )
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 2 <= d <= MAX_DIMENSION:
+        raise ValueError(f"dimension must be an integer in [2, {MAX_DIMENSION}], got {d!r}")
     if kind not in CORRELATION_KINDS:
         raise ValueError(f"unknown correlation kind {kind!r}; valid choices: {', '.join(CORRELATION_KINDS)}")
     d = int(d)
@@ -112,7 +119,9 @@ def correlation_specs(min_dim: int = 2, max_dim: int = 8, kinds: Sequence[str] =
     """
     unknown = [k for k in kinds if k not in CORRELATION_KINDS]
     if unknown or not kinds:
-        raise ValueError(f"kinds {list(kinds)!r} must be a non-empty subset of {', '.join(CORRELATION_KINDS)}")
+        raise ValueError(
+            f"kinds {list(kinds)!r} must be a non-empty subset of {', '.join(CORRELATION_KINDS)}"
+        )
     if not 2 <= min_dim <= max_dim:
         raise ValueError(f"need 2 ≤ min_dim ≤ max_dim, got min_dim={min_dim}, max_dim={max_dim}")
     from hypothesis import strategies as st

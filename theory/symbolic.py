@@ -3,8 +3,7 @@
 Lemma A.1 reduces, through the extremal kernel Q(x) = αx + (1 − α)x² (x = |r|), to a polynomial inequality
 on the box α ∈ [0, 1], x ∈ [0, 1]:
 
-* with the paper's γ = (1 − α)/(1 + α):
-  x² − Q² − γ·x²(1 − x²) = α(1 − α)·x²(1 − x)·(2 + α(1 − x))/(1 + α);
+* with the paper's γ = (1 − α)/(1 + α): x² − Q² − γ·x²(1 − x²) = α(1 − α)·x²(1 − x)·(2 + α(1 − x))/(1 + α);
 * with the improved constant 1 − α:  x² − Q² − (1 − α)·x²(1 − x²) = α(1 − α)·x²(1 − x)²;
 * optimality: (x² − Q²)/(x²(1 − x²)) = (1 − α)·(1 + α(1 − x)/(1 + x)) → 1 − α as x → 1, and Q is itself
   a kernel of the class (w₁ = α, w₂ = 1 − α), so no constant larger than 1 − α is valid for the class.
@@ -17,7 +16,7 @@ polynomial of degree ≤ 1 in each variable — whose minimum over a box is atta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import sympy
 
@@ -131,7 +130,7 @@ def _density(z: sympy.Expr) -> sympy.Expr:
     return sympy.exp(-(z**2) / 2) / sympy.sqrt(2 * sympy.pi)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _symbolic_coefficient(name: str, k: int) -> sympy.Expr:
     act = get_activation(name)
     assert act.sympy_fn is not None
@@ -140,8 +139,12 @@ def _symbolic_coefficient(name: str, k: int) -> sympy.Expr:
         if act.kinks != (0.0,):
             raise ValueError(f"symbolic Hermite coefficients need kinks only at 0, {name} has {act.kinks}")
         # on each half-line the Piecewise collapses to one branch (the symbol carries the sign)
-        right = sympy.integrate(act.sympy_fn(_ZP) * sympy.hermite_prob(k, _ZP) * _density(_ZP), (_ZP, 0, sympy.oo))
-        left = sympy.integrate(act.sympy_fn(_ZN) * sympy.hermite_prob(k, _ZN) * _density(_ZN), (_ZN, -sympy.oo, 0))
+        right = sympy.integrate(
+            act.sympy_fn(_ZP) * sympy.hermite_prob(k, _ZP) * _density(_ZP), (_ZP, 0, sympy.oo)
+        )
+        left = sympy.integrate(
+            act.sympy_fn(_ZN) * sympy.hermite_prob(k, _ZN) * _density(_ZN), (_ZN, -sympy.oo, 0)
+        )
         value = right + left
     else:
         # E[φ(Z) He_k(Z)] = E[φ^{(k)}(Z)] (Gaussian integration by parts, k times)
@@ -156,9 +159,15 @@ def hermite_coefficient_symbolic(act: Activation | str, k: int) -> sympy.Expr:
     ValueError for callables, modulated activations or activations without a sympy form.
     """
     act = get_activation(act)
-    if act.sympy_fn is None or not act.exact_mpmath or act.is_modulated or act.family not in SYMBOLIC_FAMILIES:
+    if (
+        act.sympy_fn is None
+        or not act.exact_mpmath
+        or act.is_modulated
+        or act.family not in SYMBOLIC_FAMILIES
+    ):
         raise ValueError(
-            f"symbolic Hermite coefficients need an unmodulated activation of {', '.join(SYMBOLIC_FAMILIES)}; "
+            f"symbolic Hermite coefficients need an unmodulated activation of "
+            f"{', '.join(SYMBOLIC_FAMILIES)}; "
             f"got {act.name}"
         )
     if int(k) != k or k < 0:

@@ -1,6 +1,8 @@
 """Representation metrics of many runs at once on a fixed probe batch (Appendix B.1.2, "Metrics").
 
-Features are H [R, P, n]: n hidden units of each of R runs on the same P probe inputs. These are batched
+Features are H [R, P, n]: n hidden units of each of R runs on P probe inputs. Each run has its own probe
+batch, drawn from its own ``"probe"`` stream (:func:`run_probe_inputs`), so a run's metrics depend on
+its seed only, never on the other runs of the study or the study's base seed (tested). These are batched
 numpy forms of the single-matrix definitions in :mod:`experiments.metrics` (same thresholds, imported
 from there), tested against those functions run by run.
 
@@ -18,7 +20,9 @@ from there), tested against those functions run by run.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
+from experiments.bitflip.task import run_streams
 from experiments.metrics import DEAD_TOL as DEAD_ACTIVATION
 from experiments.metrics import TAU_CORR as DUPLICATE_COSINE
 from experiments.metrics import TAU_DEAD as DEAD_FRACTION_OF_SAMPLES
@@ -33,9 +37,18 @@ def probe_inputs(num_bits: int, size: int, rng: np.random.Generator) -> np.ndarr
     return inputs
 
 
+def run_probe_inputs(seeds: list[int], num_bits: int, size: int) -> np.ndarray:
+    """Each run's fixed probe batch [R, size, m+1] (uint8), from the ``"probe"`` stream of its own seed."""
+    if size < 1:
+        raise ValueError(f"probe size must be >= 1, got {size}")
+    batches = [probe_inputs(num_bits, size, run_streams(seed)["probe"]) for seed in seeds]
+    return np.stack(batches).astype(np.uint8)
+
+
 def _gram(features: np.ndarray) -> np.ndarray:
-    h = features.astype(np.float64)
-    return np.matmul(h.transpose(0, 2, 1), h)
+    """HᵀH per run in float64 (torch's batched product: 4× numpy's stacked matmul at 70 × 1000 × 100)."""
+    h = torch.from_numpy(features.astype(np.float64))
+    return torch.bmm(h.transpose(1, 2), h).numpy()
 
 
 def effective_rank(features: np.ndarray) -> np.ndarray:
@@ -44,7 +57,7 @@ def effective_rank(features: np.ndarray) -> np.ndarray:
 
 
 def _effective_rank_from_gram(gram: np.ndarray) -> np.ndarray:
-    sigma = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None))
+    sigma = np.sqrt(np.clip(torch.linalg.eigvalsh(torch.from_numpy(gram)).numpy(), 0.0, None))
     total = sigma.sum(axis=1, keepdims=True)
     p = np.divide(sigma, total, out=np.zeros_like(sigma), where=total > 0)
     entropy = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)

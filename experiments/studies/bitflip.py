@@ -1,7 +1,7 @@
 """The bit-flipping study: SGD, then Continual Backpropagation (Section 4, Figures B.1, B.2, Appendix B.1.1).
 
 For each width, the runs of ``seeds`` (the list of seeds to run, as in every study) learn the
-bit-flipping task online in one vectorized engine (:class:`experiments.bitflip.engine.BitFlipEngine`):
+bit-flipping task online in one vectorized engine (:func:`experiments.bitflip.engine.make_engine`, ``engine=``):
 plain SGD until ``switch_step``, SGD + CBP after. Every ``bin_size`` steps each run logs one line to
 ``metrics.jsonl``: the mean online loss of the bin, and the effective rank, duplicate fraction and dead
 fraction of its hidden features on a fixed probe batch. Figures: ``figure_b1.png`` (metrics over time,
@@ -33,9 +33,9 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from experiments.analysis import Groups, Run, StudyKind, group_runs, load_run, per_unit_means, series
-from experiments.bitflip.engine import BitFlipEngine
+from experiments.bitflip.engine import EngineBase, make_engine
 from experiments.bitflip.learner import CBPSettings
-from experiments.bitflip.probe import feature_metrics, probe_inputs
+from experiments.bitflip.probe import feature_metrics, run_probe_inputs
 from experiments.bitflip.task import BitFlipTask
 from experiments.checkpoint import Checkpointer, load_checkpoint, restore_global_rng
 from experiments.config import (
@@ -59,13 +59,12 @@ from experiments.runs import (
     open_run,
     tracked_run,
 )
-from experiments.studies.bitflip_state import capture_engine, restore_engine
+from experiments.studies.bitflip_state import capture_engine, check_backend, restore_engine
 from experiments.studies.figure_files import StudyFigures, save_figure, setup_matplotlib
 from experiments.studies.resume_cli import add_resume_argument, check_resume_alone
 from theory.activations import get_activation
 
 STUDY = "bitflip"
-PROBE_STREAM = 2**31 - 1  # SeedSequence entropy offset of the shared probe batch, away from run seeds
 DEFAULT_OUT = "runs"
 SUMMARY_FILE = "summary.json"
 PHASES = ("sgd", "cbp")
@@ -126,6 +125,14 @@ class BitFlipConfig(BaseConfig):
         "original",
         "LTU threshold rule (docs/bitflip.md): Dohare's code, intended matching rule, or as printed",
     )
+    flip: Literal["one", "redraw"] = param(
+        "one",
+        "at every flip_period: invert one flipping bit (the paper) or redraw all of them (Dohare's code)",
+    )
+    engine: Literal["auto", "fused", "numpy", "torch"] = param(
+        "auto",
+        "auto (fused, numpy without numba), fused (numba, CPU), numpy (reference, CPU), torch (any device)",
+    )
     bin_size: int = param(10_000, "steps per logged bin (must divide samples and switch_step)", low=1)
     probe_size: int = param(1000, "probe inputs for effective rank / duplicate / dead fractions", low=1)
     summary_window: int = param(
@@ -141,9 +148,9 @@ class BitFlipConfig(BaseConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.device not in ("auto", "cpu"):
+        if self.device not in ("auto", "cpu") and self.engine != "torch":
             raise ConfigError(
-                f"device={self.device!r}: the bit-flipping engine runs on the CPU (numpy); use cpu"
+                f"device={self.device!r} needs engine=torch; engine={self.engine} runs on the CPU"
             )
         if self.flipping_bits > self.num_bits:
             raise ConfigError(f"flipping_bits={self.flipping_bits} exceeds num_bits={self.num_bits}")
@@ -159,9 +166,10 @@ class BitFlipConfig(BaseConfig):
             raise ConfigError(f"activation={self.activation!r}: {error}") from None
 
     def resolved_device(self) -> str:
-        """Always ``cpu``: the engine is numpy (``auto`` must not become ``cuda`` on a GPU machine, which
-        the saved configuration could then not be read back with)."""
-        return "cpu"
+        """``cpu`` unless ``engine=torch`` (the fused and numpy engines run on the CPU: ``auto`` must not
+        become ``cuda`` on a GPU machine, which :meth:`validate` would then refuse when the saved
+        configuration is read back); with ``engine=torch``, ``auto`` resolved as in every study."""
+        return super().resolved_device() if self.engine == "torch" else "cpu"
 
     def inert_keys(self) -> dict[str, Inert]:
         out: dict[str, Inert] = {}
@@ -193,6 +201,7 @@ class BitFlipConfig(BaseConfig):
             target_width=self.target_width,
             beta=self.beta,
             threshold_rule=self.threshold_rule,
+            flip=self.flip,
         )
 
     def cbp(self) -> CBPSettings | None:
@@ -208,15 +217,17 @@ class BitFlipConfig(BaseConfig):
         return self.samples * len(self.width) * len(self.run_seeds())
 
 
-def make_engines(cfg: BitFlipConfig) -> dict[int, BitFlipEngine]:
+def make_engines(cfg: BitFlipConfig) -> dict[int, EngineBase]:
     """One engine per width (every check of the task and the engine happens here, before any run dir)."""
     try:
         task = cfg.task()
         return {
-            width: BitFlipEngine(
+            width: make_engine(
                 task,
                 width,
                 cfg.run_seeds(),
+                engine=cfg.engine,
+                device=cfg.device if cfg.engine == "torch" else "cpu",
                 activation=cfg.activation,
                 lr=cfg.lr,
                 cbp=cfg.cbp(),
@@ -231,7 +242,7 @@ def make_engines(cfg: BitFlipConfig) -> dict[int, BitFlipEngine]:
 
 
 def bin_logger(
-    cfg: BitFlipConfig, engine: BitFlipEngine, width: int, probe: np.ndarray, log: MetricsLog, bar: ProgressBar
+    cfg: BitFlipConfig, engine: EngineBase, width: int, probe: np.ndarray, log: MetricsLog, bar: ProgressBar
 ) -> Callable[[int, np.ndarray], None]:
     """The engine's end-of-bin callback: check finiteness, measure the probe features, log a line per run."""
 
@@ -283,6 +294,8 @@ def resume(run_dir: str | Path) -> Path:
     checkpoint = load_checkpoint(run_dir, STUDY, body["config"])
     seed_everything(cfg.seed)
     engines = make_engines(cfg)
+    if checkpoint is not None and checkpoint["state"]["engine"] is not None:
+        check_backend(engines[cfg.width[checkpoint["state"]["width_index"]]], checkpoint["state"]["engine"])
     at = "the start (no checkpoint)" if checkpoint is None else (
         f"sample {checkpoint['step']} of width {cfg.width[checkpoint['state']['width_index']]}")
     with tracked_run(run_dir, f"resumed from {at}"):
@@ -291,12 +304,12 @@ def resume(run_dir: str | Path) -> Path:
 
 
 def train_widths(
-    cfg: BitFlipConfig, engines: dict[int, BitFlipEngine], run_dir: Path, checkpoint: dict[str, Any] | None
+    cfg: BitFlipConfig, engines: dict[int, EngineBase], run_dir: Path, checkpoint: dict[str, Any] | None
 ) -> None:
     """Every width's engine into ``run_dir`` (from ``checkpoint`` on), then summary.json and figures.
     A checkpoint's ``state``: ``width_index``, ``timings`` (finished widths) and ``engine``
     (:func:`experiments.studies.bitflip_state.capture_engine`, None when taken between widths)."""
-    probe = probe_inputs(cfg.num_bits, cfg.probe_size, np.random.default_rng([cfg.seed, PROBE_STREAM]))
+    probe = run_probe_inputs(cfg.run_seeds(), cfg.num_bits, cfg.probe_size)  # each run's own batch
     saver = Checkpointer(run_dir, STUDY, json.loads(json.dumps(cfg.to_dict(), allow_nan=False)), cfg.checkpoint_every)
     timings: dict[str, float] = {}
     first, lines, elapsed_before = 0, 0, 0.0
@@ -320,7 +333,7 @@ def train_widths(
             on_bin = bin_logger(cfg, engine, width, probe, log, bar)
 
             def logged_and_saved(step: int, losses: np.ndarray, index: int = index, on_bin: Any = on_bin,
-                                 engine: BitFlipEngine = engine, start: float = start) -> None:
+                                 engine: EngineBase = engine, start: float = start) -> None:
                 on_bin(step, losses)
                 if step < cfg.samples and saver.due(step, step - cfg.bin_size):
                     log.sync()
@@ -336,6 +349,9 @@ def train_widths(
     run = load_run(run_dir, KIND)
     summary = summarize_runs([run])
     summary["wall_seconds_per_width"] = timings
+    summary["engine_per_width"] = {
+        str(w): e.backend if e.fallback_note is None else f"{e.backend} ({e.fallback_note})" for w, e in engines.items()
+    }
     summary["sample_steps_per_second"] = {w: cfg.samples * len(cfg.run_seeds()) / s for w, s in timings.items()}
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     targets = {name: run_dir / name for name in FIGURE_NAMES}
@@ -361,10 +377,12 @@ def missing_records(cfg: BitFlipConfig, records: list[dict[str, Any]]) -> str | 
 
 KIND = StudyKind(
     STUDY, BitFlipConfig, missing_records, lambda config: "bit flipping", frozenset({"chunk_size"}),
-    environment_keys=("numpy", *(name.lower() for name in THREAD_ENVIRONMENT)),
+    environment_keys=("numpy", "numba", "torch", "torch_threads", *(name.lower() for name in THREAD_ENVIRONMENT)),
 )
 """The bit-flipping study for :mod:`experiments.analysis`: the chunk size changes no number (tested
-bitwise); the engine is numpy, so numpy's version and BLAS thread variables matter, torch's do not."""
+bitwise); the engines are numba (fused; absent numba means the numpy engine) or numpy, the probe metrics
+use torch, so the numpy, numba and torch versions, torch's thread count and the BLAS thread variables
+matter."""
 
 
 def summarize(run_dir: Path) -> dict:

@@ -73,8 +73,10 @@ def test_unrecorded_environment_counts_as_different() -> None:
     assert sorted(group_runs([fake_run("a"), old])) == ["torch_threads=1", "torch_threads=unrecorded"]
 
 
-def test_bitflip_ignores_torch_threads_but_not_numpy() -> None:
-    assert "torch_threads" not in BITFLIP.environment_keys and "numpy" in BITFLIP.environment_keys
+def test_bitflip_environment_names_every_library_its_numbers_depend_on() -> None:
+    """The engines are numba (fused) or numpy and the probe metrics use torch's batched kernels, so runs
+    that differ in the numpy, numba or torch version or in torch's thread count are never pooled."""
+    assert {"numpy", "numba", "torch", "torch_threads"} <= set(BITFLIP.environment_keys)
 
 
 def test_incomplete_runs_are_drawn_apart_and_named() -> None:

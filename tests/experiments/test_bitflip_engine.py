@@ -1,15 +1,25 @@
-"""The vectorized engine against the per-sample autograd reference (which uses experiments/optim/cbp.py),
-and against itself run one seed at a time."""
+"""The numpy engine against the per-sample autograd reference (which uses experiments/optim/cbp.py) and
+against itself run one seed at a time; the torch engine (CPU form of the CUDA path) against the numpy
+engine; engine selection and its fallback."""
 
 from __future__ import annotations
+
+import json
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from experiments.bitflip.engine import BitFlipEngine
+import experiments.bitflip
+from experiments.bitflip.engine import BitFlipEngine, EngineFallbackWarning, make_engine
 from experiments.bitflip.learner import CBPSettings, ReferenceLearner
 from experiments.bitflip.task import BitFlipTask
+from experiments.bitflip.torch_engine import TorchBitFlipEngine
+from experiments.config import ConfigError, resolve_config
+from experiments.studies.bitflip import BitFlipConfig
+from experiments.studies.bitflip import main as study_main
+from theory.activations import get_activation
 
 LOSS_TOL = 1e-9  # float64 engine vs float64 autograd: only summation order differs
 PARAM_TOL = 1e-10
@@ -96,6 +106,8 @@ def test_hidden_features_match_the_reference_network() -> None:
         ({"dtype": "float16"}, "dtype"),
         ({"cbp": FAST_CBP}, "switch_step"),
         ({"lr": [0.1, 0.2]}, "one entry per run"),
+        ({"lr": float("nan")}, "lr must be finite"),
+        ({"width": 2.5}, "width must be an integer"),
     ],
 )
 def test_bad_engine_arguments_are_named(kwargs: dict, message: str) -> None:
@@ -116,3 +128,89 @@ def test_bad_engine_arguments_are_named(kwargs: dict, message: str) -> None:
 def test_bad_cbp_settings_are_named(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CBPSettings(**kwargs)
+
+
+TORCH_TOL = 1e-12  # float64 torch engine vs numpy engine: summation order only
+
+
+@pytest.mark.parametrize("utility", ["contribution", "adaptable_contribution"])
+@pytest.mark.parametrize("flip", ["one", "redraw"])
+def test_torch_engine_matches_numpy_engine_on_cpu(utility: str, flip: str) -> None:
+    """The CPU form of the CUDA path: SGD, the switch, > 10 CBP replacements per run, per-run step sizes."""
+    task = BitFlipTask(flip_period=400, flip=flip)
+    cbp = CBPSettings(FAST_CBP.replacement_rate, FAST_CBP.maturity_threshold, FAST_CBP.decay_rate, utility)
+    kwargs = {"cbp": cbp, "switch_step": 300, "dtype": "float64", "chunk_size": 250, "lr": [0.01, 0.02]}
+    reference = BitFlipEngine(task, 5, [4, 7], **kwargs)
+    engine = TorchBitFlipEngine(task, 5, [4, 7], device="cpu", **kwargs)
+    np.testing.assert_allclose(engine.advance(1000), reference.advance(1000), rtol=TORCH_TOL, atol=TORCH_TOL)
+    assert reference.replacements.min() > 10
+    np.testing.assert_array_equal(engine.replacements, reference.replacements)
+    for name in ("hidden", "output", "output_bias"):
+        np.testing.assert_allclose(getattr(engine, name), getattr(reference, name), rtol=0, atol=TORCH_TOL)
+
+
+def test_torch_engine_matches_numpy_engine_for_tanh() -> None:
+    kwargs = {"activation": "tanh", "cbp": FAST_CBP, "switch_step": 100, "dtype": "float64"}
+    reference = BitFlipEngine(TASK, 4, [2], **kwargs).advance(500)
+    np.testing.assert_allclose(TorchBitFlipEngine(TASK, 4, [2], **kwargs).advance(500), reference, atol=TORCH_TOL)
+
+
+def test_make_engine_picks_fused_on_cpu_and_torch_for_other_devices() -> None:
+    assert make_engine(TASK, 5, [0]).backend == "fused"
+    assert make_engine(TASK, 5, [0], engine="numpy").backend == "numpy"
+    assert make_engine(TASK, 5, [0], engine="torch").backend == "torch"
+    with pytest.raises(ValueError, match="engine must be one of"):
+        make_engine(TASK, 5, [0], engine="gpu")
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        make_engine(TASK, 5, [0], engine="fused", device="cuda")
+
+
+def test_make_engine_falls_back_to_numpy_with_a_note_when_numba_is_missing(monkeypatch) -> None:
+    """An optional dependency that cannot be imported: the same runs on the numpy engine, and a warning."""
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba → ImportError
+    monkeypatch.delitem(sys.modules, "experiments.bitflip.fused", raising=False)
+    monkeypatch.delattr(experiments.bitflip, "fused", raising=False)
+    with pytest.warns(EngineFallbackWarning, match="numba could not be imported"):
+        engine = make_engine(TASK, 5, [0])
+    assert engine.backend == "numpy" and "numba" in (engine.fallback_note or "")
+    with pytest.raises(ValueError, match="fused engine cannot run here"):
+        make_engine(TASK, 5, [0], engine="fused")
+
+
+def test_make_engine_falls_back_for_an_activation_without_a_compiled_form() -> None:
+    modulated = get_activation("relu").modulated(1.5, 0.1)
+    with pytest.warns(EngineFallbackWarning, match="no compiled form"):
+        assert make_engine(TASK, 5, [0], activation=modulated).backend == "numpy"
+
+
+def test_study_config_passes_flip_and_engine_through() -> None:
+    cfg = resolve_config(BitFlipConfig, "smoke", ["flip=redraw", "engine=numpy"])
+    assert cfg.task().flip == "redraw" and cfg.engine == "numpy"
+    with pytest.raises(ConfigError, match="needs engine=torch"):
+        resolve_config(BitFlipConfig, "smoke", ["device=cuda", "engine=fused"])
+    with pytest.raises(ConfigError, match="flip"):
+        resolve_config(BitFlipConfig, "smoke", ["flip=all"])
+
+
+def test_study_logs_the_same_numbers_with_every_engine(tmp_path) -> None:
+    """End to end, float64: the fused, torch and numpy engines log the same metrics (1e-9)."""
+    logged = {}
+    for engine in ("numpy", "fused", "torch"):
+        args = ["--out", str(tmp_path / engine), "seeds=2", "samples=1200", "switch_step=600", "bin_size=300",
+                "width=4", "summary_window=600", "probe_size=32", "flip_period=200", "flip=redraw",
+                "precision=float64", f"engine={engine}", "maturity=10", "replacement_rate=0.01",
+                "progress=false", "figures=false"]
+        assert study_main(args) == 0
+        (run_dir,) = (tmp_path / engine / "bitflip").iterdir()
+        logged[engine] = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["engine_per_width"] == {"4": engine}
+    assert logged["numpy"][-1]["replacements"] > 0
+    for engine in ("fused", "torch"):
+        assert len(logged[engine]) == len(logged["numpy"])
+        for a, b in zip(logged["numpy"], logged[engine]):
+            assert (a["step"], a["seed"], a["phase"], a["replacements"]) == (
+                b["step"], b["seed"], b["phase"], b["replacements"]
+            )
+            for key in ("loss", "effective_rank", "duplicate_fraction", "dead_fraction"):
+                assert b[key] == pytest.approx(a[key], rel=1e-9, abs=1e-9), (engine, key)

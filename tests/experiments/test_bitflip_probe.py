@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,8 +21,10 @@ from experiments.bitflip.probe import (
     effective_rank,
     feature_metrics,
     probe_inputs,
+    run_probe_inputs,
 )
 from experiments.bitflip.task import BitFlipTask
+from experiments.studies.bitflip import main as study_main
 
 
 def _effective_rank_svd(h: np.ndarray) -> float:
@@ -107,3 +111,34 @@ def test_batched_metrics_equal_the_single_matrix_metrics_on_engine_features() ->
         assert batched["dead_fraction"][r] == metrics.dead_fraction(h)
         assert abs(batched["effective_rank"][r] - metrics.effective_rank(h)) < EFFECTIVE_RANK_TOL * 12
     assert batched["duplicate_fraction"][0] >= 2 / 12 and batched["dead_fraction"][1] >= 1 / 12
+
+
+def _study_records(tmp_path: Path, name: str, first: int, count: int) -> dict[int, list[dict]]:
+    args = ["--out", str(tmp_path / name), f"seeds={first}..{first + count - 1}", "samples=3000", "switch_step=1500",
+            "bin_size=500", "width=6", "summary_window=1000", "probe_size=64", "flip_period=300",
+            "progress=false", "figures=false"]
+    assert study_main(args) == 0
+    (run_dir,) = (tmp_path / name / "bitflip").iterdir()
+    records: dict[int, list[dict]] = {}
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        records.setdefault(record["seed"], []).append(record)
+    return records
+
+
+def test_bug_probe_metrics_depend_on_base_seed(tmp_path: Path) -> None:
+    """Issue 9: run seed 6 in `seed=0 seeds=8` and in `seed=4 seeds=4` had the same losses but different
+    effective rank and dead fractions (the probe batch came from the base seed). Now every logged
+    value of a run is the same whichever study it belongs to."""
+    wide = _study_records(tmp_path, "wide", first=0, count=8)  # seeds 0..7 (formerly seed=0 seeds=8)
+    narrow = _study_records(tmp_path, "narrow", first=4, count=4)  # seeds 4..7
+    assert len(wide[6]) == len(narrow[6]) == 6
+    for a, b in zip(wide[6], narrow[6]):
+        assert a == b
+
+
+def test_each_run_has_its_own_probe_batch_from_its_own_seed() -> None:
+    probes = run_probe_inputs([3, 5], 20, 50)
+    np.testing.assert_array_equal(probes[1], run_probe_inputs([5], 20, 50)[0])
+    assert not np.array_equal(probes[0], probes[1])
+    assert probes.shape == (2, 50, 21) and np.all(probes[:, :, -1] == 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from exp_fixtures import batch, moved_model
 
 from experiments.checkpoint import (
     CHECKPOINT_FILE,
@@ -26,9 +27,8 @@ from experiments.optim import make_optimizer
 from experiments.optim.cbp_targets import ModelContinualBackprop
 from experiments.runs import METRICS_FILE, MetricsLog, RunFileError, read_metrics
 from experiments.studies import bitflip
-from experiments.studies.bitflip_state import capture_engine, restore_engine
+from experiments.studies.bitflip_state import EngineMismatch, capture_engine, restore_engine
 from experiments.studies.continual.tasks import TaskBatches
-from exp_fixtures import batch, moved_model
 
 CONFIG = {"lr": 0.1, "seeds": [0, 1]}
 
@@ -187,21 +187,42 @@ def test_task_batches_restore_at_the_same_batch_across_passes() -> None:
     assert [again.next()[1].tolist() for _ in range(5)] == expected
 
 
-@pytest.mark.parametrize("stop", [3_000, 6_000])  # in the SGD phase, in the CBP phase (maturing units scheduled)
-def test_bitflip_engine_capture_restore_continues_bit_for_bit(stop: int) -> None:
-    overrides = ["width=7", "seeds=0,1", "samples=10000", "switch_step=4000", "bin_size=1000", "maturity=50",
-                 "replacement_rate=0.01", "chunk_size=700"]
+ENGINE_CASES = [
+    pytest.param(engine, stop, table, id=f"{engine}-{'cbp' if stop > 2000 else 'sgd'}-{table}",
+                 marks=[pytest.mark.slow] if engine == "torch" and (stop, table) != (3_000, "table") else [])
+    for engine in ("numpy", "fused", "torch") for stop in (1_000, 3_000) for table in ("table", "network")
+]
+"""Every engine, stopped in the SGD phase and in the CBP phase (maturing units scheduled, draws pooled),
+on the table path (the fused engine draws the random bits in compiled code) and the network path; the
+torch engine (slow on a CPU) by default in its CBP phase on the table path only."""
+
+
+@pytest.mark.parametrize(("engine", "stop", "table"), ENGINE_CASES)
+def test_bitflip_engine_capture_restore_continues_bit_for_bit(engine: str, stop: int, table: str) -> None:
+    overrides = ["width=7", "seeds=0,1", "samples=5000", "switch_step=2000", "bin_size=500", "maturity=20",
+                 "replacement_rate=0.01", "chunk_size=300", "flip_period=450", f"engine={engine}",
+                 *(["num_bits=30", "flipping_bits=5"] if table == "network" else [])]
     cfg = resolve_config(bitflip.BitFlipConfig, "default", overrides)
+    assert cfg.task().uses_table == (table == "table")
     reference = bitflip.make_engines(cfg)[7]
     reference.advance(stop)
     saved = capture_engine(reference)
-    expected = reference.advance(10_000 - stop)
+    expected = reference.advance(5_000 - stop)
     resumed = bitflip.make_engines(cfg)[7]
     restore_engine(resumed, saved)
-    np.testing.assert_array_equal(resumed.advance(10_000 - stop), expected)
+    np.testing.assert_array_equal(resumed.advance(5_000 - stop), expected)
     np.testing.assert_array_equal(resumed.hidden, reference.hidden)
     np.testing.assert_array_equal(resumed.replacements, reference.replacements)
-    assert reference.replacements.sum() > 0
+    assert reference.backend == engine and reference.replacements.sum() > 0
+
+
+def test_a_checkpoint_of_one_bitflip_engine_is_refused_by_another() -> None:
+    overrides = ["width=7", "seeds=0,1", "samples=2000", "bin_size=1000"]
+    numpy_cfg = resolve_config(bitflip.BitFlipConfig, "default", [*overrides, "engine=numpy"])
+    saved = capture_engine(bitflip.make_engines(numpy_cfg)[7])
+    fused = bitflip.make_engines(resolve_config(bitflip.BitFlipConfig, "default", [*overrides, "engine=fused"]))[7]
+    with pytest.raises(EngineMismatch, match="state of the numpy engine, but this run builds the fused engine"):
+        restore_engine(fused, saved)
 
 
 def test_bug_bitflip_auto_device_resolves_to_cpu() -> None:

@@ -35,7 +35,7 @@ def study_env() -> dict[str, str]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "experiments", *args], check=False, capture_output=True, text=True,
                           env=study_env(), timeout=KILL_TIMEOUT_S)
 
 

@@ -3,6 +3,7 @@ re-run command gives the same verdict alone."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -27,9 +28,10 @@ ERRATA = [c for c in CHECKS if is_erratum(c)]
 
 
 def test_readme_errata_table_is_the_generated_one() -> None:
+    """The block `python -m proofs_check --readme-section` prints: the default run, so no thorough-only check."""
     section = readme_section((ROOT / "README.md").read_text(encoding="utf-8"))
     assert section is not None, f"README.md lacks the markers {README_START!r} … {README_END!r}"
-    expected = render_readme_section([result_of(c.id) for c in ERRATA], CHECKS)
+    expected = render_readme_section([result_of(c.id) for c in ERRATA if not c.thorough_only], CHECKS)
     assert section == expected, (
         "README.md's errata table is stale; regenerate it from `python -m proofs_check --readme-section`:\n" + expected)
 
@@ -61,6 +63,15 @@ def test_the_report_has_every_part_of_an_erratum() -> None:
     assert "lemma-Z.1/b" not in report  # a claim that holds is no erratum
     table = render_readme_section(results, [wrong, fix, fine])
     assert "x = 2 fails strictly" in table and "`lemma-Z.1/a-fixed`" in table and "lemma-Z.1/b" not in table
+    assert "Not run for this table" not in table
+
+
+def test_bug_readme_section_names_the_errata_it_did_not_run() -> None:
+    """A thorough-only erratum was neither in the README table nor named anywhere near it."""
+    wrong, fix = _fake("lemma-Z.1/a"), _fake("lemma-Z.1/a-fixed", "correction", ("lemma-Z.1/a",))
+    wrong = dataclasses.replace(wrong, expected="imprecise", thorough_only=True)
+    table = render_readme_section([Result(fix, Outcome("holds", 0.0, "fixed"), 0.1)], [wrong, fix])
+    assert "Not run for this table" in table and "`lemma-Z.1/a` (imprecise; corrected: `lemma-Z.1/a-fixed`)" in table
 
 
 def test_rerun_command_keeps_effort_and_seed() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from proofs_check import paper, registry
+from proofs_check.errata import corrections_of
 from proofs_check.paper import PAPER_ENV, is_verbatim, normalise, not_verbatim, paper_path, paper_text
 from proofs_check.registry import Outcome, all_checks, claim
 
@@ -68,6 +69,17 @@ def test_a_correction_may_correct_several_checks(monkeypatch) -> None:
     claim("lemma-Z.9/fix", "c", "numeric", quote="q", location="l", subject="correction",
           corrects=("lemma-Z.9/a", "lemma-Z.9/b"))(lambda ctx: Outcome("holds"))
     assert registry._REGISTRY["lemma-Z.9/fix"].corrects == ("lemma-Z.9/a", "lemma-Z.9/b")
+
+
+def test_bug_a_single_corrects_id_is_stored_as_a_tuple(monkeypatch) -> None:
+    """Checks registered with ``corrects="id"`` were looked up by comparing ``corrects`` with a string; the registry
+    stores a tuple, and corrections are found through :func:`proofs_check.errata.corrections_of`."""
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+    claim("lemma-Z.9/fix", "c", "numeric", quote="q", location="l", subject="correction",
+          corrects="lemma-Z.9/a")(lambda ctx: Outcome("holds"))
+    fix = registry._REGISTRY["lemma-Z.9/fix"]
+    assert fix.corrects == ("lemma-Z.9/a",)
+    assert corrections_of([fix]) == {"lemma-Z.9/a": [fix]}
 
 
 def test_verbatim_ignores_whitespace_only() -> None:

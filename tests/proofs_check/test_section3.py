@@ -69,3 +69,20 @@ def test_seeded_search_reports_a_violation(monkeypatch: pytest.MonkeyPatch, viol
 def test_other_seeds_search_elsewhere() -> None:
     a, b = section3.rank_gain_bound(Context(seed=0)), section3.rank_gain_bound(Context(seed=3))
     assert a.status == b.status == "holds" and "seed 3" in b.detail and a.detail != b.detail
+
+
+@pytest.mark.parametrize(
+    "name, fixed, kept",
+    [
+        ("tanh", (-1.0, 0.0, 1.0), (-1.0, 0.0, 1.0)),  # φ − Eφ odd: K(−1) = −1
+        ("abs", (0.0, 1.0), (-1.0, 0.0, 1.0)),  # even: K(−1) = 1 keeps the magnitude, but −1 ↦ 1 is not fixed
+        ("relu", (0.0, 1.0), (0.0, 1.0)),  # neither: |K(−1)| < 1
+    ],
+)
+def test_fixed_points_and_kept_correlations_of_the_kernel_map(name: str, fixed: tuple, kept: tuple) -> None:
+    """One scan serves the Section 3 and Figure A.1 checks of 'the fixed points 0 or ±1'; the exact answer is known
+    from the parity of φ − Eφ."""
+    act = get_activation(name)
+    assert section3.kernel_fixed_points(act) == fixed
+    assert section3.kept_correlations(act) == kept
+    assert section3.minus_one_kept(act) == (-1.0 in kept)

@@ -18,7 +18,8 @@ from theory.memo import BoundedMemo
 
 
 def test_bug_alpha_cache_keyed_by_id() -> None:
-    """alpha(lambda x: 2*x) then alpha(lambda x: x**3) returned 1.0: the second lambda reused the first's id."""
+    """alpha(lambda x: 2*x) then alpha(lambda x: x**3) returned 1.0: the second lambda reused
+    the first's id."""
     results = []
     for _ in range(20):  # fresh lambdas, collected in between, so ids are reused
         results.append((alpha(lambda x: 2 * x), alpha(lambda x: x**3)))
@@ -67,8 +68,14 @@ def test_bug_swish_kaiming_gain_differs_between_tables() -> None:
 
 @pytest.mark.parametrize(
     "name, torch_args",
-    [("relu", ("relu",)), ("tanh", ("tanh",)), ("sigmoid", ("sigmoid",)), ("linear", ("linear",)),
-     ("leaky_relu:0.2", ("leaky_relu", 0.2)), ("leaky_relu", ("leaky_relu", 0.01))],
+    [
+        ("relu", ("relu",)),
+        ("tanh", ("tanh",)),
+        ("sigmoid", ("sigmoid",)),
+        ("linear", ("linear",)),
+        ("leaky_relu:0.2", ("leaky_relu", 0.2)),
+        ("leaky_relu", ("leaky_relu", 0.01)),
+    ],
 )
 def test_kaiming_gain_matches_torch(name: str, torch_args: tuple) -> None:
     assert kaiming_gain(name) == pytest.approx(nn.init.calculate_gain(*torch_args), rel=1e-15)
@@ -87,7 +94,11 @@ def test_every_family_has_a_gain_and_callables_need_one() -> None:
 
 def test_modulation_keeps_family_parameter_and_gain() -> None:
     psi = get_activation("leaky_relu:0.2").modulated(2.0, -0.5)
-    assert (psi.family, psi.parameter, psi.kaiming_gain) == ("leaky_relu", 0.2, kaiming_gain("leaky_relu:0.2"))
+    assert (psi.family, psi.parameter, psi.kaiming_gain) == (
+        "leaky_relu",
+        0.2,
+        kaiming_gain("leaky_relu:0.2"),
+    )
 
 
 def test_key_is_by_value_for_registered_and_by_object_for_callables() -> None:

@@ -44,7 +44,10 @@ def test_derivatives_match_autograd_and_numerical_differentiation(name):
     with mpmath.workdps(40):
         for xv in GRID:
             num = mpmath.diff(act.mpmath_fn, mpmath.mpf(float(xv)))
-            assert _close(float(act.mpmath_derivative(mpmath.mpf(float(xv)))), float(num), DERIV_TOL), (name, xv)
+            assert _close(float(act.mpmath_derivative(mpmath.mpf(float(xv)))), float(num), DERIV_TOL), (
+                name,
+                xv,
+            )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -56,7 +59,9 @@ def test_sympy_form_matches(name):
     deriv = sympy.diff(expr, z)
     for xv in GRID:
         assert _close(float(expr.subs(z, sympy.Float(xv, 30))), float(act.numpy_fn(np.array([xv]))[0]), 1e-13)
-        assert _close(float(deriv.subs(z, sympy.Float(xv, 30))), float(act.numpy_derivative(np.array([xv]))[0]), 1e-13)
+        assert _close(
+            float(deriv.subs(z, sympy.Float(xv, 30))), float(act.numpy_derivative(np.array([xv]))[0]), 1e-13
+        )
 
 
 def test_parameterized_names_and_aliases():

@@ -19,7 +19,9 @@ REL_TOL = 1e-10
 EPSILONS = (0.01, 0.3)
 
 
-WITH_CLOSED_FORM = [(s, i) for s, i in zip(ZOO, ZOO_IDS) if frozen_probability_closed_form(build(s)) is not None]
+WITH_CLOSED_FORM = [
+    (s, i) for s, i in zip(ZOO, ZOO_IDS) if frozen_probability_closed_form(build(s)) is not None
+]
 
 
 @pytest.mark.parametrize("spec", [s for s, _ in WITH_CLOSED_FORM], ids=[i for _, i in WITH_CLOSED_FORM])
@@ -31,10 +33,14 @@ def test_roots_match_closed_form(spec, eps):
     assert abs(roots - closed) <= REL_TOL * max(closed, 1e-300)
 
 
-@pytest.mark.parametrize("spec", [("gelu", 1, 0), ("silu", 1, 0), ("gelu", 0.5, 1.0), ("silu", 2.0, 1.0), ("tanh", 3, 0.5)])
+@pytest.mark.parametrize(
+    "spec", [("gelu", 1, 0), ("silu", 1, 0), ("gelu", 0.5, 1.0), ("silu", 2.0, 1.0), ("tanh", 3, 0.5)]
+)
 def test_roots_match_mpmath(spec):
     act = modulated(*spec)
-    assert frozen_probability(act, method="roots") == pytest.approx(frozen_probability(act, method="mp"), rel=REL_TOL)
+    assert frozen_probability(act, method="roots") == pytest.approx(
+        frozen_probability(act, method="mp"), rel=REL_TOL
+    )
 
 
 def test_known_values():
@@ -47,7 +53,7 @@ def test_known_values():
 
 
 def test_intervals_shape():
-    (lo, hi), = frozen_intervals("relu")
+    ((lo, hi),) = frozen_intervals("relu")
     assert lo == -math.inf and abs(hi) < 1e-12
     left, right = frozen_intervals("tanh")
     assert left[0] == -math.inf and right[1] == math.inf and left[1] == pytest.approx(-right[0], rel=1e-14)

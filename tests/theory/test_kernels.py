@@ -1,4 +1,4 @@
-"""K_φ(r), α and γ: Mehler series vs direct 2-D integral vs closed forms; Stein vs Hermite (Thm 3.1, App. A.1)."""
+"""K_φ(r), α, γ: Mehler series vs direct 2-D integral vs closed forms; Stein vs Hermite (Thm 3.1, A.1)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,19 @@ def test_alpha_hermite_matches_stein_high_precision(spec):
     assert abs(gamma(act) - gamma(act, "stein")) <= REL_TOL * max(gamma(act, "stein"), 1e-4)
 
 
-CLOSED = [("relu", 1, 0), ("relu", -3, 0), ("leaky_relu:0.2", 1, 0), ("abs", 1, 0), ("erf", 1, 0), ("erf", 0.5, 0),
-          ("sin", 1, 0), ("sin", 2, 0.3), ("square", 1, 0), ("square", 1.5, 0.5), ("linear", 2, 1)]
+CLOSED = [
+    ("relu", 1, 0),
+    ("relu", -3, 0),
+    ("leaky_relu:0.2", 1, 0),
+    ("abs", 1, 0),
+    ("erf", 1, 0),
+    ("erf", 0.5, 0),
+    ("sin", 1, 0),
+    ("sin", 2, 0.3),
+    ("square", 1, 0),
+    ("square", 1.5, 0.5),
+    ("linear", 2, 1),
+]
 
 
 @pytest.mark.parametrize("spec", CLOSED, ids=[f"{n}({a},{b})" for n, a, b in CLOSED])
@@ -67,7 +78,9 @@ def test_closed_form_special_values():
     assert kernel("sin", 0.5) == pytest.approx(math.sinh(0.5) / math.sinh(1.0), rel=1e-13)
     assert kernel_slope_at_one("relu") == pytest.approx(math.pi / (math.pi - 1), rel=1e-12)
     # α of relu(z + b) in closed form: Φ(b)²/Var
-    assert alpha(modulated("relu", 1.0, -1.0)) == pytest.approx(modulated("relu", 1.0, -1.0).closed_form_alpha(), rel=1e-12)
+    assert alpha(modulated("relu", 1.0, -1.0)) == pytest.approx(
+        modulated("relu", 1.0, -1.0).closed_form_alpha(), rel=1e-12
+    )
     assert get_activation("tanh").closed_form_kernel(0.5) is None
     assert get_activation("gelu").closed_form_alpha() is None
 

@@ -31,7 +31,13 @@ def test_surrogates_match_eigenvalue_formulas():
     assert shannon_rank(C) == pytest.approx(np.exp(-np.sum(p * np.log(p))), rel=1e-10)
     assert stable_rank(C) == pytest.approx(np.sum(lam**2) / lam.max() ** 2, rel=TOL)
     # ordering: 1 ≤ stable ≤ Rényi-2 ≤ Shannon ≤ rank
-    assert 1 - TOL <= stable_rank(C) <= renyi2_rank(C) + TOL <= shannon_rank(C) + 2 * TOL <= np.linalg.matrix_rank(C) + 1e-9
+    assert (
+        1 - TOL
+        <= stable_rank(C)
+        <= renyi2_rank(C) + TOL
+        <= shannon_rank(C) + 2 * TOL
+        <= np.linalg.matrix_rank(C) + 1e-9
+    )
 
 
 def test_decorrelation_potential_matches_explicit_sum():
