@@ -25,7 +25,16 @@ from experiments.studies.registry import STUDIES, Study, get_study
 from experiments.sweeps.executors import EXECUTORS, ExecutorOptions, check_slurm, run_points, slurm_job_active
 from experiments.sweeps.figures import FIGURE_SWEEPS, PRESETS, FigureSweep, find_figure_sweep
 from experiments.sweeps.grid import Block, Grid, Point, SweepError, expand, parse_grid_option, split_values
-from experiments.sweeps.state import DONE, FAILED, PENDING, RUNNING, SweepDir, now_utc, process_alive, require_sweep_dir
+from experiments.sweeps.state import (
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SweepDir,
+    now_utc,
+    process_alive,
+    require_sweep_dir,
+)
 from experiments.sweeps.worker import DIVERGED_PREFIX
 
 DEFAULT_OUT = "runs"

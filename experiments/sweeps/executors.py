@@ -203,7 +203,7 @@ def slurm_job_active(sweep: SweepDir, job_id: str) -> bool:
     check_slurm()
     try:
         state = submitit.SlurmJob(folder=sweep.path / SUBMITIT_DIR / "%j", job_id=job_id).state
-    except Exception as err:  # sacct missing or failing: do not guess, a second copy would write the same run
+    except Exception as err:  # noqa: BLE001 -- sacct missing or failing: do not guess (a second copy would write the same run)
         raise SweepError(f"cannot tell whether Slurm job {job_id} still runs ({one_line(str(err))}); "
                          f"cancel it (scancel {job_id}) or wait, then resume again") from None
     return str(state).upper().split()[0] in ACTIVE_SLURM_STATES

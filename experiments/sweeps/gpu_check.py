@@ -3,7 +3,8 @@
 For each paper preset it times a few hundred training steps of the real step function at paper size —
 cloning: clone (factor 2) and base trained side by side on CIFAR-10-shaped batches with augmentation;
 continual: Adam with the masked loss on Tiny-ImageNet-shaped batches, plus the metric suite every
-``log_interval`` steps; bitflip: the numpy engine with the paper's seeds, SGD and CBP phases — on CUDA
+``log_interval`` steps; bitflip: the paper preset's engine (``engine=auto``: the fused numba engine, on the
+CPU) with the paper's seeds, SGD and CBP phases — on CUDA
 with bfloat16 autocast and batches from pinned host memory, and prints steps/s, the peak GPU memory and
 the estimated wall time of every figure sweep at paper scale (:mod:`experiments.sweeps.figures`): each
 point's steps (:data:`experiments.studies.registry.STEP_UNITS`) over the measured rate of its study and
@@ -26,13 +27,13 @@ from typing import Any
 
 import torch
 
+from experiments.cloning import expand_with_plan
 from experiments.config import ConfigError, resolve_config, resolve_device
 from experiments.data import DATASET_SHAPES, normalize, random_crop_flip
 from experiments.models import build
+from experiments.optim import make_optimizer
 from experiments.precision import Precision
 from experiments.studies import bitflip, cloning
-from experiments.cloning import expand_with_plan
-from experiments.optim import make_optimizer
 from experiments.studies.cloning import Side
 from experiments.studies.cloning import train_step as cloning_train_step
 from experiments.studies.continual import resolve_continual_config
@@ -153,7 +154,8 @@ def measure_continual(arch: str, device: str, steps: int, warmup: int, batch: in
 
 
 def measure_bitflip(width: int, steps: int, warmup: int) -> Measurement:
-    """The numpy engine (CPU whatever ``--device``): mean of the SGD and the CBP phase's rate."""
+    """The paper preset's engine (``engine=auto``: fused, on the CPU whatever ``--device``): the harmonic
+    mean of the SGD and the CBP phase's rate (the paper spends half its samples in each)."""
     rates = []
     for phase in ([], ["switch_step=0"]):  # SGD (the paper's first half), then SGD + CBP
         cfg = resolve_config(bitflip.BitFlipConfig, "paper", [f"width={width}", *phase])

@@ -119,7 +119,10 @@ class Point:
 
 
 def field_types(study: Study) -> dict[str, Any]:
-    return typing.get_type_hints(study.config_class)
+    """The study's configuration keys and their types (its dataclass fields; class constants such as
+    ``PRESETS`` are no keys)."""
+    hints = typing.get_type_hints(study.config_class)
+    return {field.name: hints[field.name] for field in dataclasses.fields(study.config_class)}
 
 
 def parse_grid_option(study: Study, text: str) -> Axis:

@@ -57,7 +57,7 @@ def run_point(sweep_dir: str | Path, index: int, threads: int = 1) -> str:
         sweep.set_point(index, PENDING, note=f"{why}; continues from the run's last checkpoint",
                         run_dir=_relative(sweep, index))
         raise
-    except Exception as err:  # the point fails, the sweep goes on
+    except Exception as err:  # noqa: BLE001 -- any error fails the point alone; the sweep goes on
         traceback.print_exc()
         sweep.set_point(index, FAILED, error=one_line(f"{type(err).__name__}: {err}"), run_dir=_relative(sweep, index))
         return FAILED
@@ -83,7 +83,7 @@ def _run(sweep: SweepDir, index: int, entry: dict[str, Any], threads: int) -> Pa
 def _relative(sweep: SweepDir, index: int) -> str | None:
     try:
         run_dir = find_point_run(sweep, index)
-    except Exception:  # the error being reported matters more than the run directory
+    except Exception:  # noqa: BLE001 -- the error being reported matters more than the run directory
         return None
     return None if run_dir is None else str(run_dir.relative_to(sweep.path))
 
