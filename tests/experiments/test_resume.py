@@ -79,17 +79,17 @@ CASES = {
         "cloning", ["--preset", "smoke", "optimizer=noisy_sgd", "dropout=0.1", "augment=true", "train_samples=512",
                     "test_samples=128", "base_epochs=2", "clone_epochs=16", "metric_every=3", "metric_batch=64",
                     "checkpoint_every=4"], 6),
-    "continual-cbp-augment-second-seed": (
-        "continual", ["--preset", "smoke", "tasks=2", "steps_per_task=60", "log_interval=10", "seeds=0,1",
-                      "method=cbp", "replacement_rate=0.05", "maturity_threshold=5", "augment=true",
-                      "checkpoint_every=25", "figures=false"], 17),
     "bitflip-cbp-phase-second-width": (
         "bitflip", ["width=5,9", "seeds=0,1", "samples=60000", "switch_step=20000", "bin_size=2500",
                     "maturity=20", "replacement_rate=0.002", "probe_size=100", "summary_window=10000",
                     "checkpoint_every=7500", "figures=false"], 72),
         # 48 records per width: killed at 30,000 samples of width 9, in its CBP phase
 }
-SLOW_CASES = {
+SLOW_CASES = {  # with --runslow (each ~30 s on the loaded 2-core machine: three processes)
+    "continual-cbp-augment-second-seed": (
+        "continual", ["--preset", "smoke", "tasks=2", "steps_per_task=60", "log_interval=10", "seeds=0,1",
+                      "method=cbp", "replacement_rate=0.05", "maturity_threshold=5", "augment=true",
+                      "checkpoint_every=25", "figures=false"], 17),
     "cloning-base-phase-adam-cnn": (
         "cloning", ["--preset", "smoke", "arch=cnn", "optimizer=adam", "lr=0.001", "train_samples=128",
                     "test_samples=64", "base_epochs=3", "clone_epochs=12", "metric_every=4", "metric_batch=64",
