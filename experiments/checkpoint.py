@@ -127,7 +127,7 @@ def load_checkpoint(run_dir: str | Path, study: str, config: dict[str, Any]) -> 
         return None
     try:
         body = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a damaged file; none of them is the user's bug
+    except Exception as err:  # noqa: BLE001 -- torch raises several types for a damaged file; none is a bug here
         raise RunFileError(f"{path} cannot be read as a checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(body, dict) or body.get("format") != CHECKPOINT_FORMAT:
         raise RunFileError(f"{path} is not a checkpoint of format {CHECKPOINT_FORMAT}")

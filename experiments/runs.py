@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import importlib.metadata
+import json
 import math
 import os
 import platform
@@ -41,12 +41,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from experiments.config import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -320,7 +323,7 @@ class MetricsLog:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> MetricsLog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -464,7 +467,7 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
 
-    def __enter__(self) -> ProgressBar:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

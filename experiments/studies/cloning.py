@@ -42,7 +42,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.analysis import Groups, StudyKind, group_runs, load_run, series
-from experiments.cloning import compare_with_base, expand_with_plan, manifold_residual
 from experiments.checkpoint import (
     Checkpointer,
     load_checkpoint,
@@ -51,6 +50,7 @@ from experiments.checkpoint import (
     optimizer_to_cpu_state,
     restore_global_rng,
 )
+from experiments.cloning import compare_with_base, expand_with_plan, manifold_residual
 from experiments.cloning.expand import ClonePlan
 from experiments.config import (
     BaseConfig,

@@ -22,8 +22,10 @@ Values from the paper (Appendix B.1.1, B.1.3 and the figure captions) and, where
   40 tasks × 5 classes × 500 steps, Adam lr 1e-3 (1e-4 ViT). The paper fixes lr per architecture
   (Appendix B.1.3), so lr is not an axis. Figure 4.1 is the normalization axis (dotted: with affine),
   B.5/B.6 the points without normalization and dropout (``layers.png``).
-* **B.1 / B.2** (``bitflip``): widths 5, 10, 50, 100, one point per width (the engine runs the seeds
-  together), 5 seeds (Appendix B.1.3: "5 seeds for all experiments"), 5M samples, switch to CBP at 2.5M.
+* **B.1 / B.2** (``bitflip``): widths 5, 10, 50, 100 (the paper names no widths: ours, a decade and a
+  half around the target network's 100 units), one point per width (the engine runs the seeds together),
+  5 seeds (Appendix B.1.3: "5 seeds for all experiments"), 5M samples, switch to CBP at 2.5M (Figure B.1's
+  caption), the last 100K steps of each phase averaged for B.2 (its caption).
 
 The ``smoke`` grids keep every axis but shrink the runs (synthetic 3×8×8 data, width 0.25, a few
 epochs or steps, 2 seeds; some value lists shortened) so that each finishes on 2 CPU cores in minutes:
