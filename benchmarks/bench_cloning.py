@@ -3,7 +3,8 @@ straightforward per-entry loop, and gives the same weights.
 
 Baseline: for every Linear weight of an MLP, loop over clone output units o' and clone input units i' and
 set W'[o', i'] = W[⌊o'/k_out⌋, ⌊i'/k_in⌋] / k_in — a direct transcription of Remark A.4 (adjacent clones).
-Run: ``python benchmarks/bench_cloning.py [--factor 2] [--width 0.25]``; prints both times and the ratio.
+Run: ``python benchmarks/bench_cloning.py [--factor 2] [--width 0.25] [--quick] [--json]``; prints both times,
+the ratio and the largest weight difference. ``--quick``: width 0.125.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import argparse
 import time
 
 import torch
+from common import Figure, emit, parse_args
 from torch import nn
 
 from experiments.cloning import expand_with_plan
 from experiments.models import build
+
+WIDTH = 0.25
+QUICK_WIDTH = 0.125
 
 
 def naive_linear_weights(base: nn.Module, clone: nn.Module) -> dict[str, torch.Tensor]:
@@ -37,10 +42,12 @@ def naive_linear_weights(base: nn.Module, clone: nn.Module) -> dict[str, torch.T
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--factor", type=int, default=2)
-    p.add_argument("--width", type=float, default=0.25)
-    args = p.parse_args()
+    p.add_argument("--width", type=float, default=None, help=f"MLP width (default {WIDTH}, {QUICK_WIDTH} with --quick)")
+    p.add_argument("--quick", action="store_true", help=f"width {QUICK_WIDTH} unless --width is given")
+    args = parse_args(p)
+    width = args.width if args.width is not None else (QUICK_WIDTH if args.quick else WIDTH)
     torch.manual_seed(0)
-    base = build("mlp", (3, 32, 32), 10, width=args.width, normalization="none")
+    base = build("mlp", (3, 32, 32), 10, width=width, normalization="none")
     t0 = time.perf_counter()
     clone, _ = expand_with_plan(base, args.factor)
     t_fast = time.perf_counter() - t0
@@ -49,8 +56,10 @@ def main() -> None:
     t_naive = time.perf_counter() - t0
     params = dict(clone.named_parameters())
     dev = max(float((w - params[n].detach()).abs().max()) for n, w in naive.items())
-    print(f"mlp width {args.width} ×{args.factor}: expand {t_fast:.3f} s (all parameters, plan, shape probe), "
+    print(f"mlp width {width} ×{args.factor}: expand {t_fast:.3f} s (all parameters, plan, shape probe), "
           f"per-entry loop {t_naive:.3f} s (Linear weights only), ratio {t_naive / t_fast:.1f}×, max |Δw| {dev:.1e}")
+    emit([Figure(f"expand, MLP width {width} ×{args.factor} (max |Δw| {dev:.0e})", t_fast, "s",
+                 "per-entry loop (Linear weights only)", t_naive)], args.json)
 
 
 if __name__ == "__main__":

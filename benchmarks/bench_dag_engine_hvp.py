@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import Figure, gflops_limit, median_time, print_figures, print_table
+from common import Figure, emit, gflops_limit, median_time, parse_args, print_table
 
 from dag_nets.base_network import clone_network
 from dag_nets.builders import mlp, teacher_batch
@@ -108,7 +108,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", type=int, default=None)
-    args = p.parse_args()
+    args = parse_args(p)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = QUICK if args.quick else FULL
@@ -134,7 +134,7 @@ def main() -> None:
           f"vs the reference engine {rel(a, r):.1e}")
     flops = 10.0 * 2 * net.num_edges * BATCH  # ≈ 10 weight-matrix passes per HVP (2 forward, 4 backward, 4 tangent)
     limit = gflops_limit("float64") * 1e9
-    print_figures([
+    emit([
         Figure("HVP, fast engine, jvp of grad", 1e3 * t_fr, "ms", "torch.func HVP, nn.Linear twin", 1e3 * t_twin,
                flops / t_fr / limit, "ratio ≤ 5"),
         Figure("HVP, fast engine, double backward", 1e3 * t_db, "ms", "torch.func HVP, nn.Linear twin", 1e3 * t_twin,
@@ -143,7 +143,7 @@ def main() -> None:
                1e3 * t_twin, flops / t_dbk / limit, "ratio ≤ 5"),
         Figure("HVP, fast engine, jvp of grad", 1e3 * t_fr, "ms", "reference engine, jvp of grad", 1e3 * t_ref),
         Figure("gradient, fast engine", 1e3 * t_grad, "ms", "torch.func grad, nn.Linear twin", 1e3 * t_twin_grad),
-    ])
+    ], args.json)
     rows = []
     for width in (*cfg["sizes"], cfg["width"]):
         g_net, gx, gy = (net, x, y) if width == cfg["width"] else cloned_mlp(width)

@@ -13,7 +13,10 @@ dag_nets.memory.reuse_freed_memory (glibc page faults, see that module).
 FLOP figures count 2·batch·edges per dense pass and nominal passes (gradient 3, HVP 6); the fraction is
 of the fp64 GEMM limit of the 2-core machine (FP64_LIMIT).
 
-    python benchmarks/bench_dag_hvp.py [--sizes 5k 75k 280k 1m] [--batch 16] [--threads N]
+    python benchmarks/bench_dag_hvp.py [--sizes 5k 75k 280k 1m] [--batch 16] [--threads N] [--quick] [--json]
+
+Headline figures (``--json``): at the largest size, with memory reuse, the double-backward HVP against the
+nn.Linear peer's HVP and against one gradient. ``--quick``: sizes 5k and 75k unless ``--sizes`` is given.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 import networkx as nx
 import scipy.sparse.linalg as sla
 import torch
+from common import Figure, emit, parse_args
 
 from dag_nets.base_network import clone_network
 from dag_nets.builders import mlp, teacher_batch
@@ -47,6 +51,8 @@ SIZES = {
     "1m": (32, [256, 256], 4, 4),
 }
 """(inputs, base widths, outputs, clone factor): 5,508 / 75,268 / 281,604 / 1,087,492 parameters."""
+DEFAULT_SIZES = ["5k", "75k", "280k"]
+QUICK_SIZES = ["5k", "75k"]
 
 
 def median_time(fn, repeats: int = REPEATS) -> tuple[float, float]:
@@ -102,7 +108,7 @@ class _Identity:
         return self.op.project(v)
 
 
-def run(size: str, batch: int, reuse: bool) -> None:
+def run(size: str, batch: int, reuse: bool) -> dict[str, float]:
     n_in, widths, n_out, factor = SIZES[size]
     base = mlp(n_in, widths, n_out, seed=0)
     net, part = clone_network(
@@ -170,6 +176,8 @@ def run(size: str, batch: int, reuse: bool) -> None:
         f"{(t_layer + max(t_arpack, 0.0)) / t_db:>6.1%}  {gap_modes:.0e} {gap_peer:.0e}",
         flush=True,
     )
+    return {"parameters": net.num_parameters, "grad": t_grad, "double_backward": t_db, "peer": t_peer,
+            "fp64_fraction": 6 * passes / t_db / FP64_LIMIT}
 
 
 def _arpack_iterations(layer: DeflatedOperator, v: torch.Tensor) -> None:
@@ -191,10 +199,13 @@ class _nothing:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", nargs="+", choices=list(SIZES), default=["5k", "75k", "280k"])
+    p.add_argument("--sizes", nargs="+", choices=list(SIZES), default=None,
+                   help=f"default {' '.join(DEFAULT_SIZES)}; with --quick {' '.join(QUICK_SIZES)}")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--threads", type=int, default=None)
-    args = p.parse_args()
+    p.add_argument("--quick", action="store_true", help="the two smallest sizes unless --sizes is given")
+    args = parse_args(p)
+    sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
@@ -206,14 +217,22 @@ def main() -> None:
         f"{'HVPfwdrev':>8} {'/grad':>5} {'peer ms':>8} {'/peer':>6} {'%fp64':>6} {'P_N ms':>7} {'layer':>7} "
         f"{'arpack':>7} {'ovhd':>6}  agreement (modes, peer)"
     )
-    for size in args.sizes:
+    for size in sizes:
         for reuse in (False, True):
-            run(size, args.batch, reuse)
+            last = run(size, args.batch, reuse)
     print(
         "peer: torch.func jvp(grad) HVP of the nn.Linear MLP with the same weights; layer: the Lanczos "
         "wrapper around one HVP (two P_N, deflation, numpy views); arpack: ARPACK's own work per matvec "
         "(ncv 20); ovhd = (layer + arpack) / HVP"
     )
+    P = f"{last['parameters']:,} parameters, batch {args.batch}, reuse on"
+    emit([
+        Figure(f"HVP (HessianOperator, double backward), {P}", 1e3 * last["double_backward"], "ms",
+               "torch.func HVP, nn.Linear MLP", 1e3 * last["peer"], last["fp64_fraction"],
+               "ratio ≤ 5" if last["parameters"] > 1_000_000 else "(ratio ≤ 5 at 1,087,492 parameters)"),
+        Figure(f"HVP (HessianOperator, double backward), {P}", 1e3 * last["double_backward"], "ms",
+               "one gradient", 1e3 * last["grad"], last["fp64_fraction"]),
+    ], args.json)
 
 
 if __name__ == "__main__":

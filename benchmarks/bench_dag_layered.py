@@ -16,7 +16,7 @@ import gc
 
 import numpy as np
 import torch
-from common import Figure, gflops_limit, median_time, peak_memory, print_figures, print_table
+from common import Figure, emit, gflops_limit, median_time, parse_args, peak_memory, print_table
 
 from dag_nets.graph import DagNet
 from theory.activations import get_activation, kaiming_gain
@@ -71,7 +71,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", type=int, default=None)
-    args = p.parse_args()
+    args = parse_args(p)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -113,12 +113,12 @@ def main() -> None:
 
     d0, d1 = cfg["depths"][0], cfg["depths"][-1]
     print(f"{width}×{width} blocks ×{depth}: {E:,} edges; DagNet vs its nn.Linear twin: outputs agree to {agree:.1e}")
-    print_figures([
+    emit([
         Figure(f"DagNet {depth}×{width} layered, batch {BATCH}", 1e3 * t_dag, "ms", "nn.Linear, same weights", 1e3 * t_lin,
                6 * E * BATCH / t_dag / limit, "ratio ≤ 5"),
         Figure(f"width {NARROW}, ns/edge·sample at depth {d1}", per_depth[d1], "ns", f"the same at depth {d0}",
                per_depth[d0], None, "ratio ≤ 1.5"),
-    ])
+    ], args.json)
     print_table(f"against depth (width {NARROW}, batch {BATCH}; ns per edge·sample)",
                 ["depth", "edges", "DagNet", "nn.Linear", "reference engine", "µs/generation"], depth_rows)
     print_table(f"against batch ({depth}×{width} layered; ns per edge·sample, peak MB above the call's start)",

@@ -17,7 +17,7 @@ import argparse
 import time
 
 import numpy as np
-from common import Figure, median_time, print_figures, print_table
+from common import Figure, emit, median_time, parse_args, print_table
 
 from dag_nets.builders import cloned_random_dag
 from dag_nets.partition import Partition
@@ -65,7 +65,7 @@ def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    args = p.parse_args()
+    args = parse_args(p)
     cfg = QUICK if args.quick else FULL
     tol = DEFAULT_REFINE_TOL
     rows, figs = [], {}
@@ -100,12 +100,12 @@ def main() -> None:
         figs[i] = (net.num_edges, t_ours, t_peer, t_full, t_part)
     e, t_ours, t_peer, _, _ = figs[cfg["figure"]]
     e_big, _, _, t_full, t_part = figs[cfg["big"]]
-    print_figures([
+    emit([
         Figure(f"refinement (colouring), {e:,} edges", t_ours, "s", "plain numpy colour refinement", t_peer, None,
                "ratio ≤ 5"),
         Figure(f"coarsest_equitable_partition, {e_big:,} edges", t_full, "s", "of which: constructing Partition", t_part,
                None, "value < 10 s"),
-    ])
+    ], args.json)
     print_table(f"against size (seconds; tol={tol:g}; planted = recovers the planted clone partition)",
                 ["nodes", "edges", "blocks", "refinement", "numpy peer", "ratio", "former impl.",
                  "with Partition", "Partition alone", "planted", "peer planted", "build s"], rows)

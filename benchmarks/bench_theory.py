@@ -11,6 +11,8 @@ Three measurements, each against its peer in the same run (issue: performance, g
 
 Timings are medians of repeats after a warm-up; on a loaded machine they are provisional, the ratios less so.
 No FLOP fraction is printed: these are special-function evaluations and Python start-up, not GEMMs.
+``--json`` prints only the headline figures (benchmarks/common.py's format): auto against the peer per
+family, the CLI, and the largest scale against A = 1; the tables go to stderr.
 
     python benchmarks/bench_theory.py [--quick] [--json]
 """
@@ -18,7 +20,6 @@ No FLOP fraction is printed: these are special-function evaluations and Python s
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -27,11 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from common import Figure, emit, parse_args
 
 from theory.activations import Activation, get_activation, registered_names
 from theory.kernels import kernel, kernel_direct, kernel_series
 
 R_POINTS = 1000
+CLI_GOAL_SECONDS = 0.6
+"""Issue 12, goal 5: ``python -m theory`` starts within this wall time."""
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -138,15 +142,29 @@ def scale_rows(quick: bool) -> list[dict[str, object]]:
     return rows
 
 
+def headline_figures(result: dict[str, list[dict[str, object]]]) -> list[Figure]:
+    """K(r) by ``auto`` against the peer per family; the CLI against its libraries' import time; the largest
+    ``--scale`` against A = 1, in time and in memory. (The series and direct columns stay in the tables.)"""
+    out = [
+        Figure(f"{row['figure']}, auto", row["auto_ms"], "ms", str(row["peer"]), row["peer_ms"], None,
+               "auto uses the closed form" if row["peer"] == "closed form" else "")
+        for row in result["kernel"]
+    ]
+    for row in result["cli"]:
+        torch_note = "imports torch" if row["imports_torch"] else "no torch"
+        out.append(Figure(f"{row['figure']}, {torch_note}", row["s"], "s", str(row["peer"]), row["peer_s"], None,
+                          f"value ≤ {CLI_GOAL_SECONDS:g}"))
+    base, top = result["scale"][0], result["scale"][-1]
+    out.append(Figure(f"{top['figure']} (wall)", top["s"], "s", str(base["figure"]), base["s"]))
+    out.append(Figure(f"{top['figure']} (peak memory)", top["peak_MB"], "MB", str(base["figure"]), base["peak_MB"]))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats and r values (seconds)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    args = p.parse_args()
+    args = parse_args(p)
     result = {"kernel": kernel_rows(args.quick), "cli": cli_rows(args.quick), "scale": scale_rows(args.quick)}
-    if args.json:
-        print(json.dumps(result))
-        return
     print(
         f"{'kernel at 1,000 r':26s} {'auto ms':>9s} {'series ms':>10s} {'direct ms':>10s} {'peer':>12s} "
         f"{'peer ms':>9s} {'auto/peer':>9s}"
@@ -167,6 +185,8 @@ def main() -> None:
             f"{row['figure']:32s} {row['s']:7.2f} {row['peak_MB']:8.1f} {row['ratio']:12.2f} "
             f"{row['memory_ratio']:14.2f}"
         )
+    print()
+    emit(headline_figures(result), args.json)
 
 
 if __name__ == "__main__":

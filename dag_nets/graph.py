@@ -153,6 +153,10 @@ class DagNet(torch.nn.Module):
     Build with :meth:`from_networkx`. ``net(x)`` maps ``[batch, len(inputs)]`` to ``[batch, len(outputs)]``.
     """
 
+    edge_src: torch.Tensor  # buffers (registered in __init__): source / target node position of each edge
+    edge_dst: torch.Tensor
+    output_positions: torch.Tensor  # node positions of the outputs
+
     def __init__(
         self,
         nodes: Sequence[Node],

@@ -24,7 +24,7 @@ from dag_nets.dynamics import cloning_report, gradient
 from dag_nets.equitability import equitability_residuals
 from dag_nets.graph import DagNet, Node
 from dag_nets.partition import Partition
-from experiments.cloning import Profile, TensorMap, compare_with_base, expand_with_plan
+from experiments.cloning import ClonePlan, Profile, TensorMap, compare_with_base, expand_with_plan
 from experiments.cloning.certificate import certify
 from experiments.metrics import clone_r2_by_layer, feature_layers, layer_features
 from experiments.models import build
@@ -47,8 +47,8 @@ def _two_modules(seed: int) -> tuple[DagNet, Partition, list[Node], list[Node]]:
     base = mlp(3, [2, 2], 1, activation="tanh", seed=seed)
     sizes = {v: 2 for v in base.bias_nodes if v not in base.outputs}
     net, part = clone_network(base, sizes, mode="equitable", generator=torch.Generator().manual_seed(seed), scale=0.3)
-    layer1 = [(f"h0_{i}", k) for i in range(2) for k in range(2)]
-    layer2 = [(f"h1_{j}", k) for j in range(2) for k in range(2)]
+    layer1: list[Node] = [(f"h0_{i}", k) for i in range(2) for k in range(2)]
+    layer2: list[Node] = [(f"h1_{j}", k) for j in range(2) for k in range(2)]
     return net, part, layer1, layer2
 
 
@@ -142,9 +142,9 @@ def checklist_certifies_modules(ctx: Context) -> Outcome:
 
 # ---------------------------------------------------------------------------- Observation A.1
 def _expanded(arch: str, seed: int, shape: tuple[int, int, int] = SHAPE,
-              **opts) -> tuple[nn.Module, nn.Module, object, torch.Tensor, torch.Tensor]:
+              opts: dict[str, object] | None = None) -> tuple[nn.Module, nn.Module, ClonePlan, torch.Tensor, torch.Tensor]:
     torch.manual_seed(seed)
-    base = build(arch, shape, CLASSES, width=0.125, dropout=0.0, **opts).double()
+    base = build(arch, shape, CLASSES, width=0.125, dropout=0.0, **(opts or {})).double()
     clone, plan = expand_with_plan(base, 2)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(BATCH, *shape, generator=gen, dtype=torch.float64)
@@ -152,13 +152,13 @@ def _expanded(arch: str, seed: int, shape: tuple[int, int, int] = SHAPE,
     return base, clone, plan, x, y
 
 
-def _r2(clone: nn.Module, base: nn.Module, plan, x, y) -> dict[str, float]:
+def _r2(clone: nn.Module, base: nn.Module, plan: ClonePlan, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     layers = feature_layers(base)
     _, h, g = layer_features(clone, x, y, layers)
     return clone_r2_by_layer(h, g, {n: plan.outputs[n].profile for n in layers})
 
 
-ARCHS = (("mlp", {}), ("cnn", {}), ("vit", {"patch_size": 4, "depth": 1}))
+ARCHS: tuple[tuple[str, dict[str, object]], ...] = (("mlp", {}), ("cnn", {}), ("vit", {"patch_size": 4, "depth": 1}))
 
 
 @claim("observation-A.1/project-cloning-code",
@@ -175,7 +175,7 @@ ARCHS = (("mlp", {}), ("cnn", {}), ("vit", {"patch_size": 4, "depth": 1}))
 def project_cloning_code(ctx: Context) -> Outcome:
     rows, ok = [], True
     for arch, opts in ARCHS:
-        base, clone, plan, x, y = _expanded(arch, ctx.seed, **opts)
+        base, clone, plan, x, y = _expanded(arch, ctx.seed, opts=opts)
         cert = certify(clone, plan)
         r2 = _r2(clone, base, plan, x, y)
         dev = compare_with_base(base, clone, plan, x, y, train=False).max_deviation()
@@ -183,8 +183,11 @@ def project_cloning_code(ctx: Context) -> Outcome:
         rows.append(f"{arch}: certified {cert.certified} ({cert.manifold().split(' (')[0]}), min layer R² "
                     f"{min(r2.values()):.15f} over {len(r2)} forward/backward layers, max deviation from the base {dev:.1g}")
     base, clone, plan, x, y = _expanded("mlp", ctx.seed)
+    assert isinstance(clone, nn.Sequential)
     with torch.no_grad():  # stay on the block-constant manifold but change the function: double the output layer
-        clone[-1].weight.mul_(2.0)
+        last = clone[-1]
+        assert isinstance(last, nn.Linear)
+        last.weight.mul_(2.0)
     r2 = _r2(clone, base, plan, x, y)
     with torch.no_grad():
         off = float((clone(x) - base(x)).abs().max())
@@ -207,6 +210,7 @@ def project_cloning_code(ctx: Context) -> Outcome:
                "Profile.repeat_inner), which the following Linear is tiled with; a mismatched tiling as the control.")
 def clone_aware_flatten(ctx: Context) -> Outcome:
     base, clone, plan, x, y = _expanded("cnn", ctx.seed, FLATTEN_SHAPE)
+    assert isinstance(base, nn.Sequential)
     flat = next(i for i, m in enumerate(base) if isinstance(m, nn.Flatten))
     fc = str(flat + 1)
     induced = plan.outputs[str(flat)].profile

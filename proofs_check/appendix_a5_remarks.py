@@ -144,7 +144,9 @@ def _isotropic_direction(net: DagNet, part: Partition) -> tuple[torch.Tensor, st
        reading="Along θ + t·v the clones of the block keep equal values and every unit they feed receives Σ_u "
                "v_uv·h = h·Σ_u r_u = 0 extra input: the forward pass, hence L, is unchanged for every t.")
 def cloning_manifold_never_stable(ctx: Context) -> Outcome:
-    rows, worst, classes = [], 0.0, {}
+    rows: list[str] = []
+    worst = 0.0
+    classes: dict[str, int] = {}
     points = POINTS_THOROUGH if ctx.thorough else POINTS
     for k in range(points):
         seed = ctx.seed + k

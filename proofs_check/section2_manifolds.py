@@ -13,11 +13,11 @@ import torch
 
 from dag_nets.builders import cloned_random_dag, mlp, teacher_batch
 from dag_nets.dynamics import cloning_report, gradient, run_trajectory, tangency_residuals
-from dag_nets.optimizers import OptimizerSpec
 from dag_nets.graph import DagNet, Node
 from dag_nets.manifolds import frozen_coordinates, manifold
+from dag_nets.optimizers import OptimizerSpec
 from dag_nets.partition import Partition
-from proofs_check.registry import Context, Outcome, claim
+from proofs_check.registry import Context, Outcome, Verdict, claim
 
 EXACT_TOL = 1e-12
 """Float64 round-off bound for quantities that vanish exactly (O(1) weights, ≤ 200 steps)."""
@@ -280,7 +280,7 @@ def affine_sgd_invariance(ctx: Context) -> Outcome:
     singles = [torch.randint(0, len(x), (1,), generator=gen) for _ in range(STEPS)]
     sgd = _mirror_sgd(net, x, y, singles, LR)
     left = float(sgd[idx].abs().max())
-    status = "refuted" if tangency < EXACT_TOL and float(gd[idx].abs().max()) < EXACT_TOL and left > ESCAPE_TOL else "holds"
+    status: Verdict = "refuted" if tangency < EXACT_TOL and float(gd[idx].abs().max()) < EXACT_TOL and left > ESCAPE_TOL else "holds"
     return Outcome(status, margin=left,
                    summary=f"M = {{weights out of x1 = 0}} is an affine LoP manifold of a tanh MLP on mirror-symmetric "
                            f"data (full-batch GD stays on it), yet {STEPS} one-example SGD steps leave it by {left:.3g}",

@@ -559,7 +559,7 @@ SYMPTOMS = {"duplicate_fraction": "duplicate features", "dead_fraction": "dead u
                "both emerge in every run. 'As proven in Theorem 2.1': the theorem proves that exact LoP manifolds are "
                "invariant, not that trained representations lie near them.")
 def implications_near_convergence(ctx: Context) -> Outcome:
-    emerged = {key: [] for key in SYMPTOMS}
+    emerged: dict[str, list[str]] = {key: [] for key in SYMPTOMS}
     rows, total = [], 0
     for norm in ("none", "batch", "layer"):
         for seed, first, last in _phase_changes(ctx, norm):

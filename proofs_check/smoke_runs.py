@@ -109,10 +109,16 @@ def _model_options(arch: str, normalization: str, dropout: float, depth: int | N
     return opts
 
 
+def _shape3(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The (C, H, W) of a synthetic image task."""
+    c, h, w = shape
+    return c, h, w
+
+
 @functools.cache
 def _smoke_data(seed: int) -> tuple[torch.Tensor, torch.Tensor, int, tuple[int, int, int]]:
     cfg = CLONING_SMOKE
-    train = make_synthetic(cfg.train_samples, image_shape=tuple(cfg.synthetic_shape), noise=cfg.synthetic_noise,
+    train = make_synthetic(cfg.train_samples, image_shape=_shape3(cfg.synthetic_shape), noise=cfg.synthetic_noise,
                            seed=seed)
     mean, std = channel_stats(train.as_float())
     x = normalize(train.images.float() / 255.0, mean, std)

@@ -165,6 +165,11 @@ class EngineBase(ABC):
             return None
         return self.switch_step - self.step
 
+    @property
+    @abstractmethod
+    def hidden(self) -> np.ndarray:
+        """W [R, n, m+1], bias last (the engine's storage or a view of it)."""
+
     @abstractmethod
     def advance(self, steps: int) -> np.ndarray:
         """Learn ``steps`` samples per run; return the online losses (ŷ − y)², pre-update, [steps, R]."""
@@ -200,10 +205,18 @@ class BitFlipEngine(EngineBase):
     def __init__(self, task: BitFlipTask, width: int, seeds: Sequence[int], **kwargs) -> None:
         super().__init__(task, width, seeds, **kwargs)
         self.kernel = _Kernel(self.activation)
-        self.hidden = self._initial_hidden.astype(self.dtype)  # W [R, n, m+1]
+        self._hidden = self._initial_hidden.astype(self.dtype)  # W [R, n, m+1]
         self.output = self._initial_output.astype(self.dtype)  # v [R, n]
         self.output_bias = self._initial_output_bias.astype(self.dtype)  # c [R]
         self.cbp_state: _CBPState | None = None
+
+    @property
+    def hidden(self) -> np.ndarray:
+        return self._hidden
+
+    @hidden.setter
+    def hidden(self, value: np.ndarray) -> None:
+        self._hidden = value
 
     def _start_cbp(self) -> None:
         shape = (self.num_runs, self.width)
@@ -217,6 +230,7 @@ class BitFlipEngine(EngineBase):
             maturing={},
         )
         # Age after the CBP step of step t is t − switch + 1: a unit is eligible from step switch + τ on.
+        assert self.cbp_settings is not None  # CBP starts only with settings
         self._schedule_maturing(
             self.step + self.cbp_settings.maturity_threshold, np.full(self.num_runs, self.width)
         )
@@ -322,7 +336,7 @@ class BitFlipEngine(EngineBase):
         state.budget -= counts
         for r in np.flatnonzero(counts):
             eligible = state.age[r] > settings.maturity_threshold
-            self._replace(r, int(counts[r]), eligible, correction[r], corrected_mean[r])
+            self._replace(int(r), int(counts[r]), eligible, correction[r], corrected_mean[r])
             # The replaced units (age 0 now) are eligible again from step + τ + 1 on.
             state.eligible_count[r] -= counts[r]
             increments = np.zeros(self.num_runs)

@@ -47,7 +47,7 @@ from theory.activations import Activation
 # 2-core machine (load ≈ 7) OpenMP's spinning workers made 16 runs 4× and 70 runs 1.5× slower (wall).
 # The workqueue layer takes one parallel launch at a time, so _LAUNCH serializes the launches.
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+    numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]  # set at run time by numba
 _LAUNCH = threading.Lock()
 
 # Activation families with a compiled φ, φ' (the registry's numpy formulas, same branch conventions).

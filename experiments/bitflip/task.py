@@ -319,9 +319,9 @@ class BitFlipStreams:
         """The next ``length`` steps: inputs [length, R, m+1] (bias bit last) and targets [length, R]."""
         task, R = self.task, self.num_runs
         f, m = task.num_flipping, task.num_bits
-        inputs = np.empty((length, R, task.input_size), dtype=self.dtype)
+        inputs: np.ndarray = np.empty((length, R, task.input_size), dtype=self.dtype)
         inputs[:, :, m] = 1.0
-        targets = np.empty((length, R), dtype=self.dtype)
+        targets: np.ndarray = np.empty((length, R), dtype=self.dtype)
         start = 0
         while start < length:
             stop = start + min(length - start, self.steps_to_flip())

@@ -41,25 +41,24 @@ class TorchBitFlipEngine(EngineBase):
         except (RuntimeError, AssertionError) as error:
             raise ValueError(f"device={device!r} cannot be used: {error}") from None
         self.torch_dtype = TORCH_DTYPES[self.dtype]
-        on = {"device": self.device}
-        self._w = torch.tensor(self._initial_hidden.astype(self.dtype), **on)  # [R, n, m+1]
-        self._v = torch.tensor(self._initial_output.astype(self.dtype), **on)
-        self._c = torch.tensor(self._initial_output_bias.astype(self.dtype), **on)
-        self._neg_two_lr = torch.tensor((-2.0 * self.lr).astype(self.dtype), **on)
+        self._w = torch.tensor(self._initial_hidden.astype(self.dtype), device=self.device)  # [R, n, m+1]
+        self._v = torch.tensor(self._initial_output.astype(self.dtype), device=self.device)
+        self._c = torch.tensor(self._initial_output_bias.astype(self.dtype), device=self.device)
+        self._neg_two_lr = torch.tensor((-2.0 * self.lr).astype(self.dtype), device=self.device)
         shape = (self.num_runs, self.width)
-        self._age = torch.zeros(shape, dtype=torch.int64, **on)
-        self._decay_power = torch.ones(shape, dtype=self.torch_dtype, **on)
-        self._mean_activation = torch.zeros(shape, dtype=self.torch_dtype, **on)
-        self._utility = torch.zeros(shape, dtype=self.torch_dtype, **on)
-        self._budget = torch.zeros(self.num_runs, dtype=torch.float64, **on)
-        self._replacements = torch.zeros(self.num_runs, dtype=torch.int64, **on)
+        self._age = torch.zeros(shape, dtype=torch.int64, device=self.device)
+        self._decay_power = torch.ones(shape, dtype=self.torch_dtype, device=self.device)
+        self._mean_activation = torch.zeros(shape, dtype=self.torch_dtype, device=self.device)
+        self._utility = torch.zeros(shape, dtype=self.torch_dtype, device=self.device)
+        self._budget = torch.zeros(self.num_runs, dtype=torch.float64, device=self.device)
+        self._replacements = torch.zeros(self.num_runs, dtype=torch.int64, device=self.device)
         self._cbp_on = False
         self._pool = DrawPool([s["cbp"] for s in self.data.streams])
-        self._pool_values = torch.zeros((self.num_runs, 0), dtype=torch.float64, **on)
-        self._pool_start = torch.zeros(self.num_runs, dtype=torch.int64, **on)
-        self._units = torch.arange(self.width, **on)
-        self._draw_offsets = torch.arange(task.num_bits, **on)
-        self._shifts = torch.arange(task.num_random, **on)
+        self._pool_values = torch.zeros((self.num_runs, 0), dtype=torch.float64, device=self.device)
+        self._pool_start = torch.zeros(self.num_runs, dtype=torch.int64, device=self.device)
+        self._units = torch.arange(self.width, device=self.device)
+        self._draw_offsets = torch.arange(task.num_bits, device=self.device)
+        self._shifts = torch.arange(task.num_random, device=self.device)
 
     @property
     def hidden(self) -> np.ndarray:

@@ -129,9 +129,12 @@ def symmetry_breaking_noise(weight: torch.Tensor, tmap: TensorMap, kind: Perturb
     """
     noise = torch.randn(weight.shape, generator=generator, dtype=torch.float64).to(weight)
     noise = noise * scale * weight.detach().pow(2).mean().sqrt()
-    p_in, p_out = tmap.axes[tmap.in_axis], tmap.axes[tmap.out_axis]  # type: ignore[index]
-    mean_in = lambda t: p_in.gather(p_in.block_mean(t, tmap.in_axis), tmap.in_axis)
-    mean_out = lambda t: p_out.gather(p_out.block_mean(t, tmap.out_axis), tmap.out_axis)
+    if tmap.in_axis is None or tmap.out_axis is None:
+        raise ValueError("symmetry-breaking noise needs a tensor with both a source and a target unit axis")
+    in_axis, out_axis = tmap.in_axis, tmap.out_axis
+    p_in, p_out = tmap.axes[in_axis], tmap.axes[out_axis]
+    mean_in = lambda t: p_in.gather(p_in.block_mean(t, in_axis), in_axis)
+    mean_out = lambda t: p_out.gather(p_out.block_mean(t, out_axis), out_axis)
     if kind == "forward":
         return noise - mean_in(noise)
     if kind == "backward":
@@ -321,12 +324,15 @@ def _probe_input_shapes(model: nn.Module) -> dict[str, list[tuple[int, ...]]]:
         m.register_forward_hook(lambda _m, inp, _o, n=n: shapes.setdefault(n, []).append(tuple(inp[0].shape)))
         for n, m in model.named_modules()
     ]
+    spec = getattr(model, "spec", None)
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"{type(model).__name__} has no ModelSpec: build it with experiments.models.build")
     was_training = [m.training for m in model.modules()]
     ref = next(iter(model.parameters()))
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros((2, *model.spec.input_shape), dtype=ref.dtype, device=ref.device))  # type: ignore[union-attr]
+            model(torch.zeros((2, *spec.input_shape), dtype=ref.dtype, device=ref.device))
     finally:
         for h in hooks:
             h.remove()

@@ -41,11 +41,11 @@ class Profile:
             raise ValueError("a profile must map onto every base unit (a surjection onto range(n_base))")
 
     @classmethod
-    def identity(cls, n: int) -> "Profile":
+    def identity(cls, n: int) -> Profile:
         return cls(torch.arange(n), n)
 
     @classmethod
-    def interleaved(cls, n_base: int, factor: int, inner: int = 1) -> "Profile":
+    def interleaved(cls, n_base: int, factor: int, inner: int = 1) -> Profile:
         """Adjacent clones of blocks of ``inner`` units: u' ↦ ⌊u' / (inner·k)⌋·inner + u' mod inner."""
         if factor < 1 or inner < 1 or n_base % inner:
             raise ValueError(f"need factor ≥ 1, inner ≥ 1 dividing n_base (got {factor}, {inner}, {n_base})")
@@ -53,7 +53,7 @@ class Profile:
         return cls((u // (inner * factor)) * inner + u % inner, n_base)
 
     @classmethod
-    def between(cls, n_base: int, n_clone: int, inner: int = 1) -> "Profile":
+    def between(cls, n_base: int, n_clone: int, inner: int = 1) -> Profile:
         """Identity when the sizes agree, else the adjacent-clone profile of factor n_clone / n_base."""
         if n_clone % n_base:
             raise ValueError(f"clone size {n_clone} is not a multiple of base size {n_base}")
@@ -85,12 +85,12 @@ class Profile:
             start += s
         return out
 
-    def repeat_inner(self, inner: int) -> "Profile":
+    def repeat_inner(self, inner: int) -> Profile:
         """Profile of the flattening [C, inner] → C·inner: unit c'·inner + s ↦ π(c')·inner + s."""
         s = torch.arange(inner)
         return Profile((self.index[:, None] * inner + s[None, :]).reshape(-1), self.n_base * inner)
 
-    def compose(self, outer: "Profile") -> "Profile":
+    def compose(self, outer: Profile) -> Profile:
         """π ∘ ρ for ρ = ``outer`` (a clone of this clone): the profile relative to the original base."""
         if outer.n_base != self.n_clone:
             raise ValueError(f"cannot compose: outer maps onto {outer.n_base} units, this profile has {self.n_clone}")
@@ -173,7 +173,7 @@ class TensorMap:
             t = p.block_mean(t, axis)
         return t * self.in_multiplicity(t)
 
-    def compose(self, outer: "TensorMap") -> "TensorMap":
+    def compose(self, outer: TensorMap) -> TensorMap:
         """The map base → clone-of-clone, given this (base → clone) and ``outer`` (clone → clone-of-clone)."""
         axes = dict(self.axes)
         for axis, p in outer.axes.items():

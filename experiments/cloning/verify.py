@@ -19,10 +19,9 @@ far a clone is from the block-constant manifold M_BC of its plan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -238,6 +237,9 @@ def ulp_sensitivity(model: nn.Module, inputs: torch.Tensor, targets: torch.Tenso
         moved.zero_grad(set_to_none=True)
         loss_fn(moved(inputs), targets).backward()
         moved_params = dict(moved.named_parameters())
-        worst = max([worst] + [relative_deviation(moved_params[n].grad, p.grad)
-                               for n, p in ref.named_parameters() if p.grad is not None])
+        for n, p in ref.named_parameters():
+            if p.grad is not None:
+                moved_grad = moved_params[n].grad  # None: no gradient reached it, i.e. zero
+                worst = max(worst, relative_deviation(torch.zeros_like(p.grad) if moved_grad is None else moved_grad,
+                                                      p.grad))
     return worst

@@ -343,14 +343,17 @@ class ContinualBackprop:
         state.mean_activation[units] = 0.0
         state.age[units] = 0
         if self.optimizer is not None:
-            self._reset_optimizer_state(layer, units, columns)
+            self._reset_optimizer_state(self.optimizer, layer, units, columns)
 
-    def _reset_optimizer_state(self, layer: UnitLayer, units: torch.Tensor, columns: torch.Tensor) -> None:
+    @staticmethod
+    def _reset_optimizer_state(
+        optimizer: torch.optim.Optimizer, layer: UnitLayer, units: torch.Tensor, columns: torch.Tensor
+    ) -> None:
         targets = [(layer.incoming.weight, units, 0), (layer.outgoing.weight, columns, 1)]
         if layer.incoming.bias is not None:
             targets.append((layer.incoming.bias, units, 0))
         for parameter, entries, dim in targets:
-            reset_optimizer_entries(self.optimizer, parameter, entries, dim)
+            reset_optimizer_entries(optimizer, parameter, entries, dim)
 
 
 def _outgoing_columns(units: torch.Tensor, spatial_size: int) -> torch.Tensor:

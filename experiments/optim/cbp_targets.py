@@ -54,7 +54,7 @@ from experiments.models.layers import Elementwise, Tokenwise
 from experiments.models.mlp import MLP
 from experiments.models.resnet import BasicBlock, ResNet
 from experiments.models.vit import ViT
-from experiments.optim.cbp import ContinualBackprop, UnitLayer, reset_optimizer_entries
+from experiments.optim.cbp import ContinualBackprop, UnitLayer, WeightLayer, reset_optimizer_entries
 from theory.activations import kaiming_gain, leaky_relu_gain
 
 InitName = Literal["default", "kaiming"]
@@ -135,6 +135,13 @@ def _names(model: nn.Module) -> dict[int, str]:
     return {id(m): name for name, m in model.named_modules()}
 
 
+def _weight_layer(module: nn.Module, where: str) -> WeightLayer:
+    """``module`` as the Linear or Conv2d a :class:`UnitLayer` needs; a changed model layout is an error."""
+    if not isinstance(module, (nn.Linear, nn.Conv2d)):
+        raise TypeError(f"{where}: expected nn.Linear or nn.Conv2d, got {type(module).__name__}")
+    return module
+
+
 def _mlp_targets(model: MLP) -> list[CBPTarget]:
     modules = list(model)
     names = _names(model)
@@ -146,7 +153,7 @@ def _mlp_targets(model: MLP) -> list[CBPTarget]:
             raise TypeError(
                 f"MLP layout changed: expected an activation at index {here + 2}, got {type(act).__name__}"
             )
-        layer = UnitLayer(modules[here], modules[nxt], act)
+        layer = UnitLayer(_weight_layer(modules[here], "MLP layout"), _weight_layer(modules[nxt], "MLP layout"), act)
         targets.append(CBPTarget(names[id(modules[here])], layer, _norm_or_none(norm)))
     return targets
 
@@ -164,15 +171,17 @@ def _cnn_targets(model: CNN) -> list[CBPTarget]:
         norm, pool = modules[here + 1], modules[here + 3]
         if not isinstance(pool, nn.MaxPool2d):
             raise TypeError(f"CNN layout changed: expected max-pooling at index {here + 3}")
-        outgoing = modules[convs[k + 1]] if k + 1 < len(convs) else modules[fc_at]
-        channels = modules[here].out_channels
-        spatial = 1 if isinstance(outgoing, nn.Conv2d) else outgoing.in_features // channels
-        layer = UnitLayer(modules[here], outgoing, pool, spatial_size=spatial)
+        incoming = _weight_layer(modules[here], "CNN layout")
+        outgoing = _weight_layer(modules[convs[k + 1]] if k + 1 < len(convs) else modules[fc_at], "CNN layout")
+        spatial = 1 if isinstance(outgoing, nn.Conv2d) else outgoing.in_features // incoming.weight.shape[0]
+        layer = UnitLayer(incoming, outgoing, pool, spatial_size=spatial)
         targets.append(CBPTarget(names[id(modules[here])], layer, _norm_or_none(norm)))
     norm, act = modules[fc_at + 1], modules[fc_at + 2]
     targets.append(
         CBPTarget(
-            names[id(modules[fc_at])], UnitLayer(modules[fc_at], modules[out_at], act), _norm_or_none(norm)
+            names[id(modules[fc_at])],
+            UnitLayer(_weight_layer(modules[fc_at], "CNN layout"), _weight_layer(modules[out_at], "CNN layout"), act),
+            _norm_or_none(norm),
         )
     )
     return targets
@@ -195,7 +204,10 @@ def _vit_targets(model: ViT) -> list[CBPTarget]:
     names = _names(model)
     targets = []
     for block in model.blocks:
-        fc1, act, fc2 = block.mlp[0], block.mlp[1], block.mlp[3]
+        if not isinstance(block.mlp, nn.Sequential):
+            raise TypeError(f"ViT layout changed: expected an nn.Sequential MLP, got {type(block.mlp).__name__}")
+        mlp = list(block.mlp)
+        fc1, act, fc2 = _weight_layer(mlp[0], "ViT MLP layout"), mlp[1], _weight_layer(mlp[3], "ViT MLP layout")
         targets.append(CBPTarget(names[id(fc1)], UnitLayer(fc1, fc2, act)))
     return targets
 
@@ -208,7 +220,8 @@ def reset_norm_units_(
     β ← 0 with their optimizer state zeroed; for BatchNorm also running mean ← 0, running variance ← 1."""
     if isinstance(norm, nn.LayerNorm) and tuple(norm.normalized_shape) != (norm.normalized_shape[-1],):
         raise ValueError(f"LayerNorm over {tuple(norm.normalized_shape)} is not a norm over one unit axis")
-    if isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)) and norm.track_running_stats:
+    if isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)) and norm.running_mean is not None:
+        assert norm.running_var is not None  # tracked together
         norm.running_mean[units] = BN_INIT_MEAN
         norm.running_var[units] = BN_INIT_VAR
     for parameter, value in ((norm.weight, NORM_INIT_WEIGHT), (norm.bias, NORM_INIT_BIAS)):

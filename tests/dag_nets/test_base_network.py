@@ -32,10 +32,10 @@ def test_clone_then_quotient_recovers_base(mode: str) -> None:
 
 def test_paper_definition_differs_only_for_unequal_sizes() -> None:
     base = mlp(2, [3], 1, seed=0)
-    net, part = clone_network(base, {"h0_0": 2})
+    _, part = clone_network(base, {"h0_0": 2})
     x, y = teacher_batch(2, 1, 8, seed=0)
     assert base_correspondence(part, x, y, "paper")["output"] > 1e-3
-    equal, epart = clone_network(base, {})
+    _, epart = clone_network(base, {})
     assert base_correspondence(epart, x, y, "paper")["output"] < EXACT
 
 

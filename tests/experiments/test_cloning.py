@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from exp_fixtures import TINY_INPUT, batch, moved_model
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,8 +21,6 @@ from experiments.cloning import (
 )
 from experiments.cloning.certificate import certify
 from experiments.models import ARCHITECTURES, build
-
-from exp_fixtures import TINY_INPUT, batch, moved_model
 
 NORMS = ["none", "batch", "layer", "group"]
 SGD_STEPS = 3

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from exp_fixtures import ARCH_OPTIONS, TINY_INPUT
 from torch import nn
 
 from experiments.models import ARCHITECTURES, build
 from experiments.models.layers import auto_group_count
-
-from exp_fixtures import ARCH_OPTIONS, TINY_INPUT
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
