@@ -274,7 +274,7 @@ def print_status(sweep: SweepDir) -> int:
 
 
 def list_figure_sweeps(as_json: bool) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for figure in FIGURE_SWEEPS:
         study = get_study(figure.study)
         counts: dict[str, dict[str, int]] = {}

@@ -106,10 +106,13 @@ class FigureSweep:
         return [*scale.fixed, *extra]
 
 
+def with_arch(arch: str) -> Callable[[dict[str, Any]], bool]:
+    """Selects the points of one architecture."""
+    return lambda config: config["arch"] == arch
+
+
 def _arch_facets(prefix: str, archs: tuple[str, ...], title: str, curve: Callable[..., str]) -> tuple[Facet, ...]:
-    return tuple(
-        Facet(f"{prefix}_{arch}", f"{title}, {arch}", lambda c, arch=arch: c["arch"] == arch, curve) for arch in archs
-    )
+    return tuple(Facet(f"{prefix}_{arch}", f"{title}, {arch}", with_arch(arch), curve) for arch in archs)
 
 
 def by_labels(*axes: str) -> Callable[[dict[str, Any], dict[str, str]], str]:
@@ -133,15 +136,18 @@ def noisy_grid(archs: tuple[str, ...]) -> Grid:
     ))
 
 
+def with_arch_at(arch: str, key: str, value: float) -> Callable[[dict[str, Any]], bool]:
+    """Selects the points of one architecture with ``key`` = ``value`` (one slice of a two-block grid)."""
+    return lambda config: config["arch"] == arch and config[key] == value
+
+
 def noisy_facets() -> tuple[Facet, ...]:
     out = []
     for figure_sigma, figure_decay, arch in (("B8", "B9", "mlp"), ("B10", "B11", "vit")):
         out.append(Facet(f"{figure_sigma}_{arch}_sigma0", f"Figure {figure_sigma[0]}.{figure_sigma[1:]}: σ₀ (λ = 0.999), {arch}",
-                         lambda c, arch=arch: c["arch"] == arch and c["decay"] == PAPER_DECAY,
-                         lambda c, labels: f"σ₀={c['sigma0']}"))
+                         with_arch_at(arch, "decay", PAPER_DECAY), lambda c, labels: f"σ₀={c['sigma0']}"))
         out.append(Facet(f"{figure_decay}_{arch}_decay", f"Figure {figure_decay[0]}.{figure_decay[1:]}: λ (σ₀ = 0.01), {arch}",
-                         lambda c, arch=arch: c["arch"] == arch and c["sigma0"] == PAPER_SIGMA0,
-                         lambda c, labels: f"λ={c['decay']}"))
+                         with_arch_at(arch, "sigma0", PAPER_SIGMA0), lambda c, labels: f"λ={c['decay']}"))
     return tuple(out)
 
 
