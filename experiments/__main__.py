@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, str] = {
     "bitflip": "experiments.studies.bitflip",
     "continual": "experiments.studies.continual",
     "plot": "experiments.studies.plotting",
+    "sweep": "experiments.sweeps.cli",
+    "gpu-check": "experiments.sweeps.gpu_check",
 }
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,

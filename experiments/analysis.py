@@ -53,7 +53,7 @@ UNKNOWN_STATE = "unknown"
 """State of a run written before ``status.json`` existed: its completeness comes from its records."""
 BOOKKEEPING_KEYS: frozenset[str] = frozenset(
     {"seed", "seeds", "out", "progress", "figures", "plot_window", "data_dir", "download", "pin_memory",
-     "num_workers", "threads", "amp"}
+     "num_workers", "threads", "amp", "checkpoint_every"}
 )
 """Keys that never change a run's numbers. ``threads`` and ``amp`` do, but through what they resolve to,
 which is compared instead (``torch_threads`` from the environment, ``amp_dtype`` from ``resolved``)."""

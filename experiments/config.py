@@ -178,6 +178,10 @@ class BaseConfig:
         make each act. Giving one of them explicitly as an override is an error (:func:`resolve_config`)."""
         return {}
 
+    def resolved_device(self) -> str:
+        """The device this configuration runs on here (``auto`` resolved, :func:`resolve_device`)."""
+        return resolve_device(self.device)
+
     def check_machine(self) -> None:
         """Checks that depend on this machine (CUDA present, …), made when a configuration is resolved to
         run here — not when a saved one is read back (a GPU run may be plotted on a laptop)."""
@@ -239,7 +243,7 @@ def resolve_config(cls: type[C], preset: str = "default", overrides: list[str] |
     if bad:
         raise ineffective_overrides_error(bad)
     if "device" in by_name:
-        cfg.device = resolve_device(cfg.device)  # type: ignore[attr-defined]
+        cfg.device = cfg.resolved_device()  # type: ignore[attr-defined]
     cfg.check_machine()
     return cfg
 

@@ -16,6 +16,10 @@ mistake leaves nothing behind. It holds:
 * ``metrics.jsonl`` — one JSON object per logged step, flushed as it is written, so a crashed run keeps
   what it logged. A killed run may leave a torn last line: :func:`read_metrics` drops it and says so;
   any other unreadable line is a :class:`RunFileError` naming the file and line;
+* ``checkpoint.pt`` — with ``checkpoint_every=N``, the state to resume from
+  (:mod:`experiments.checkpoint`); ``python -m experiments STUDY --resume RUN_DIR`` continues the run in
+  the same directory, cutting ``metrics.jsonl`` back to the lines the checkpoint counted
+  (``MetricsLog(keep_lines=…)``) and marking it ``running`` again until it ends;
 * its figures (never overwritten: :func:`create_exclusive`).
 
 Non-finite floats are written as JSON ``null`` (JSON has no NaN); :func:`load_metrics` reads them back
@@ -26,8 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import importlib.metadata
+import json
 import math
 import os
 import platform
@@ -37,12 +41,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from experiments.config import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -234,17 +241,41 @@ def open_run(root: str | Path, study: str, cfg: Any, extra: dict[str, Any] | Non
     configuration has been checked: this is where the directory first exists."""
     run_dir = new_run_dir(root, study)
     save_config(run_dir, cfg, extra)
-    write_status(run_dir, RUNNING)
+    with tracked_run(run_dir):
+        yield run_dir
+
+
+@contextlib.contextmanager
+def tracked_run(run_dir: Path, message: str = "") -> Iterator[Path]:
+    """Mark ``run_dir`` ``running`` (with ``message``), yield it, then mark it ``complete``, ``diverged``
+    or ``failed`` as :func:`open_run` does. A resumed run goes through it again (``running`` until it ends)."""
+    write_status(run_dir, RUNNING, message)
     try:
         yield run_dir
     except Diverged as err:
         err.run_dir = run_dir
         write_status(run_dir, DIVERGED, err.message, **err.where)
         raise
+    except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C, or a Slurm job requeued by submitit
+        write_status(run_dir, FAILED, f"interrupted ({type(err).__name__}); continue it with --resume {run_dir}")
+        raise
     except BaseException as err:
         write_status(run_dir, FAILED, f"{type(err).__name__}: {err}")
         raise
     write_status(run_dir, COMPLETE)
+
+
+def check_resumable(run_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` body of a run that ``--resume`` may continue; a complete run, or a directory that
+    is not a run, is a :class:`RunFileError` (a FileNotFoundError for a missing one)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"--resume {run_dir}: no such run directory")
+    body = read_config_file(run_dir)
+    status = read_status(run_dir)
+    if status is not None and status["state"] == COMPLETE:
+        raise RunFileError(f"--resume {run_dir}: the run is complete already (status.json: complete); nothing to do")
+    return body
 
 
 @contextlib.contextmanager
@@ -260,10 +291,16 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl`` writer: ``log(step=..., **metrics)`` writes one flushed line."""
+    """Append-only ``metrics.jsonl`` writer: ``log(step=..., **metrics)`` writes one flushed line.
 
-    def __init__(self, run_dir: str | Path) -> None:
+    ``keep_lines=N`` (a resumed run) first cuts the file back to its first N lines — those its checkpoint
+    counted; a torn last line and the lines logged after the checkpoint are dropped. ``lines`` is the
+    number of lines the file holds; :meth:`sync` forces them to disk (before a checkpoint counts them).
+    """
+
+    def __init__(self, run_dir: str | Path, keep_lines: int | None = None) -> None:
         self.path = Path(run_dir) / METRICS_FILE
+        self.lines = 0 if keep_lines is None else truncate_lines(self.path, keep_lines)
         self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
 
     def log(self, step: int, **metrics: Any) -> dict[str, Any]:
@@ -272,18 +309,44 @@ class MetricsLog:
         record = {"step": int(step), **_sanitize(metrics)}
         self._file.write(json.dumps(record, allow_nan=False) + "\n")
         self._file.flush()
+        self.lines += 1
         return record
+
+    def sync(self) -> None:
+        """Flush the lines written so far to the disk (``fsync``)."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> MetricsLog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def truncate_lines(path: Path, keep: int) -> int:
+    """Cut ``path`` back to its first ``keep`` newline-terminated lines; returns ``keep``. A file with fewer
+    complete lines is a :class:`RunFileError` (it was changed after the checkpoint that counted them)."""
+    data = path.read_bytes() if path.is_file() else b""
+    offset = 0
+    for number in range(keep):
+        end = data.find(b"\n", offset)
+        if end < 0:
+            raise RunFileError(
+                f"{path} has {number} complete lines, but the run's checkpoint counted {keep}: the file was "
+                f"changed after the checkpoint; it cannot be resumed"
+            )
+        offset = end + 1
+    if offset != len(data) or not path.is_file():
+        with path.open("ab") as handle:
+            handle.truncate(offset)
+    return keep
 
 
 @dataclass(frozen=True)
@@ -404,7 +467,7 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
 
-    def __enter__(self) -> ProgressBar:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,16 +13,25 @@ from pathlib import Path
 from experiments.data.augment import channel_stats, normalize, random_crop_flip
 from experiments.data.base import DataFileError, DatasetNotFound, ImageDataset
 from experiments.data.cifar import load_cifar
-from experiments.data.loader import make_loader, resolve_pin_memory
+from experiments.data.loader import make_loader, resolve_pin_memory, shuffle_generator
 from experiments.data.mnist import load_mnist, read_idx
 from experiments.data.synthetic import make_synthetic
 from experiments.data.tiny_imagenet import load_tiny_imagenet
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "mnist", "tiny_imagenet")
+DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int, int]] = {
+    "cifar10": ((3, 32, 32), 10, 50_000),
+    "cifar100": ((3, 32, 32), 100, 50_000),
+    "mnist": ((1, 28, 28), 10, 60_000),
+    "tiny_imagenet": ((3, 64, 64), 200, 100_000),
+}
+"""(C, H, W), classes and training images of each dataset's standard split (Appendix B.1.3): what a sweep
+checks model sizes and counts steps with before any data is loaded."""
 
 __all__ = [
-    "DATASETS", "DataFileError", "DatasetNotFound", "ImageDataset", "channel_stats", "load_dataset",
+    "DATASETS", "DATASET_SHAPES", "DataFileError", "DatasetNotFound", "ImageDataset", "channel_stats", "load_dataset",
     "make_loader", "make_synthetic", "normalize", "random_crop_flip", "read_idx", "resolve_pin_memory",
+    "shuffle_generator",
 ]
 
 

@@ -30,3 +30,10 @@ def make_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, shu
     base = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
     return DataLoader(dataset, sampler=BatchSampler(base, batch_size, drop_last=False), batch_size=None,
                       pin_memory=pin_memory, num_workers=num_workers)
+
+
+def shuffle_generator(loader: DataLoader) -> torch.Generator | None:
+    """The generator that shuffles a :func:`make_loader` loader (None when it does not shuffle): its state
+    at an epoch boundary is the whole data-order state of the loader (checkpoints save it)."""
+    sampler = getattr(loader.sampler, "sampler", None)
+    return sampler.generator if isinstance(sampler, RandomSampler) else None

@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -213,6 +213,8 @@ class ContinualBackprop:
         self.maturity_threshold = int(maturity_threshold)
         self.decay_rate = float(decay_rate)
         self.utility_type: UtilityType = utility
+        self.generator = generator if sampler is None else None
+        self._own_sampler = sampler is None
         self._sample = sampler if sampler is not None else _uniform_sampler(generator)
         self.states = [_UnitState(layer.num_units, layer.incoming.weight.device) for layer in self.layers]
         self._activations: list[torch.Tensor | None] = [None] * len(self.layers)
@@ -233,6 +235,37 @@ class ContinualBackprop:
         for handle in self._hooks:
             handle.remove()
         self._hooks = []
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`step` changes, on the CPU: per layer the ages, utilities, mean activations and
+        replacement budget, and the state of the re-initialization generator (for a resumable checkpoint).
+        A custom ``sampler`` holds state this object cannot see: then this is a ValueError."""
+        if not self._own_sampler:
+            raise ValueError("ContinualBackprop with a custom sampler cannot save its state; pass a generator")
+        return {
+            "layers": [
+                {"age": s.age.cpu().clone(), "utility": s.utility.cpu().clone(),
+                 "mean_activation": s.mean_activation.cpu().clone(), "replacement_budget": s.replacement_budget}
+                for s in self.states
+            ],
+            "generator": None if self.generator is None else self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (tensors go to each layer's device)."""
+        if len(state["layers"]) != len(self.states):
+            raise ValueError(f"the saved CBP state has {len(state['layers'])} layers, this one {len(self.states)}")
+        for unit_state, saved in zip(self.states, state["layers"]):
+            for name in ("age", "utility", "mean_activation"):
+                current = getattr(unit_state, name)
+                if saved[name].shape != current.shape:
+                    raise ValueError(f"the saved CBP {name} has shape {tuple(saved[name].shape)}, expected {tuple(current.shape)}")
+                current.copy_(saved[name].to(current.device))
+            unit_state.replacement_budget = float(saved["replacement_budget"])
+        if (state["generator"] is None) != (self.generator is None):
+            raise ValueError("the saved CBP state and this one differ in having a generator")
+        if self.generator is not None:
+            self.generator.set_state(state["generator"])
 
     def bias_corrected_utility(self, index: int) -> torch.Tensor:
         """û = u / (1 − ρ^age) for layer ``index`` (0 for units of age 0)."""

@@ -11,6 +11,11 @@ online loss or non-finite hidden features stop the study (status ``diverged``), 
 
     python -m experiments bitflip --preset smoke
     python -m experiments bitflip --preset paper seeds=0..69 --out runs
+    python -m experiments bitflip --resume RUN_DIR      # continue a killed run from its checkpoint
+
+Checkpoints (every ``checkpoint_every`` samples, at the first bin end past each multiple) hold the state
+of the engine of the width being trained (:mod:`experiments.studies.bitflip_state`), the index of that
+width and the finished widths' wall times; later widths' engines are rebuilt from the seeds.
 """
 
 from __future__ import annotations
@@ -32,18 +37,31 @@ from experiments.bitflip.engine import EngineBase, make_engine
 from experiments.bitflip.learner import CBPSettings
 from experiments.bitflip.probe import feature_metrics, run_probe_inputs
 from experiments.bitflip.task import BitFlipTask
+from experiments.checkpoint import Checkpointer, load_checkpoint, restore_global_rng
 from experiments.config import (
     MAX_SEED,
     BaseConfig,
     ConfigError,
     Inert,
+    config_from_dict,
     inert,
     param,
     resolve_config,
     seed_everything,
 )
-from experiments.runs import THREAD_ENVIRONMENT, Diverged, MetricsLog, ProgressBar, check_out_root, open_run
+from experiments.runs import (
+    THREAD_ENVIRONMENT,
+    Diverged,
+    MetricsLog,
+    ProgressBar,
+    check_out_root,
+    check_resumable,
+    open_run,
+    tracked_run,
+)
+from experiments.studies.bitflip_state import capture_engine, check_backend, restore_engine
 from experiments.studies.figure_files import StudyFigures, save_figure, setup_matplotlib
+from experiments.studies.resume_cli import add_resume_argument, check_resume_alone
 from theory.activations import get_activation
 
 STUDY = "bitflip"
@@ -54,6 +72,8 @@ FIGURE_METRICS = ("loss", "effective_rank", "duplicate_fraction", "dead_fraction
 FIGURE_NAMES = ("figure_b1.png", "figure_b2.png")
 CBP_KEYS = ("replacement_rate", "maturity", "decay", "utility")
 DEFAULT_SEEDS = tuple(range(8))
+DEFAULT_CHECKPOINT_SAMPLES = 500_000
+"""Samples between checkpoints: a few seconds to a minute of the numpy engine; a checkpoint is small."""
 PAPER_SEEDS = tuple(range(5))
 """Appendix B.1.3: five seeds."""
 
@@ -122,6 +142,9 @@ class BitFlipConfig(BaseConfig):
     chunk_size: int = param(1000, "steps of task data generated at once", low=1)
     figures: bool = param(True, "write figure_b1.png and figure_b2.png")
     out: str = param(DEFAULT_OUT, "root folder of run directories")
+    checkpoint_every: int = param(
+        DEFAULT_CHECKPOINT_SAMPLES, "samples between checkpoints (at bin ends), for --resume (0 = none)", low=0
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -141,6 +164,12 @@ class BitFlipConfig(BaseConfig):
             get_activation(self.activation)
         except ValueError as error:
             raise ConfigError(f"activation={self.activation!r}: {error}") from None
+
+    def resolved_device(self) -> str:
+        """``cpu`` unless ``engine=torch`` (the fused and numpy engines run on the CPU: ``auto`` must not
+        become ``cuda`` on a GPU machine, which :meth:`validate` would then refuse when the saved
+        configuration is read back); with ``engine=torch``, ``auto`` resolved as in every study."""
+        return super().resolved_device() if self.engine == "torch" else "cpu"
 
     def inert_keys(self) -> dict[str, Inert]:
         out: dict[str, Inert] = {}
@@ -182,6 +211,10 @@ class BitFlipConfig(BaseConfig):
 
     def run_seeds(self) -> list[int]:
         return list(self.seeds) if self.seeds else [self.seed]
+
+    def total_steps(self) -> int:
+        """Online updates of the whole run: samples × widths × seeds."""
+        return self.samples * len(self.width) * len(self.run_seeds())
 
 
 def make_engines(cfg: BitFlipConfig) -> dict[int, EngineBase]:
@@ -247,29 +280,83 @@ def run_study(cfg: BitFlipConfig, out_root: str | Path | None = None) -> Path:
     check_out_root(root, STUDY)
     seed_everything(cfg.seed)  # the engine draws from per-run streams; this covers everything else
     engines = make_engines(cfg)
-    probe = run_probe_inputs(cfg.run_seeds(), cfg.num_bits, cfg.probe_size)  # each run's own batch
-    timings: dict[str, float] = {}
     with open_run(root, STUDY, cfg) as run_dir:
-        with (
-            MetricsLog(run_dir) as log,
-            ProgressBar(cfg.samples * len(cfg.width), desc=STUDY, enabled=cfg.progress) as bar,
-            np.errstate(over="ignore", invalid="ignore"),  # a diverging run is caught by bin_logger
-        ):
-            for width, engine in engines.items():
-                start = time.perf_counter()
-                engine.run_binned(cfg.samples, cfg.bin_size, bin_logger(cfg, engine, width, probe, log, bar))
-                timings[str(width)] = time.perf_counter() - start
-        run = load_run(run_dir, KIND)
-        summary = summarize_runs([run])
-        summary["wall_seconds_per_width"] = timings
-        summary["engine_per_width"] = {
-            str(w): e.backend if e.fallback_note is None else f"{e.backend} ({e.fallback_note})" for w, e in engines.items()
-        }
-        summary["sample_steps_per_second"] = {w: cfg.samples * len(cfg.run_seeds()) / s for w, s in timings.items()}
-        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-        if cfg.figures:
-            draw(group_runs([run]), {name: run_dir / name for name in FIGURE_NAMES})
+        train_widths(cfg, engines, run_dir, None)
     return run_dir
+
+
+def resume(run_dir: str | Path) -> Path:
+    """Continue the killed run ``run_dir`` from its checkpoint (from its start when it has none) in the
+    same directory; returns it."""
+    run_dir = Path(run_dir)
+    body = check_resumable(run_dir)
+    cfg = config_from_dict(BitFlipConfig, body["config"])
+    checkpoint = load_checkpoint(run_dir, STUDY, body["config"])
+    seed_everything(cfg.seed)
+    engines = make_engines(cfg)
+    if checkpoint is not None and checkpoint["state"]["engine"] is not None:
+        check_backend(engines[cfg.width[checkpoint["state"]["width_index"]]], checkpoint["state"]["engine"])
+    at = "the start (no checkpoint)" if checkpoint is None else (
+        f"sample {checkpoint['step']} of width {cfg.width[checkpoint['state']['width_index']]}")
+    with tracked_run(run_dir, f"resumed from {at}"):
+        train_widths(cfg, engines, run_dir, checkpoint)
+    return run_dir
+
+
+def train_widths(
+    cfg: BitFlipConfig, engines: dict[int, EngineBase], run_dir: Path, checkpoint: dict[str, Any] | None
+) -> None:
+    """Every width's engine into ``run_dir`` (from ``checkpoint`` on), then summary.json and figures.
+    A checkpoint's ``state``: ``width_index``, ``timings`` (finished widths) and ``engine``
+    (:func:`experiments.studies.bitflip_state.capture_engine`, None when taken between widths)."""
+    probe = run_probe_inputs(cfg.run_seeds(), cfg.num_bits, cfg.probe_size)  # each run's own batch
+    saver = Checkpointer(run_dir, STUDY, json.loads(json.dumps(cfg.to_dict(), allow_nan=False)), cfg.checkpoint_every)
+    timings: dict[str, float] = {}
+    first, lines, elapsed_before = 0, 0, 0.0
+    widths = list(engines)
+    if checkpoint is not None:
+        saved = checkpoint["state"]
+        first, lines, timings = saved["width_index"], checkpoint["metric_lines"], dict(saved["timings"])
+        if saved["engine"] is not None:
+            restore_engine(engines[widths[first]], saved["engine"])
+            elapsed_before = float(saved["elapsed_s"])
+        restore_global_rng(checkpoint["rng"])
+    with (
+        MetricsLog(run_dir, keep_lines=lines) as log,
+        ProgressBar(cfg.samples * len(cfg.width), desc=STUDY, enabled=cfg.progress) as bar,
+        np.errstate(over="ignore", invalid="ignore"),  # a diverging run is caught by bin_logger
+    ):
+        for index in range(first, len(widths)):
+            width, engine = widths[index], engines[widths[index]]
+            bar.count = index * cfg.samples + engine.step
+            start = time.perf_counter() - (elapsed_before if index == first else 0.0)
+            on_bin = bin_logger(cfg, engine, width, probe, log, bar)
+
+            def logged_and_saved(step: int, losses: np.ndarray, index: int = index, on_bin: Any = on_bin,
+                                 engine: EngineBase = engine, start: float = start) -> None:
+                on_bin(step, losses)
+                if step < cfg.samples and saver.due(step, step - cfg.bin_size):
+                    log.sync()
+                    saver.save(step, log.lines, {"width_index": index, "timings": timings,
+                                                 "engine": capture_engine(engine),
+                                                 "elapsed_s": time.perf_counter() - start})
+
+            engine.run_binned(cfg.samples - engine.step, cfg.bin_size, logged_and_saved)
+            timings[str(width)] = time.perf_counter() - start
+            if saver.every and index + 1 < len(widths):
+                log.sync()
+                saver.save(cfg.samples, log.lines, {"width_index": index + 1, "timings": timings, "engine": None})
+    run = load_run(run_dir, KIND)
+    summary = summarize_runs([run])
+    summary["wall_seconds_per_width"] = timings
+    summary["engine_per_width"] = {
+        str(w): e.backend if e.fallback_note is None else f"{e.backend} ({e.fallback_note})" for w, e in engines.items()
+    }
+    summary["sample_steps_per_second"] = {w: cfg.samples * len(cfg.run_seeds()) / s for w, s in timings.items()}
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    targets = {name: run_dir / name for name in FIGURE_NAMES}
+    if cfg.figures and not any(path.exists() for path in targets.values()):  # drawn already if killed after
+        draw(group_runs([run]), targets)
 
 
 # ----------------------------------------------------------------------------------------------- analysis
@@ -310,7 +397,7 @@ def summarize_runs(runs: list[Run]) -> dict:
     cfg: BitFlipConfig = runs[0].config
     phase_ends = {"sgd": min(cfg.switch_step, cfg.samples), "cbp": cfg.samples}
     out: dict = {"phase_end_step": phase_ends, "widths": {}}
-    for width in cfg.width:
+    for width in widths_of(runs):
         per_phase: dict[str, dict] = {}
         for phase, end in phase_ends.items():
             if phase == "cbp" and not cfg.uses_cbp:
@@ -333,6 +420,11 @@ def summarize_runs(runs: list[Run]) -> dict:
 # ----------------------------------------------------------------------------------------------- figures
 
 
+def widths_of(runs: list[Run]) -> list[int]:
+    """The widths of a setting's runs (one run holds several; a sweep has one run per width)."""
+    return sorted({width for run in runs for width in run.config.width})
+
+
 def at_width(width: int) -> Callable[[dict[str, Any]], bool]:
     """Selects the records of one width."""
     return lambda record: record.get("width") == width
@@ -348,7 +440,7 @@ def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
     seeds = set()
     for label in names:
         runs = groups[label]
-        for width in runs[0].config.width:
+        for width in widths_of(runs):
             for ax, metric in zip(axes, FIGURE_METRICS):
                 s = series(runs, metric, at_width(width))
                 if not len(s):
@@ -411,8 +503,9 @@ FIGURES = StudyFigures(KIND, FIGURE_NAMES, lambda run_dir: run_dir, draw)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bitflip`` subcommand's arguments: ``[--preset NAME] [--out DIR] [key=value ...]``."""
-    parser.add_argument("--preset", default="default", choices=list(BitFlipConfig.PRESETS),
-                        help=f"one of {', '.join(BitFlipConfig.PRESETS)}")
+    parser.add_argument("--preset", default=None, choices=list(BitFlipConfig.PRESETS),
+                        help=f"one of {', '.join(BitFlipConfig.PRESETS)} (default: default)")
+    add_resume_argument(parser)
     parser.add_argument("--out", default=None, help=f"root folder of run directories (same as out=DIR; default {DEFAULT_OUT})")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     parser.epilog = "keys:\n" + BitFlipConfig.describe()
@@ -428,9 +521,13 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
         )
         add_arguments(parser)
         args = parser.parse_args(args)
+    if args.resume:
+        check_resume_alone(args)
+        print(resume(args.resume))
+        return 0
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
     try:
-        cfg = resolve_config(BitFlipConfig, args.preset, overrides)
+        cfg = resolve_config(BitFlipConfig, args.preset or "default", overrides)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 train clone and base side by side, and log loss, accuracy, cloning R² and effective rank over time.
 
 ``python -m experiments cloning [--preset smoke|paper] [key=value ...] [--out DIR]``
+``python -m experiments cloning --resume RUN_DIR`` (continue a killed run from its checkpoint)
 
 Phases: (1) the base trains ``base_epochs`` with plain SGD (``base_lr``); (2) it is expanded by
 ``clone_factor`` (optionally with a symmetry-breaking ``perturb``), the expansion is verified against
@@ -15,11 +16,20 @@ The loop's state is explicit: :class:`CloningSetup` holds what the run reads and
 the device, metric batch, precision), :class:`CloningState` what training changes (the two
 :class:`Side`\\ s, the phase and epoch, the augmentation generator, the gradient scaler, the expansion).
 A non-finite loss or non-finite parameters / features stop the run as :class:`experiments.runs.Diverged`.
+
+Checkpoints (``checkpoint_every`` epochs, counted over both phases; :mod:`experiments.checkpoint`) are
+taken at epoch boundaries and hold the :class:`CloningState`: both models and optimizers (with noisy
+SGD's step counter and noise generator), the phase and epoch, the loader's shuffling generator and the
+augmentation generator, the gradient scaler, the clone's parameters right after cloning; the clone's
+structure and its :class:`ClonePlan` are rebuilt by expanding a freshly built base (the plan depends only
+on the architecture). :func:`resume` continues a killed run; its metrics equal an uninterrupted run's
+(except the wall-clock ``elapsed_s``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -32,6 +42,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.analysis import Groups, StudyKind, group_runs, load_run, series
+from experiments.checkpoint import (
+    Checkpointer,
+    load_checkpoint,
+    load_optimizer_state,
+    module_to_cpu_state,
+    optimizer_to_cpu_state,
+    restore_global_rng,
+)
 from experiments.cloning import compare_with_base, expand_with_plan, manifold_residual
 from experiments.cloning.expand import ClonePlan
 from experiments.config import (
@@ -40,6 +58,7 @@ from experiments.config import (
     Inert,
     check_image_study_machine,
     check_image_study_options,
+    config_from_dict,
     image_study_inert_keys,
     inert,
     param,
@@ -55,6 +74,7 @@ from experiments.data import (
     normalize,
     random_crop_flip,
     resolve_pin_memory,
+    shuffle_generator,
 )
 from experiments.metrics import (
     NonFiniteFeatures,
@@ -74,11 +94,14 @@ from experiments.runs import (
     MetricsLog,
     ProgressBar,
     check_out_root,
+    check_resumable,
     open_run,
     require_finite,
     torch_threads,
+    tracked_run,
 )
 from experiments.studies.figure_files import StudyFigures, save_figure, setup_matplotlib
+from experiments.studies.resume_cli import add_resume_argument, check_resume_alone
 
 STUDY = "cloning"
 AUGMENT_PADDING = 4
@@ -90,6 +113,11 @@ VIT_LARGE_PATCH, VIT_SMALL_PATCH, VIT_LARGE_IMAGE = 8, 4, 16
 """patch_size=0: 8×8 patches for images of at least 16 pixels a side, 4×4 below."""
 PIN_MEMORY: dict[str, bool | str] = {"auto": "auto", "true": True, "false": False}
 FIGURE_NAME = "cloning.png"
+DEFAULT_PRESET = "smoke"
+DEFAULT_CHECKPOINT_EPOCHS = 10
+"""Epochs between checkpoints: a paper-preset ResNet-18 pair on CIFAR-10 takes very roughly 10–20 s per
+epoch on an A100-class GPU with bf16 (an estimate, see ``python -m experiments gpu-check``), so a few
+minutes."""
 
 
 @dataclass
@@ -141,10 +169,17 @@ class CloningConfig(BaseConfig):
     num_workers: int = param(0, "DataLoader worker processes", low=0)
     out: str = param("runs", "root folder of run directories")
     threads: int = param(0, "torch intra-op threads (0 = torch's default)", low=0)
+    checkpoint_every: int = param(
+        DEFAULT_CHECKPOINT_EPOCHS, "epochs (both phases) between checkpoints, for --resume (0 = none)", low=0
+    )
 
     def validate(self) -> None:
         super().validate()
         check_image_study_options(self)
+
+    def total_steps(self, train_samples: int) -> int:
+        """Training batches of the whole run (the progress bar's count) for ``train_samples`` images."""
+        return (self.base_epochs + self.clone_epochs) * math.ceil(train_samples / self.batch_size)
 
     def check_machine(self) -> None:
         check_image_study_machine(self)
@@ -210,10 +245,11 @@ class CloningSetup:
         return normalize(images.to(self.precision.device, non_blocking=True).float() / 255.0, self.mean, self.std)
 
 
-def prepare(cfg: CloningConfig) -> tuple[CloningSetup, ImageDataset]:
+def prepare(cfg: CloningConfig, check_out: bool = True) -> tuple[CloningSetup, ImageDataset]:
     """Load the data and check every setting that needs it (model sizes) — before any run directory
     exists; returns the setup and the test split. Raises :class:`ConfigError` for a bad setting."""
-    check_out_root(cfg.out, STUDY)
+    if check_out:
+        check_out_root(cfg.out, STUDY)
     train, test = load_data(cfg)
     try:
         make_spec(cfg.arch, train.input_shape, train.num_classes, **model_options(cfg, train.input_shape))
@@ -401,8 +437,69 @@ def run(cfg: CloningConfig) -> Path:
     return run_dir
 
 
-def train_and_log(setup: CloningSetup, test: ImageDataset, run_dir: Path) -> None:
-    """Both phases, logging one record per epoch to ``run_dir``'s metrics.jsonl."""
+def resume(run_dir: str | Path) -> Path:
+    """Continue the killed run ``run_dir`` from its checkpoint (from its start when it has none), in the
+    same directory and at the torch thread count it ran with; returns the directory."""
+    run_dir = Path(run_dir)
+    body = check_resumable(run_dir)
+    cfg = config_from_dict(CloningConfig, body["config"])
+    cfg.check_machine()
+    checkpoint = load_checkpoint(run_dir, STUDY, body["config"])
+    with torch_threads(int(body["environment"]["torch_threads"])):
+        seed_everything(cfg.seed)
+        setup, test = prepare(cfg, check_out=False)
+        at = f"epoch {checkpoint['step']}" if checkpoint else "the start (no checkpoint)"
+        with tracked_run(run_dir, f"resumed from {at}"):
+            train_and_log(setup, test, run_dir, checkpoint)
+            if not (run_dir / "figures" / FIGURE_NAME).exists():  # drawn already when killed just after it
+                draw_run(run_dir)
+    return run_dir
+
+
+def capture_state(state: CloningState) -> dict[str, Any]:
+    """The checkpoint of ``state`` at an epoch boundary (module docstring)."""
+    generator = shuffle_generator(state.loader)
+    return {
+        "phase": state.phase,
+        "epoch": state.epoch,
+        "sides": [{"name": side.name, "model": module_to_cpu_state(side.model),
+                   "optimizer": optimizer_to_cpu_state(side.optimizer)} for side in state.sides],
+        "loader_generator": None if generator is None else generator.get_state(),
+        "aug_generator": state.aug_gen.get_state(),
+        "scaler": None if state.scaler is None else state.scaler.state_dict(),
+        "clone_start": None if state.expansion is None else [p.cpu().clone() for p in state.expansion.start],
+    }
+
+
+def restore_state(setup: CloningSetup, state: CloningState, saved: dict[str, Any]) -> None:
+    """Bring the fresh ``state`` (base built, loader made) to the checkpoint ``saved``; in the clone phase
+    the clone is rebuilt by expanding the base and its plan recomputed, then every state is loaded."""
+    cfg, device = setup.cfg, setup.precision.device
+    base = state.sides[0].model
+    if saved["phase"] == "clone":
+        clone, plan = expand_with_plan(base, cfg.clone_factor, "none", cfg.perturb_scale, cfg.seed)
+        layers = feature_layers(base)
+        start = [t.to(device) for t in saved["clone_start"]]
+        state.expansion = Expansion(plan, start, layers, {n: plan.outputs[n].profile for n in layers})
+        state.sides = [Side("clone", clone, side_by_side_optimizer(cfg, clone)),
+                       Side("base", base, side_by_side_optimizer(cfg, base))]
+    if [side.name for side in state.sides] != [side["name"] for side in saved["sides"]]:
+        raise ValueError(f"the checkpoint's models {[s['name'] for s in saved['sides']]} do not match the phase")
+    for side, side_state in zip(state.sides, saved["sides"]):
+        side.model.load_state_dict(side_state["model"])
+        load_optimizer_state(side.optimizer, side_state["optimizer"])
+    state.phase, state.epoch = saved["phase"], saved["epoch"]
+    generator = shuffle_generator(state.loader)
+    if generator is not None:
+        generator.set_state(saved["loader_generator"])
+    state.aug_gen.set_state(saved["aug_generator"])
+    if state.scaler is not None:
+        state.scaler.load_state_dict(saved["scaler"])
+
+
+def train_and_log(setup: CloningSetup, test: ImageDataset, run_dir: Path, checkpoint: dict[str, Any] | None = None) -> None:
+    """Both phases, logging one record per epoch to ``run_dir``'s metrics.jsonl; with ``checkpoint``,
+    from that checkpoint on (the global random states restored last, after every object is rebuilt)."""
     cfg, train, device = setup.cfg, setup.train, setup.precision.device
     metric_idx = stratified_indices(train.labels, cfg.metric_batch, cfg.seed)
     metric_x, metric_y = setup.prep(train.images[metric_idx]), train.labels[metric_idx].to(device)
@@ -415,21 +512,40 @@ def train_and_log(setup: CloningSetup, test: ImageDataset, run_dir: Path) -> Non
         aug_gen=torch.Generator().manual_seed(cfg.seed + AUGMENT_SEED_OFFSET),
         scaler=setup.precision.new_scaler(),
     )
+    elapsed_before, lines = 0.0, 0
+    if checkpoint is not None:
+        restore_state(setup, state, checkpoint["state"])
+        elapsed_before, lines = float(checkpoint["state"].get("elapsed_s", 0.0)), checkpoint["metric_lines"]
+        restore_global_rng(checkpoint["rng"])
+    saver = Checkpointer(run_dir, STUDY, json_config(cfg), cfg.checkpoint_every)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    start = time.monotonic()
+    start = time.monotonic() - elapsed_before
+
+    def epochs_done() -> int:
+        return state.epoch if state.phase == "base" else cfg.base_epochs + state.epoch
+
+    def maybe_checkpoint(log: MetricsLog) -> None:
+        if saver.due(epochs_done()):
+            log.sync()
+            body = capture_state(state) | {"elapsed_s": time.monotonic() - start}
+            saver.save(epochs_done(), log.lines, body)
+
     with (
-        MetricsLog(run_dir) as log,
-        ProgressBar((cfg.base_epochs + cfg.clone_epochs) * steps_per_epoch, desc=STUDY, enabled=cfg.progress) as bar,
+        MetricsLog(run_dir, keep_lines=lines) as log,
+        ProgressBar(cfg.total_steps(len(train)), desc=STUDY, enabled=cfg.progress) as bar,
     ):
-        while state.epoch < cfg.base_epochs:
+        bar.count = epochs_done() * steps_per_epoch
+        while state.phase == "base" and state.epoch < cfg.base_epochs:
             train_epoch(setup, state, bar)
             side = state.sides[0]
             log.log(step=state.epoch - 1 - cfg.base_epochs, phase="base", epoch=state.epoch,
                     base_loss=side.epoch.loss_sum / side.epoch.seen, base_acc=side.epoch.correct / side.epoch.seen,
                     base_test_acc=accuracy(base, test_x, test_y, cfg.batch_size))
-        deviation = expand(setup, state, metric_x, metric_y)
-        log.log(step=0, phase="clone", epoch=0, expansion_max_deviation=deviation,
-                **clone_metrics(setup, state, metric_x, metric_y))
+            maybe_checkpoint(log)
+        if state.phase == "base":
+            deviation = expand(setup, state, metric_x, metric_y)
+            log.log(step=0, phase="clone", epoch=0, expansion_max_deviation=deviation,
+                    **clone_metrics(setup, state, metric_x, metric_y))
         while state.epoch < cfg.clone_epochs:
             train_epoch(setup, state, bar)
             record: dict[str, Any] = {**state.sides[0].summary(), **state.sides[1].summary(),
@@ -440,6 +556,13 @@ def train_and_log(setup: CloningSetup, test: ImageDataset, run_dir: Path) -> Non
                 record["base_test_acc"] = accuracy(state.sides[1].model, test_x, test_y, cfg.batch_size)
                 record.update(clone_metrics(setup, state, metric_x, metric_y))
             log.log(step=state.epoch, phase="clone", epoch=state.epoch, **record)
+            if state.epoch < cfg.clone_epochs:  # the last epoch needs none: the run is complete
+                maybe_checkpoint(log)
+
+
+def json_config(cfg: BaseConfig) -> dict[str, Any]:
+    """The configuration as ``config.json`` holds it (what a checkpoint is compared with on resume)."""
+    return json.loads(json.dumps(cfg.to_dict(), allow_nan=False))
 
 
 # ----------------------------------------------------------------------------------------------- analysis, figure
@@ -511,17 +634,22 @@ def draw_run(run_dir: Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="smoke", choices=list(CloningConfig.PRESETS),
+    parser.add_argument("--preset", default=None, choices=list(CloningConfig.PRESETS),
                         help="configuration preset (default: smoke)")
     parser.add_argument("--out", default=None, help="root folder of run directories (same as out=DIR)")
+    add_resume_argument(parser)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="configuration overrides")
     parser.epilog = "keys:\n" + CloningConfig.describe()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.resume:
+        check_resume_alone(args)
+        print(resume(args.resume))
+        return 0
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
-    cfg = resolve_config(CloningConfig, args.preset, overrides)
+    cfg = resolve_config(CloningConfig, args.preset or DEFAULT_PRESET, overrides)
     run_dir = run(cfg)
     print(run_dir)
     return 0

@@ -13,11 +13,14 @@ single cloning figure also a ``.png`` path), else into the run's own figure fold
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from experiments.analysis import AnalysisError, find_runs, study_of
 from experiments.studies import bitflip, cloning, continual
 from experiments.studies.figure_files import StudyFigures, redraw
+from experiments.sweeps.plot import plot_sweep
+from experiments.sweeps.state import SWEEP_FILE
 
 STUDY_FIGURES: dict[str, StudyFigures] = {
     figures.kind.config_class.__name__: figures
@@ -27,7 +30,8 @@ STUDY_FIGURES: dict[str, StudyFigures] = {
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("runs", nargs="+", help="run directories (or folders containing run directories)")
+    parser.add_argument("runs", nargs="+", help="run directories (or folders containing run directories), or one "
+                        "sweep directory (its figure goes into SWEEP_DIR/plots/<stamp>/)")
     parser.add_argument(
         "--output",
         default=None,
@@ -52,8 +56,12 @@ def figures_of(paths: list[str]) -> StudyFigures:
 
 
 def main(args: Any) -> int:
-    """Draw the figures and print every written file; notes go to stderr."""
-    paths, notes = redraw(figures_of(args.runs), args.runs, args.output)
+    """Draw the figures and print every written file; notes go to stderr. One sweep directory (it holds
+    ``sweep.json``) draws that sweep's figure into the sweep directory (:mod:`experiments.sweeps.plot`)."""
+    if len(args.runs) == 1 and (Path(args.runs[0]) / SWEEP_FILE).is_file():
+        paths, notes = plot_sweep(args.runs[0], args.output)
+    else:
+        paths, notes = redraw(figures_of(args.runs), args.runs, args.output)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     for path in paths:

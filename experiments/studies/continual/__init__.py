@@ -58,7 +58,7 @@ from experiments.studies.continual.loop import (
 )
 from experiments.studies.continual.loss import masked_cross_entropy
 from experiments.studies.continual.model import model_options, output_layer
-from experiments.studies.continual.study import run
+from experiments.studies.continual.study import resume, run
 from experiments.studies.continual.suite import SUITE, metric_suite
 from experiments.studies.continual.summary import KIND, SUMMARY_FILE, group_runs, summarize
 from experiments.studies.continual.tasks import TaskBatches, load_data, task_classes
@@ -68,5 +68,5 @@ __all__ = [
     "STUDY", "SUITE", "SUMMARY_FILE", "TASK_END", "ContinualConfig", "RunningAccuracy", "SeedSetup", "SeedState",
     "TaskBatches", "add_arguments", "draw", "group_runs", "held_out_accuracy", "load_data", "main",
     "masked_cross_entropy", "metric_suite", "model_options", "output_layer", "plot_run", "reset_head_",
-    "resolve_continual_config", "run", "run_seed", "summarize", "task_classes", "train_step", "with_arch_defaults",
+    "resolve_continual_config", "resume", "run", "run_seed", "summarize", "task_classes", "train_step", "with_arch_defaults",
 ]

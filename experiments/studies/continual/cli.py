@@ -9,17 +9,19 @@ from pathlib import Path
 from experiments.config import ConfigError
 from experiments.studies.continual.config import ContinualConfig, resolve_continual_config
 from experiments.studies.continual.figures import FIGURES
-from experiments.studies.continual.study import run
+from experiments.studies.continual.study import resume, run
 from experiments.studies.figure_files import redraw
+from experiments.studies.resume_cli import add_resume_argument, check_resume_alone
 
 USAGE = """``python -m experiments continual [--preset smoke|paper] [key=value ...] [--out DIR]``
+``python -m experiments continual --resume RUN_DIR`` (continue a killed run from its checkpoint)
 ``python -m experiments continual --plot RUN_DIR [RUN_DIR ...] [--output DIR]`` (redraw figures)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
-        default="smoke",
+        default=None,
         choices=list(ContinualConfig.PRESETS),
         help="configuration preset (default: smoke)",
     )
@@ -37,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --plot: a new folder for the figures (default: the run's figures/ when it has none "
         "yet, else a new folder plots/<stamp> beside the runs; figures are never overwritten)",
     )
+    add_resume_argument(parser)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="configuration overrides")
     parser.epilog = "keys:\n" + ContinualConfig.describe()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -48,6 +51,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog="python -m experiments continual", description=USAGE.splitlines()[0])
         add_arguments(parser)
         args = parser.parse_args(args)
+    if args.resume:
+        check_resume_alone(args)
+        print(resume(args.resume))
+        return 0
     stray = [p for p in args.plot or [] if "=" in p and not Path(p).exists()]
     if args.plot and (args.overrides or args.out or stray):
         given = " ".join(stray + list(args.overrides)) or f"--out {args.out}"
@@ -62,6 +69,6 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
             print(path)
         return 0
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
-    cfg = resolve_continual_config(args.preset, overrides)
+    cfg = resolve_continual_config(args.preset or "smoke", overrides)
     print(run(cfg))
     return 0

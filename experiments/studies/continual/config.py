@@ -30,6 +30,10 @@ METHOD_KEYS: dict[str, tuple[str, ...]] = {
     "l2": ("weight_decay",),
 }
 """Keys that only act under one ``method``: setting them for another method is an error, not ignored."""
+DEFAULT_CHECKPOINT_STEPS = 2500
+"""Steps between checkpoints: at the paper scale a ResNet-18 on 64×64 Tiny ImageNet batches does very
+roughly 20–40 steps/s on an A100-class GPU with bf16 (an estimate; ``python -m experiments gpu-check``
+measures it), so a checkpoint every one to two minutes; a seed is 20,000 steps."""
 
 
 @dataclass
@@ -115,6 +119,9 @@ class ContinualConfig(BaseConfig):
     figures: bool = param(True, "write figures at the end of the run")
     threads: int = param(0, "torch intra-op CPU threads during the run (0 = torch's default)", low=0)
     out: str = param("runs", "root folder of run directories")
+    checkpoint_every: int = param(
+        DEFAULT_CHECKPOINT_STEPS, "optimizer steps between checkpoints, for --resume (0 = none)", low=0
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -139,6 +146,10 @@ class ContinualConfig(BaseConfig):
 
     def run_seeds(self) -> list[int]:
         return list(self.seeds) if self.seeds else [self.seed]
+
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole run, every seed (the progress bar's count)."""
+        return len(self.run_seeds()) * self.tasks * self.steps_per_task
 
 
 def resolve_continual_config(preset: str = "smoke", overrides: list[str] | None = None) -> ContinualConfig:

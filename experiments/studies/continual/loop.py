@@ -10,11 +10,18 @@ re-initialisation draw from torch's global generator (seeded by :func:`seed_ever
 
 Divergence: a non-finite training loss, non-finite parameters at a logging point or non-finite
 features stop the seed with :class:`experiments.runs.Diverged` (seed, task, step).
+
+Checkpoints: :func:`capture_seed_state` is the whole :class:`SeedState` (model, optimizer, CBP with its
+generator, noise and augmentation generators, gradient scaler, counters, running accuracies, the task's
+batch stream as pass / position / generator state at the pass start); :func:`restore_seed_state` brings a
+freshly made state back to it. torch's global generator (dropout masks, the head's re-initialisation, each
+loader iterator's base seed) is restored by the caller after that (:mod:`experiments.checkpoint`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +29,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from experiments.checkpoint import (
+    Checkpointer,
+    load_optimizer_state,
+    load_running_accuracy,
+    module_to_cpu_state,
+    optimizer_to_cpu_state,
+    restore_global_rng,
+    running_accuracy_state,
+)
 from experiments.config import seed_everything
 from experiments.data import (
     ImageDataset,
@@ -231,6 +247,13 @@ def begin_task(cfg: ContinualConfig, setup: SeedSetup, state: SeedState) -> None
     """Reset the head (``reset_head``) and start the task's batch stream and whole-task accuracy."""
     if cfg.reset_head:
         reset_head_(state.head, state.optimizer)
+    open_task_stream(cfg, setup, state)
+    state.task_step = 0
+    state.whole_task.reset()
+
+
+def open_task_stream(cfg: ContinualConfig, setup: SeedSetup, state: SeedState) -> None:
+    """The current task's batch stream and class ids (a task's loader is seeded by seed and task)."""
     mask = torch.isin(setup.train.labels, torch.tensor(setup.order[state.task]))
     loader = make_loader(
         setup.train.images[mask],
@@ -242,8 +265,48 @@ def begin_task(cfg: ContinualConfig, setup: SeedSetup, state: SeedState) -> None
     )
     state.batches = TaskBatches(loader)
     state.task_ids = setup.task_ids(state.task)
-    state.task_step = 0
-    state.whole_task.reset()
+
+
+def capture_seed_state(state: SeedState, elapsed_s: float) -> dict[str, Any]:
+    """The checkpoint of one seed's :class:`SeedState` in the middle of a task (module docstring)."""
+    assert state.batches is not None, "checkpoints are taken inside a task"
+    return {
+        "model": module_to_cpu_state(state.model),
+        "optimizer": optimizer_to_cpu_state(state.optimizer),
+        "cbp": None if state.cbp is None else state.cbp.state_dict(),
+        "noise_generator": state.noise_gen.get_state(),
+        "aug_generator": state.aug_gen.get_state(),
+        "scaler": None if state.scaler is None else state.scaler.state_dict(),
+        "task": state.task, "step": state.step, "task_step": state.task_step,
+        "batches": state.batches.state(),
+        "interval": running_accuracy_state(state.interval),
+        "whole_task": running_accuracy_state(state.whole_task),
+        "task_end_accuracies": list(state.task_end_accuracies),
+        "replaced": state.replaced,
+        "elapsed_s": elapsed_s,
+    }
+
+
+def restore_seed_state(cfg: ContinualConfig, setup: SeedSetup, state: SeedState, saved: dict[str, Any]) -> None:
+    """Bring a fresh ``state`` (from :func:`make_seed_state`) to the checkpoint ``saved``."""
+    state.model.load_state_dict(saved["model"])
+    load_optimizer_state(state.optimizer, saved["optimizer"])
+    if (saved["cbp"] is None) != (state.cbp is None):
+        raise ValueError("the checkpoint and the configuration differ in using CBP")
+    if state.cbp is not None:
+        state.cbp.load_state_dict(saved["cbp"])
+    state.noise_gen.set_state(saved["noise_generator"])
+    state.aug_gen.set_state(saved["aug_generator"])
+    if state.scaler is not None:
+        state.scaler.load_state_dict(saved["scaler"])
+    state.task, state.step, state.task_step = saved["task"], saved["step"], saved["task_step"]
+    open_task_stream(cfg, setup, state)
+    assert state.batches is not None
+    state.batches.restore(saved["batches"])
+    load_running_accuracy(state.interval, saved["interval"])
+    load_running_accuracy(state.whole_task, saved["whole_task"])
+    state.task_end_accuracies = list(saved["task_end_accuracies"])
+    state.replaced = saved["replaced"]
 
 
 def train_one_step(cfg: ContinualConfig, setup: SeedSetup, state: SeedState) -> None:
@@ -304,6 +367,15 @@ def end_task(cfg: ContinualConfig, setup: SeedSetup, state: SeedState) -> dict[s
     return record
 
 
+@dataclass
+class SeedCheckpoints:
+    """Where a seed's checkpoints go: ``saver.due(step)`` says when, ``save(step, metric_lines,
+    seed_state)`` writes one (the caller adds the run-level part of the state: seeds done, wall times)."""
+
+    saver: Checkpointer
+    save: Callable[[int, int, dict[str, Any]], Any]
+
+
 def run_seed(
     cfg: ContinualConfig,
     seed: int,
@@ -311,22 +383,40 @@ def run_seed(
     test: ImageDataset,
     log: MetricsLog,
     bar: ProgressBar,
+    checkpoints: SeedCheckpoints | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> float:
-    """Train one seed through every task, logging to ``log``; returns its wall time in seconds."""
+    """Train one seed through every task, logging to ``log``; returns its wall time in seconds. With
+    ``checkpoints``, a checkpoint is saved every ``checkpoint_every`` steps; with ``resume`` (a checkpoint
+    body whose ``state["seed_state"]`` belongs to this seed) the seed continues from it."""
     seed_everything(seed)
     setup = make_seed_setup(cfg, seed, train, test)
     state = make_seed_state(cfg, setup)
-    start = time.monotonic()
-    log.log(step=0, seed=seed, task=0, event=INTERVAL, **measure(cfg, setup, state))
+    elapsed_before = 0.0
+    if resume is None:
+        log.log(step=0, seed=seed, task=0, event=INTERVAL, **measure(cfg, setup, state))
+    else:
+        saved = resume["state"]["seed_state"]
+        restore_seed_state(cfg, setup, state, saved)
+        elapsed_before = float(saved["elapsed_s"])
+        restore_global_rng(resume["rng"])
+        bar.count += state.step
+    start = time.monotonic() - elapsed_before
+    in_task = resume is not None
     try:
         while state.task < cfg.tasks:
-            begin_task(cfg, setup, state)
+            if not in_task:
+                begin_task(cfg, setup, state)
+            in_task = False
             while state.task_step < cfg.steps_per_task:
                 train_one_step(cfg, setup, state)
                 bar.update(1, seed=seed, task=state.task, acc=state.interval.correct / max(1, state.interval.seen))
                 if state.step % cfg.log_interval == 0:
                     record = interval_record(cfg, setup, state, time.monotonic() - start)
                     log.log(step=state.step, seed=seed, task=state.task, event=INTERVAL, **record)
+                if checkpoints is not None and checkpoints.saver.due(state.step):
+                    log.sync()
+                    checkpoints.save(state.step, log.lines, capture_seed_state(state, time.monotonic() - start))
             task, step = state.task, state.step
             log.log(step=step, seed=seed, task=task, event=TASK_END, **end_task(cfg, setup, state))
     finally:

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from experiments.config import ConfigError
+from experiments.checkpoint import Checkpointer, load_checkpoint
+from experiments.config import ConfigError, config_from_dict
 from experiments.data import ImageDataset, resolve_pin_memory
 from experiments.models import make_spec
 from experiments.precision import resolve_amp
-from experiments.runs import MetricsLog, ProgressBar, check_out_root, open_run, torch_threads
+from experiments.runs import (
+    MetricsLog,
+    ProgressBar,
+    check_out_root,
+    check_resumable,
+    open_run,
+    torch_threads,
+    tracked_run,
+)
 from experiments.studies.continual.config import STUDY, ContinualConfig, with_arch_defaults
-from experiments.studies.continual.figures import FIGURES_DIR, plot_run
-from experiments.studies.continual.loop import PIN_MEMORY, run_seed
+from experiments.studies.continual.figures import FIGURE_NAMES, FIGURES_DIR, plot_run
+from experiments.studies.continual.loop import PIN_MEMORY, SeedCheckpoints, run_seed
 from experiments.studies.continual.model import model_options
 from experiments.studies.continual.summary import SUMMARY_FILE, summarize
 from experiments.studies.continual.tasks import load_data, task_classes
@@ -61,19 +72,67 @@ def run(cfg: ContinualConfig) -> Path:
         "train_samples": len(train),
         "test_samples": len(test),
     }
-    seeds = cfg.run_seeds()
-    wall_s: dict[str, float] = {}
     # threads: tiny CPU models are ~10× faster with one thread on a loaded 2-core machine (measured)
     with torch_threads(cfg.threads), open_run(cfg.out, STUDY, cfg, extra={"resolved": resolved}) as run_dir:
-        with (
-            MetricsLog(run_dir) as log,
-            ProgressBar(len(seeds) * cfg.tasks * cfg.steps_per_task, desc=STUDY, enabled=cfg.progress) as bar,
-        ):
-            for seed in seeds:
-                wall_s[str(seed)] = run_seed(cfg, seed, train, test, log, bar)
-        summary = summarize(run_dir)
-        summary["wall_s_per_seed"] = wall_s
-        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-        if cfg.figures:
-            plot_run([run_dir], run_dir / FIGURES_DIR)
+        train_seeds(cfg, train, test, run_dir, None)
     return run_dir
+
+
+def resume(run_dir: str | Path) -> Path:
+    """Continue the killed run ``run_dir`` from its checkpoint (from its start when it has none), in the
+    same directory and at the torch thread count it ran with; returns the directory."""
+    run_dir = Path(run_dir)
+    body = check_resumable(run_dir)
+    cfg = config_from_dict(ContinualConfig, body["config"])
+    cfg.check_machine()
+    checkpoint = load_checkpoint(run_dir, STUDY, body["config"])
+    train, test = load_data(cfg)
+    at = "the start (no checkpoint)"
+    if checkpoint is not None:
+        at = f"seed {cfg.run_seeds()[checkpoint['state']['seed_index']]}" if checkpoint["state"]["seed_state"] is None \
+            else f"step {checkpoint['step']} of seed {cfg.run_seeds()[checkpoint['state']['seed_index']]}"
+    with torch_threads(int(body["environment"]["torch_threads"])), tracked_run(run_dir, f"resumed from {at}"):
+        train_seeds(cfg, train, test, run_dir, checkpoint)
+    return run_dir
+
+
+def train_seeds(
+    cfg: ContinualConfig, train: ImageDataset, test: ImageDataset, run_dir: Path, checkpoint: dict[str, Any] | None
+) -> None:
+    """Every seed of ``cfg`` into ``run_dir`` (from ``checkpoint`` on when given), then summary and figures.
+
+    A checkpoint's ``state`` is ``seed_index`` (the seed being trained, or the next one when
+    ``seed_state`` is None: taken after a seed ended), ``wall_s`` (the finished seeds' wall times) and
+    ``seed_state`` (:func:`experiments.studies.continual.loop.capture_seed_state`)."""
+    seeds = cfg.run_seeds()
+    saver = Checkpointer(run_dir, STUDY, json.loads(json.dumps(cfg.to_dict(), allow_nan=False)), cfg.checkpoint_every)
+    first, wall_s, lines = 0, {}, 0
+    if checkpoint is not None:
+        first, wall_s, lines = checkpoint["state"]["seed_index"], dict(checkpoint["state"]["wall_s"]), checkpoint["metric_lines"]
+    with (
+        MetricsLog(run_dir, keep_lines=lines) as log,
+        ProgressBar(cfg.total_steps(), desc=STUDY, enabled=cfg.progress) as bar,
+    ):
+        bar.count = first * cfg.tasks * cfg.steps_per_task
+        for index in range(first, len(seeds)):
+            seed = seeds[index]
+
+            def save(step: int, metric_lines: int, seed_state: dict[str, Any], index: int = index) -> None:
+                saver.save(step, metric_lines, {"seed_index": index, "wall_s": wall_s, "seed_state": seed_state})
+
+            resume_here = checkpoint if checkpoint is not None and index == first and checkpoint["state"]["seed_state"] else None
+            wall_s[str(seed)] = run_seed(cfg, seed, train, test, log, bar, SeedCheckpoints(saver, save), resume_here)
+            if saver.every and index + 1 < len(seeds):  # a seed is long: never redo a finished one
+                log.sync()
+                saver.save(cfg.tasks * cfg.steps_per_task, log.lines, {"seed_index": index + 1, "wall_s": wall_s, "seed_state": None})
+    summary = summarize(run_dir)
+    summary["wall_s_per_seed"] = wall_s
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    if cfg.figures:
+        figures = run_dir / FIGURES_DIR
+        drawn = [name for name in FIGURE_NAMES if (figures / name).exists()]
+        if not drawn:
+            plot_run([run_dir], figures)
+        elif len(drawn) < len(FIGURE_NAMES):  # killed while drawing them: never overwrite, say so
+            print(f"note: {figures} holds only {', '.join(drawn)} (the run was killed while drawing); "
+                  f"redraw with python -m experiments plot {run_dir}", file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from experiments.data import ImageDataset, load_dataset, make_synthetic
+from experiments.data import ImageDataset, load_dataset, make_synthetic, shuffle_generator
 from experiments.studies.continual.config import ContinualConfig
 
 SYNTHETIC_DATA_SEED = 0
@@ -70,19 +70,41 @@ def task_test_sets(test: ImageDataset, order: list[list[int]]) -> list[tuple[tor
 
 class TaskBatches:
     """The endless stream of one task's training batches from a seeded, shuffling loader: each pass over
-    the task's images is a fresh shuffle. The state is explicit: ``passes`` started and ``position``
-    (batches drawn in the current pass); the shuffling generator is the loader's sampler's."""
+    the task's images is a fresh shuffle. The state is explicit: ``passes`` started, ``position``
+    (batches drawn in the current pass) and ``pass_start`` (the state of the loader's shuffling generator
+    when the current pass began): :meth:`state` / :meth:`restore` rebuild the stream at the same batch."""
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader
         self.passes = 0
         self.position = 0
+        self.pass_start: torch.Tensor | None = None
         self._iterator: Any = None
+
+    def state(self) -> dict[str, Any]:
+        return {"passes": self.passes, "position": self.position, "pass_start": self.pass_start}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue at ``state``: the shuffling generator is set back to the start of the pass and the
+        pass replayed up to ``position`` (starting an iterator draws its base seed from torch's global
+        generator: the caller restores that generator afterwards)."""
+        self.passes, self.position, self.pass_start = state["passes"], 0, state["pass_start"]
+        if self.pass_start is None:
+            return
+        generator = shuffle_generator(self.loader)
+        if generator is not None:
+            generator.set_state(self.pass_start)
+        self._iterator = iter(self.loader)
+        for _ in range(state["position"]):
+            next(self._iterator)
+            self.position += 1
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next (images, labels) batch, starting a new pass when the current one is exhausted."""
         while True:
             if self._iterator is None:
+                generator = shuffle_generator(self.loader)
+                self.pass_start = None if generator is None else generator.get_state()
                 self._iterator = iter(self.loader)
                 self.passes += 1
                 self.position = 0
