@@ -84,7 +84,13 @@ def timed(step: Callable[[int], object], chunk: int, min_seconds: float) -> Rate
 
 
 def engine_rate(
-    cls: type[EngineBase], task: BitFlipTask, width: int, runs: int, cbp: bool, seconds: float, one_thread=False
+    cls: type[EngineBase],
+    task: BitFlipTask,
+    width: int,
+    runs: int,
+    cbp: bool,
+    seconds: float,
+    one_thread=False,
 ) -> Rate:
     """Aggregate sample-steps/s of ``runs`` runs (SGD, or SGD + CBP from step 0), float32; ``one_thread``
     runs the fused engine on one core (its CPU-time rate is then the per-core rate, free of the other
@@ -137,7 +143,9 @@ def main() -> None:
     task = BitFlipTask()
     reason = fused_unavailable_reason("relu")
     if reason is not None:
-        print(f"fused engine unavailable ({reason}); only the numpy engine and the autograd loop are measured")
+        print(
+            f"fused engine unavailable ({reason}); only the numpy engine and the autograd loop are measured"
+        )
         fused_cls: type[EngineBase] | None = None
     else:
         from experiments.bitflip.fused import FusedBitFlipEngine
@@ -168,20 +176,28 @@ def main() -> None:
         print(row(f"numpy, {runs} run(s)", numpy_rate, {}, flops_per_step(task, 5, False)))
         if fused_cls is not None:
             fused_rate = engine_rate(fused_cls, task, 5, runs, False, seconds)
-            print(row(f"fused, {runs} run(s)", fused_rate, {"numpy": numpy_rate}, flops_per_step(task, 5, False)))
+            print(
+                row(
+                    f"fused, {runs} run(s)", fused_rate, {"numpy": numpy_rate}, flops_per_step(task, 5, False)
+                )
+            )
     if fused_cls is not None:
         core = engine_rate(fused_cls, task, 5, 1024, False, seconds, one_thread=True).cpu
         cores = os.cpu_count() or 1
         idle = core * cores
         many_runs_idle = idle
-        print(f"  fused, 1024 runs, one core: {core:,.0f}/cpu-s -> {idle:,.0f}/s on {cores} idle cores "
-              f"(estimate); goal 20M: {'ok' if idle >= GOAL_MANY_RUNS else 'BELOW'} "
-              f"(measured here: {'ok' if fused_rate.wall >= GOAL_MANY_RUNS else 'BELOW'})")
+        print(
+            f"  fused, 1024 runs, one core: {core:,.0f}/cpu-s -> {idle:,.0f}/s on {cores} idle cores "
+            f"(estimate); goal 20M: {'ok' if idle >= GOAL_MANY_RUNS else 'BELOW'} "
+            f"(measured here: {'ok' if fused_rate.wall >= GOAL_MANY_RUNS else 'BELOW'})"
+        )
     if fused_cls is not None:
         fused_cbp = engine_rate(fused_cls, task, 5, 1024, True, seconds)
         numpy_cbp = engine_rate(BitFlipEngine, task, 5, 1024, True, seconds)
         print(row("numpy, 1024 runs, SGD+CBP", numpy_cbp, {}, flops_per_step(task, 5, True)))
-        print(row("fused, 1024 runs, SGD+CBP", fused_cbp, {"numpy": numpy_cbp}, flops_per_step(task, 5, True)))
+        print(
+            row("fused, 1024 runs, SGD+CBP", fused_cbp, {"numpy": numpy_cbp}, flops_per_step(task, 5, True))
+        )
 
     print("\nData generation vs learning (sample-steps/s)")
     streams = BitFlipStreams(task, list(range(GRID_SEEDS)), np.float32)
@@ -192,11 +208,15 @@ def main() -> None:
 
         words = np.stack([pcg64_state(np.random.default_rng(s)) for s in range(1024)])
         draws = timed(lambda steps: raw_draws(words, steps), 1000, seconds) * 1024
-        print(f"  {'fused engine data (compiled PCG64, 1 thread)':<44}{draws.wall:>14,.0f}/s  "
-              f"(the fused loop draws one value per sample-step)")
+        print(
+            f"  {'fused engine data (compiled PCG64, 1 thread)':<44}{draws.wall:>14,.0f}/s  "
+            f"(the fused loop draws one value per sample-step)"
+        )
 
-    print(f"\nFigure B.2 grid: widths {GRID_WIDTHS} x {GRID_SEEDS} seeds x {GRID_SAMPLES:,} samples "
-          f"(SGD to {GRID_SWITCH:,}, then CBP), probes every {GRID_BIN:,} steps")
+    print(
+        f"\nFigure B.2 grid: widths {GRID_WIDTHS} x {GRID_SEEDS} seeds x {GRID_SAMPLES:,} samples "
+        f"(SGD to {GRID_SWITCH:,}, then CBP), probes every {GRID_BIN:,} steps"
+    )
     wall: dict[str, float] = {}
     cpu: dict[str, float] = {}
     probes = 0.0
@@ -215,47 +235,100 @@ def main() -> None:
             wall[name] = wall.get(name, 0.0) + sgd_work / sgd.wall + cbp_work / cbp.wall + probe
             cpu[name] = cpu.get(name, 0.0) + sgd_work / sgd.cpu + cbp_work / cbp.cpu + probe
             share = 100 * sgd.cpu * flops_per_step(task, width, False) / (FP32_FLOP_LIMIT / 2)  # of one core
-            parts.append(f"{name} SGD {sgd.cpu / 1e6:6.2f}M/cpu-s ({share:4.1f}%) CBP {cbp.cpu / 1e6:6.2f}M/cpu-s")
+            parts.append(
+                f"{name} SGD {sgd.cpu / 1e6:6.2f}M/cpu-s ({share:4.1f}%) CBP {cbp.cpu / 1e6:6.2f}M/cpu-s"
+            )
         print(f"  width {width:>3}: " + "  |  ".join(parts))
     cores = os.cpu_count() or 1
     print(f"  probe metrics (the same for every engine): {probes / 60:4.1f} min of the totals below")
-    print(f"  numpy engine (one core): {wall['numpy'] / 60:5.1f} min wall here, {cpu['numpy'] / 60:5.1f} min of CPU")
+    print(
+        f"  numpy engine (one core): {wall['numpy'] / 60:5.1f} min wall here, {cpu['numpy'] / 60:5.1f} min of CPU"
+    )
     if "fused" in wall:
         idle = cpu["fused"] / cores / 60
-        print(f"  fused engine: {cpu['fused'] / 60:5.1f} min on one core -> {idle:4.1f} min on {cores} idle cores "
-              f"(estimate); {cpu['numpy'] / cpu['fused']:.1f}x the numpy engine per core; "
-              f"goal {GOAL_GRID_MINUTES:.0f} min: {'ok' if idle <= GOAL_GRID_MINUTES else 'BELOW'}")
-    emit(headline_figures(task, one_run, numpy_rate, fused_rate if fused_cls is not None else None,
-                          many_runs_idle if fused_cls is not None else None, cpu, cores), args.json)
+        print(
+            f"  fused engine: {cpu['fused'] / 60:5.1f} min on one core -> {idle:4.1f} min on {cores} idle cores "
+            f"(estimate); {cpu['numpy'] / cpu['fused']:.1f}x the numpy engine per core; "
+            f"goal {GOAL_GRID_MINUTES:.0f} min: {'ok' if idle <= GOAL_GRID_MINUTES else 'BELOW'}"
+        )
+    emit(
+        headline_figures(
+            task,
+            one_run,
+            numpy_rate,
+            fused_rate if fused_cls is not None else None,
+            many_runs_idle if fused_cls is not None else None,
+            cpu,
+            cores,
+        ),
+        args.json,
+    )
 
 
 def headline_figures(
-    task: BitFlipTask, one_run: dict[str, Rate], numpy_many: Rate, fused_many: Rate | None,
-    fused_many_idle: float | None, grid_cpu: dict[str, float], cores: int,
+    task: BitFlipTask,
+    one_run: dict[str, Rate],
+    numpy_many: Rate,
+    fused_many: Rate | None,
+    fused_many_idle: float | None,
+    grid_cpu: dict[str, float],
+    cores: int,
 ) -> list[Figure]:
     """The goals' figures in M sample-steps/s and grid minutes; without the fused engine the numpy engine's
     figures stand against the goals (issue 12, goal 4)."""
     flops = flops_per_step(task, 5, False)
     engine = "fused" if "fused" in one_run else "numpy"
     one = one_run[engine]
-    peer_one = ("numpy engine", one_run["numpy"]) if engine == "fused" else ("autograd loop", one_run["autograd"])
+    peer_one = (
+        ("numpy engine", one_run["numpy"]) if engine == "fused" else ("autograd loop", one_run["autograd"])
+    )
     many = fused_many if fused_many is not None else numpy_many
     figures = [
-        Figure(f"bit flipping, {engine} engine, 1 run × width 5, SGD", one.wall / 1e6, "M/s", peer_one[0],
-               peer_one[1].wall / 1e6, one.wall * flops / FP32_FLOP_LIMIT, f"value ≥ {GOAL_ONE_RUN / 1e6:g}"),
-        Figure(f"bit flipping, {engine} engine, 1,024 runs × width 5, SGD", many.wall / 1e6, "M/s",
-               "numpy engine, same runs", numpy_many.wall / 1e6, many.wall * flops / FP32_FLOP_LIMIT,
-               f"value ≥ {GOAL_MANY_RUNS / 1e6:g}"),
+        Figure(
+            f"bit flipping, {engine} engine, 1 run × width 5, SGD",
+            one.wall / 1e6,
+            "M/s",
+            peer_one[0],
+            peer_one[1].wall / 1e6,
+            one.wall * flops / FP32_FLOP_LIMIT,
+            f"value ≥ {GOAL_ONE_RUN / 1e6:g}",
+        ),
+        Figure(
+            f"bit flipping, {engine} engine, 1,024 runs × width 5, SGD",
+            many.wall / 1e6,
+            "M/s",
+            "numpy engine, same runs",
+            numpy_many.wall / 1e6,
+            many.wall * flops / FP32_FLOP_LIMIT,
+            f"value ≥ {GOAL_MANY_RUNS / 1e6:g}",
+        ),
     ]
     if fused_many_idle is not None:
-        figures.append(Figure(f"bit flipping, fused engine, 1,024 runs × width 5, SGD, idle-machine estimate "
-                              f"(one-core CPU rate × {cores} cores)",
-                              fused_many_idle / 1e6, "M/s", "numpy engine, same runs", numpy_many.wall / 1e6,
-                              fused_many_idle * flops / FP32_FLOP_LIMIT, f"value ≥ {GOAL_MANY_RUNS / 1e6:g}"))
+        figures.append(
+            Figure(
+                f"bit flipping, fused engine, 1,024 runs × width 5, SGD, idle-machine estimate "
+                f"(one-core CPU rate × {cores} cores)",
+                fused_many_idle / 1e6,
+                "M/s",
+                "numpy engine, same runs",
+                numpy_many.wall / 1e6,
+                fused_many_idle * flops / FP32_FLOP_LIMIT,
+                f"value ≥ {GOAL_MANY_RUNS / 1e6:g}",
+            )
+        )
     where = f"estimate on {cores} idle cores" if engine == "fused" else "one core"
     grid = grid_cpu[engine] / (cores if engine == "fused" else 1) / 60
-    figures.append(Figure(f"Figure B.2 grid, {engine} engine ({where})", grid, "min", "numpy engine, one core",
-                          grid_cpu["numpy"] / 60, None, f"value ≤ {GOAL_GRID_MINUTES:g}"))
+    figures.append(
+        Figure(
+            f"Figure B.2 grid, {engine} engine ({where})",
+            grid,
+            "min",
+            "numpy engine, one core",
+            grid_cpu["numpy"] / 60,
+            None,
+            f"value ≤ {GOAL_GRID_MINUTES:g}",
+        )
+    )
     return figures
 
 

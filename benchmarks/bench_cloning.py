@@ -42,7 +42,9 @@ def naive_linear_weights(base: nn.Module, clone: nn.Module) -> dict[str, torch.T
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--factor", type=int, default=2)
-    p.add_argument("--width", type=float, default=None, help=f"MLP width (default {WIDTH}, {QUICK_WIDTH} with --quick)")
+    p.add_argument(
+        "--width", type=float, default=None, help=f"MLP width (default {WIDTH}, {QUICK_WIDTH} with --quick)"
+    )
     p.add_argument("--quick", action="store_true", help=f"width {QUICK_WIDTH} unless --width is given")
     args = parse_args(p)
     width = args.width if args.width is not None else (QUICK_WIDTH if args.quick else WIDTH)
@@ -56,10 +58,22 @@ def main() -> None:
     t_naive = time.perf_counter() - t0
     params = dict(clone.named_parameters())
     dev = max(float((w - params[n].detach()).abs().max()) for n, w in naive.items())
-    print(f"mlp width {width} ×{args.factor}: expand {t_fast:.3f} s (all parameters, plan, shape probe), "
-          f"per-entry loop {t_naive:.3f} s (Linear weights only), ratio {t_naive / t_fast:.1f}×, max |Δw| {dev:.1e}")
-    emit([Figure(f"expand, MLP width {width} ×{args.factor} (max |Δw| {dev:.0e})", t_fast, "s",
-                 "per-entry loop (Linear weights only)", t_naive)], args.json)
+    print(
+        f"mlp width {width} ×{args.factor}: expand {t_fast:.3f} s (all parameters, plan, shape probe), "
+        f"per-entry loop {t_naive:.3f} s (Linear weights only), ratio {t_naive / t_fast:.1f}×, max |Δw| {dev:.1e}"
+    )
+    emit(
+        [
+            Figure(
+                f"expand, MLP width {width} ×{args.factor} (max |Δw| {dev:.0e})",
+                t_fast,
+                "s",
+                "per-entry loop (Linear weights only)",
+                t_naive,
+            )
+        ],
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,13 @@ N_IN, N_OUT, FACTOR, BATCH = 32, 4, 4, 16
 
 def cloned_mlp(width: int, seed: int = 0) -> tuple[DagNet, torch.Tensor, torch.Tensor]:
     base = mlp(N_IN, [width, width], N_OUT, activation="tanh", seed=seed)
-    net, _ = clone_network(base, {v: FACTOR for v in base.bias_nodes if v not in base.outputs}, mode="equitable",
-                           generator=torch.Generator().manual_seed(seed), scale=0.1)
+    net, _ = clone_network(
+        base,
+        {v: FACTOR for v in base.bias_nodes if v not in base.outputs},
+        mode="equitable",
+        generator=torch.Generator().manual_seed(seed),
+        scale=0.1,
+    )
     x, y = teacher_batch(N_IN, N_OUT, BATCH, seed=seed)
     return net, x, y
 
@@ -101,7 +106,15 @@ def hvps(net: DagNet, x: torch.Tensor, y: torch.Tensor):
     def twin_grad():
         return torch.func.grad(twin_loss)(p0)
 
-    return forward_over_reverse, double_backward, double_backward_kept_graph, gradient, twin_hvp, twin_grad, twin
+    return (
+        forward_over_reverse,
+        double_backward,
+        double_backward_kept_graph,
+        gradient,
+        twin_hvp,
+        twin_grad,
+        twin,
+    )
 
 
 def main() -> None:
@@ -114,8 +127,10 @@ def main() -> None:
     cfg = QUICK if args.quick else FULL
     net, x, y = cloned_mlp(cfg["width"])
     P = net.num_parameters
-    print(f"cloned MLP: {P:,} parameters, {net.num_nodes} nodes, batch {BATCH}, float64, {torch.get_num_threads()} threads; "
-          f"plan {net.propagation_plan().summary()}")
+    print(
+        f"cloned MLP: {P:,} parameters, {net.num_nodes} nodes, batch {BATCH}, float64, {torch.get_num_threads()} threads; "
+        f"plan {net.propagation_plan().summary()}"
+    )
     fr, db, dbk, grad, twin_hvp, twin_grad, twin = hvps(net, x, y)
     t_fr, t_db, t_dbk, t_grad = median_time(fr), median_time(db), median_time(dbk), median_time(grad)
     t_twin, t_twin_grad = median_time(twin_hvp), median_time(twin_grad)
@@ -130,31 +145,96 @@ def main() -> None:
     def rel(u, w):
         return float((u - w).abs().max() / w.abs().max())
 
-    print(f"agreement: fwd-over-rev vs double backward {rel(a, b):.1e}, vs the nn.Linear twin {rel(a, c):.1e}, "
-          f"vs the reference engine {rel(a, r):.1e}")
-    flops = 10.0 * 2 * net.num_edges * BATCH  # ≈ 10 weight-matrix passes per HVP (2 forward, 4 backward, 4 tangent)
+    print(
+        f"agreement: fwd-over-rev vs double backward {rel(a, b):.1e}, vs the nn.Linear twin {rel(a, c):.1e}, "
+        f"vs the reference engine {rel(a, r):.1e}"
+    )
+    flops = (
+        10.0 * 2 * net.num_edges * BATCH
+    )  # ≈ 10 weight-matrix passes per HVP (2 forward, 4 backward, 4 tangent)
     limit = gflops_limit("float64") * 1e9
-    emit([
-        Figure("HVP, fast engine, jvp of grad", 1e3 * t_fr, "ms", "torch.func HVP, nn.Linear twin", 1e3 * t_twin,
-               flops / t_fr / limit, "ratio ≤ 5"),
-        Figure("HVP, fast engine, double backward", 1e3 * t_db, "ms", "torch.func HVP, nn.Linear twin", 1e3 * t_twin,
-               flops / t_db / limit, "ratio ≤ 5"),
-        Figure("HVP, fast engine, double bwd, graph kept", 1e3 * t_dbk, "ms", "torch.func HVP, nn.Linear twin",
-               1e3 * t_twin, flops / t_dbk / limit, "ratio ≤ 5"),
-        Figure("HVP, fast engine, jvp of grad", 1e3 * t_fr, "ms", "reference engine, jvp of grad", 1e3 * t_ref),
-        Figure("gradient, fast engine", 1e3 * t_grad, "ms", "torch.func grad, nn.Linear twin", 1e3 * t_twin_grad),
-    ], args.json)
+    emit(
+        [
+            Figure(
+                "HVP, fast engine, jvp of grad",
+                1e3 * t_fr,
+                "ms",
+                "torch.func HVP, nn.Linear twin",
+                1e3 * t_twin,
+                flops / t_fr / limit,
+                "ratio ≤ 5",
+            ),
+            Figure(
+                "HVP, fast engine, double backward",
+                1e3 * t_db,
+                "ms",
+                "torch.func HVP, nn.Linear twin",
+                1e3 * t_twin,
+                flops / t_db / limit,
+                "ratio ≤ 5",
+            ),
+            Figure(
+                "HVP, fast engine, double bwd, graph kept",
+                1e3 * t_dbk,
+                "ms",
+                "torch.func HVP, nn.Linear twin",
+                1e3 * t_twin,
+                flops / t_dbk / limit,
+                "ratio ≤ 5",
+            ),
+            Figure(
+                "HVP, fast engine, jvp of grad",
+                1e3 * t_fr,
+                "ms",
+                "reference engine, jvp of grad",
+                1e3 * t_ref,
+            ),
+            Figure(
+                "gradient, fast engine",
+                1e3 * t_grad,
+                "ms",
+                "torch.func grad, nn.Linear twin",
+                1e3 * t_twin_grad,
+            ),
+        ],
+        args.json,
+    )
     rows = []
     for width in (*cfg["sizes"], cfg["width"]):
         g_net, gx, gy = (net, x, y) if width == cfg["width"] else cloned_mlp(width)
         g_fr, g_db, g_dbk, g_grad, g_twin, _, _ = hvps(g_net, gx, gy)
         tf, td, tk, tg, tt = (median_time(fn, repeats=3) for fn in (g_fr, g_db, g_dbk, g_grad, g_twin))
-        rows.append([g_net.num_parameters, 1e3 * tg, 1e3 * tf, 1e3 * td, 1e3 * tk, 1e3 * tt, tf / tt, td / tt, tk / tt,
-                     tk / tg])
-    print_table("against size (ms; ratios to the nn.Linear twin's HVP; kept = gradient graph built once, as "
-                "stability.hvp_function does)",
-                ["parameters", "grad", "HVP jvp∘grad", "HVP double bwd", "HVP kept graph", "nn.Linear HVP",
-                 "ratio jvp∘grad", "ratio double bwd", "ratio kept", "kept / grad"], rows)
+        rows.append(
+            [
+                g_net.num_parameters,
+                1e3 * tg,
+                1e3 * tf,
+                1e3 * td,
+                1e3 * tk,
+                1e3 * tt,
+                tf / tt,
+                td / tt,
+                tk / tt,
+                tk / tg,
+            ]
+        )
+    print_table(
+        "against size (ms; ratios to the nn.Linear twin's HVP; kept = gradient graph built once, as "
+        "stability.hvp_function does)",
+        [
+            "parameters",
+            "grad",
+            "HVP jvp∘grad",
+            "HVP double bwd",
+            "HVP kept graph",
+            "nn.Linear HVP",
+            "ratio jvp∘grad",
+            "ratio double bwd",
+            "ratio kept",
+            "kept / grad",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,18 @@ from common import Figure, emit, gflops_limit, median_time, parse_args, peak_mem
 
 from dag_nets.builders import random_dag
 
-FULL = {"nodes": 10_000, "edges": 1_000_000, "batches": (16, 64, 256, 1024), "sizes": ((2_500, 250_000), (5_000, 500_000))}
-QUICK = {"nodes": 2_000, "edges": 100_000, "batches": (16, 64, 256), "sizes": ((500, 25_000), (1_000, 50_000))}
+FULL = {
+    "nodes": 10_000,
+    "edges": 1_000_000,
+    "batches": (16, 64, 256, 1024),
+    "sizes": ((2_500, 250_000), (5_000, 500_000)),
+}
+QUICK = {
+    "nodes": 2_000,
+    "edges": 100_000,
+    "batches": (16, 64, 256),
+    "sizes": ((500, 25_000), (1_000, 50_000)),
+}
 BATCH = 64
 REFERENCE_MAX_BATCH = 64
 """The reference engine's memory grows with depth × nodes × batch (9 GB at batch 1,024 on the full graph)."""
@@ -38,7 +48,9 @@ def fwd_bwd(net, x: torch.Tensor):
 
 def linear_peer(n_weights: int, batch: int):
     width = round((n_weights / 4) ** 0.5)
-    model = torch.nn.Sequential(*[m for _ in range(4) for m in (torch.nn.Linear(width, width), torch.nn.Tanh())])
+    model = torch.nn.Sequential(
+        *[m for _ in range(4) for m in (torch.nn.Linear(width, width), torch.nn.Tanh())]
+    )
     x = torch.randn(batch, width, generator=torch.Generator().manual_seed(0))
 
     def run():
@@ -59,8 +71,10 @@ def main() -> None:
     cfg = QUICK if args.quick else FULL
     net = random_dag(cfg["nodes"], cfg["edges"], seed=0, dtype=torch.float32)
     E = net.num_edges
-    print(f"graph: {net.num_nodes} nodes, {E} edges, {net.depth} generations; plan {net.propagation_plan().summary()}; "
-          f"{torch.get_num_threads()} threads, float32")
+    print(
+        f"graph: {net.num_nodes} nodes, {E} edges, {net.depth} generations; plan {net.propagation_plan().summary()}; "
+        f"{torch.get_num_threads()} threads, float32"
+    )
     x = torch.randn(BATCH, len(net.inputs), generator=torch.Generator().manual_seed(0))
     net.engine = "auto"
     t_fast = median_time(fwd_bwd(net, x))
@@ -73,14 +87,32 @@ def main() -> None:
     t_lin = median_time(lin)
     flops = 6.0 * E * BATCH  # forward, adjoint sweep, weight gradient: 2·E·B each
     limit = gflops_limit("float32") * 1e9
-    print(f"agreement with the reference engine: output {float((out_f - out_r).abs().max() / out_r.abs().max()):.1e}, "
-          f"gradient {float((g_f - g_r).abs().max() / g_r.abs().max()):.1e} (relative, float32)")
-    emit([
-        Figure("DagNet fwd+bwd, fast engine (batch 64)", 1e3 * t_fast, "ms", "reference engine (before)",
-               1e3 * t_ref, flops / t_fast / limit, "ratio ≤ 0.1 (≥ 10× faster than the reference)"),
-        Figure("DagNet fwd+bwd, fast engine (batch 64)", 1e3 * t_fast, "ms", f"nn.Linear MLP, {n_lin:,} weights",
-               1e3 * t_lin, flops / t_fast / limit),
-    ], args.json)
+    print(
+        f"agreement with the reference engine: output {float((out_f - out_r).abs().max() / out_r.abs().max()):.1e}, "
+        f"gradient {float((g_f - g_r).abs().max() / g_r.abs().max()):.1e} (relative, float32)"
+    )
+    emit(
+        [
+            Figure(
+                "DagNet fwd+bwd, fast engine (batch 64)",
+                1e3 * t_fast,
+                "ms",
+                "reference engine (before)",
+                1e3 * t_ref,
+                flops / t_fast / limit,
+                "ratio ≤ 0.1 (≥ 10× faster than the reference)",
+            ),
+            Figure(
+                "DagNet fwd+bwd, fast engine (batch 64)",
+                1e3 * t_fast,
+                "ms",
+                f"nn.Linear MLP, {n_lin:,} weights",
+                1e3 * t_lin,
+                flops / t_fast / limit,
+            ),
+        ],
+        args.json,
+    )
     rows = []
     for batch in cfg["batches"]:
         xb = torch.randn(batch, len(net.inputs), generator=torch.Generator().manual_seed(batch))
@@ -93,18 +125,35 @@ def main() -> None:
             ref_mem = f"{peak_memory(fwd_bwd(net, xb)) / 2**20:.0f}"
             net.engine = "auto"
         node_tensor = 4 * net.num_nodes * batch / 2**20
-        rows.append([batch, 1e3 * t, 1e9 * t / (E * batch), mem / 2**20, mem / 2**20 / node_tensor, ref_t, ref_mem])
-    print_table("against batch (fast engine; memory = peak RSS above the start of the call)",
-                ["batch", "ms", "ns/edge·sample", "peak MB", "peak / one [nodes, batch] tensor",
-                 "reference ns/edge·sample", "reference peak MB"], rows)
+        rows.append(
+            [batch, 1e3 * t, 1e9 * t / (E * batch), mem / 2**20, mem / 2**20 / node_tensor, ref_t, ref_mem]
+        )
+    print_table(
+        "against batch (fast engine; memory = peak RSS above the start of the call)",
+        [
+            "batch",
+            "ms",
+            "ns/edge·sample",
+            "peak MB",
+            "peak / one [nodes, batch] tensor",
+            "reference ns/edge·sample",
+            "reference peak MB",
+        ],
+        rows,
+    )
     rows = []
     for n, e in (*cfg["sizes"], (cfg["nodes"], cfg["edges"])):
         g = net if n == cfg["nodes"] else random_dag(n, e, seed=0, dtype=torch.float32)
         xs = torch.randn(BATCH, len(g.inputs), generator=torch.Generator().manual_seed(1))
         t = median_time(fwd_bwd(g, xs), repeats=3)
-        rows.append([g.num_nodes, g.num_edges, g.depth, 1e3 * t, 1e9 * t / (g.num_edges * BATCH), 1e6 * t / g.depth])
-    print_table("against graph size (batch 64)", ["nodes", "edges", "generations", "ms", "ns/edge·sample",
-                                                   "µs/generation"], rows)
+        rows.append(
+            [g.num_nodes, g.num_edges, g.depth, 1e3 * t, 1e9 * t / (g.num_edges * BATCH), 1e6 * t / g.depth]
+        )
+    print_table(
+        "against graph size (batch 64)",
+        ["nodes", "edges", "generations", "ms", "ns/edge·sample", "µs/generation"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

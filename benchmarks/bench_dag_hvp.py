@@ -177,8 +177,13 @@ def run(size: str, batch: int, reuse: bool) -> dict[str, float]:
         f"{(t_layer + max(t_arpack, 0.0)) / t_db:>6.1%}  {gap_modes:.0e} {gap_peer:.0e}",
         flush=True,
     )
-    return {"parameters": net.num_parameters, "grad": t_grad, "double_backward": t_db, "peer": t_peer,
-            "fp64_fraction": 6 * passes / t_db / FP64_LIMIT}
+    return {
+        "parameters": net.num_parameters,
+        "grad": t_grad,
+        "double_backward": t_db,
+        "peer": t_peer,
+        "fp64_fraction": 6 * passes / t_db / FP64_LIMIT,
+    }
 
 
 def _arpack_iterations(layer: DeflatedOperator, v: torch.Tensor) -> None:
@@ -186,8 +191,15 @@ def _arpack_iterations(layer: DeflatedOperator, v: torch.Tensor) -> None:
     layer's is ARPACK's own reorthogonalization cost."""
     try:
         with single_threaded_blas():  # as dag_nets.lanczos runs it
-            sla.eigsh(layer.scipy(), k=1, which="SA", ncv=LANCZOS_VECTORS, maxiter=3, tol=1e-300,
-                      v0=layer.project(v).numpy())
+            sla.eigsh(
+                layer.scipy(),
+                k=1,
+                which="SA",
+                ncv=LANCZOS_VECTORS,
+                maxiter=3,
+                tol=1e-300,
+                v0=layer.project(v).numpy(),
+            )
     except sla.ArpackNoConvergence:
         pass
 
@@ -202,8 +214,13 @@ class _nothing:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", nargs="+", choices=list(SIZES), default=None,
-                   help=f"default {' '.join(DEFAULT_SIZES)}; with --quick {' '.join(QUICK_SIZES)}")
+    p.add_argument(
+        "--sizes",
+        nargs="+",
+        choices=list(SIZES),
+        default=None,
+        help=f"default {' '.join(DEFAULT_SIZES)}; with --quick {' '.join(QUICK_SIZES)}",
+    )
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quick", action="store_true", help="the two smallest sizes unless --sizes is given")
@@ -229,13 +246,28 @@ def main() -> None:
         "(ncv 20); ovhd = (layer + arpack) / HVP"
     )
     P = f"{last['parameters']:,} parameters, batch {args.batch}, reuse on"
-    emit([
-        Figure(f"HVP (HessianOperator, double backward), {P}", 1e3 * last["double_backward"], "ms",
-               "torch.func HVP, nn.Linear MLP", 1e3 * last["peer"], last["fp64_fraction"],
-               "ratio ≤ 5" if last["parameters"] > 1_000_000 else "(ratio ≤ 5 at 1,087,492 parameters)"),
-        Figure(f"HVP (HessianOperator, double backward), {P}", 1e3 * last["double_backward"], "ms",
-               "one gradient", 1e3 * last["grad"], last["fp64_fraction"]),
-    ], args.json)
+    emit(
+        [
+            Figure(
+                f"HVP (HessianOperator, double backward), {P}",
+                1e3 * last["double_backward"],
+                "ms",
+                "torch.func HVP, nn.Linear MLP",
+                1e3 * last["peer"],
+                last["fp64_fraction"],
+                "ratio ≤ 5" if last["parameters"] > 1_000_000 else "(ratio ≤ 5 at 1,087,492 parameters)",
+            ),
+            Figure(
+                f"HVP (HessianOperator, double backward), {P}",
+                1e3 * last["double_backward"],
+                "ms",
+                "one gradient",
+                1e3 * last["grad"],
+                last["fp64_fraction"],
+            ),
+        ],
+        args.json,
+    )
 
 
 if __name__ == "__main__":

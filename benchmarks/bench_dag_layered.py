@@ -21,7 +21,12 @@ from common import Figure, emit, gflops_limit, median_time, parse_args, peak_mem
 from dag_nets.graph import DagNet
 from theory.activations import get_activation, kaiming_gain
 
-FULL = {"wide": (257, 16), "depths": (128, 256, 512, 1024), "batches": (16, 64, 256, 1024), "reference_depths": (128, 256)}
+FULL = {
+    "wide": (257, 16),
+    "depths": (128, 256, 512, 1024),
+    "batches": (16, 64, 256, 1024),
+    "reference_depths": (128, 256),
+}
 QUICK = {"wide": (129, 8), "depths": (32, 64, 128), "batches": (16, 64, 256), "reference_depths": (32,)}
 BATCH = 64
 NARROW = 63
@@ -39,8 +44,16 @@ def layered_net(width: int, depth: int, seed: int = 0) -> DagNet:
     tanh, linear = get_activation("tanh"), get_activation("linear")
     acts = {v: tanh if v < n - width else linear for v in range(width, n)}
     biases = dict(zip(range(width, n), (0.1 * rng.normal(size=n - width)).tolist()))
-    return DagNet(list(range(n)), list(range(width)), list(range(n - width, n)),
-                  list(zip(src.tolist(), dst.tolist())), w.tolist(), biases, acts, dtype=torch.float32)
+    return DagNet(
+        list(range(n)),
+        list(range(width)),
+        list(range(n - width, n)),
+        list(zip(src.tolist(), dst.tolist())),
+        w.tolist(),
+        biases,
+        acts,
+        dtype=torch.float32,
+    )
 
 
 def linear_twin(net: DagNet) -> torch.nn.Sequential:
@@ -91,8 +104,16 @@ def main() -> None:
     for batch in cfg["batches"]:
         xb = torch.randn(batch, width, generator=torch.Generator().manual_seed(batch))
         td, tl = median_time(fwd_bwd(net, xb), repeats=3), median_time(fwd_bwd(twin, xb), repeats=3)
-        batch_rows.append([batch, 1e9 * td / (E * batch), 1e9 * tl / (E * batch), td / tl,
-                           peak_memory(fwd_bwd(net, xb)) / 2**20, peak_memory(fwd_bwd(twin, xb)) / 2**20])
+        batch_rows.append(
+            [
+                batch,
+                1e9 * td / (E * batch),
+                1e9 * tl / (E * batch),
+                td / tl,
+                peak_memory(fwd_bwd(net, xb)) / 2**20,
+                peak_memory(fwd_bwd(twin, xb)) / 2**20,
+            ]
+        )
     del net, twin
     gc.collect()
 
@@ -107,22 +128,49 @@ def main() -> None:
             deep.engine = "reference"
             ref = f"{1e9 * median_time(fwd_bwd(deep, xd), repeats=1) / (deep.num_edges * BATCH):.3f}"
         per_depth[d] = 1e9 * t / (deep.num_edges * BATCH)
-        depth_rows.append([d, deep.num_edges, per_depth[d], 1e9 * tl / (deep.num_edges * BATCH), ref, 1e6 * t / d])
+        depth_rows.append(
+            [d, deep.num_edges, per_depth[d], 1e9 * tl / (deep.num_edges * BATCH), ref, 1e6 * t / d]
+        )
         del deep
         gc.collect()
 
     d0, d1 = cfg["depths"][0], cfg["depths"][-1]
-    print(f"{width}×{width} blocks ×{depth}: {E:,} edges; DagNet vs its nn.Linear twin: outputs agree to {agree:.1e}")
-    emit([
-        Figure(f"DagNet {depth}×{width} layered, batch {BATCH}", 1e3 * t_dag, "ms", "nn.Linear, same weights", 1e3 * t_lin,
-               6 * E * BATCH / t_dag / limit, "ratio ≤ 5"),
-        Figure(f"width {NARROW}, ns/edge·sample at depth {d1}", per_depth[d1], "ns", f"the same at depth {d0}",
-               per_depth[d0], None, "ratio ≤ 1.5"),
-    ], args.json)
-    print_table(f"against depth (width {NARROW}, batch {BATCH}; ns per edge·sample)",
-                ["depth", "edges", "DagNet", "nn.Linear", "reference engine", "µs/generation"], depth_rows)
-    print_table(f"against batch ({depth}×{width} layered; ns per edge·sample, peak MB above the call's start)",
-                ["batch", "DagNet", "nn.Linear", "ratio", "DagNet peak MB", "nn.Linear peak MB"], batch_rows)
+    print(
+        f"{width}×{width} blocks ×{depth}: {E:,} edges; DagNet vs its nn.Linear twin: outputs agree to {agree:.1e}"
+    )
+    emit(
+        [
+            Figure(
+                f"DagNet {depth}×{width} layered, batch {BATCH}",
+                1e3 * t_dag,
+                "ms",
+                "nn.Linear, same weights",
+                1e3 * t_lin,
+                6 * E * BATCH / t_dag / limit,
+                "ratio ≤ 5",
+            ),
+            Figure(
+                f"width {NARROW}, ns/edge·sample at depth {d1}",
+                per_depth[d1],
+                "ns",
+                f"the same at depth {d0}",
+                per_depth[d0],
+                None,
+                "ratio ≤ 1.5",
+            ),
+        ],
+        args.json,
+    )
+    print_table(
+        f"against depth (width {NARROW}, batch {BATCH}; ns per edge·sample)",
+        ["depth", "edges", "DagNet", "nn.Linear", "reference engine", "µs/generation"],
+        depth_rows,
+    )
+    print_table(
+        f"against batch ({depth}×{width} layered; ns per edge·sample, peak MB above the call's start)",
+        ["batch", "DagNet", "nn.Linear", "ratio", "DagNet peak MB", "nn.Linear peak MB"],
+        batch_rows,
+    )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,9 @@ K = 2
 
 def build(width: int, batch: int, seed: int = 0):
     torch.manual_seed(seed)
-    spec = make_spec("mlp", (1, 1, INPUTS), CLASSES, hidden=width, depth=2, normalization="none",
-                     activation="tanh")
+    spec = make_spec(
+        "mlp", (1, 1, INPUTS), CLASSES, hidden=width, depth=2, normalization="none", activation="tanh"
+    )
     model = expand(MLP(spec).double().eval(), 2)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
@@ -99,8 +100,10 @@ def peer_clusters(model: nn.Module, tol: float) -> int:
 
 def hook_frozen(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     seen: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _a, out: seen.append((out <= 0).double().mean(0)))
-             for m in [m for m in model if isinstance(m, nn.Linear)][:-1]]
+    hooks = [
+        m.register_forward_hook(lambda _m, _a, out: seen.append((out <= 0).double().mean(0)))
+        for m in [m for m in model if isinstance(m, nn.Linear)][:-1]
+    ]
     with torch.no_grad():
         model(x)
     for h in hooks:
@@ -132,21 +135,65 @@ def measure(width: int, batch: int, repeats: int) -> tuple[list[Figure], dict]:
     hvp_gflops = HVP_FLOP_PER_WEIGHT_EXAMPLE * P * batch / t_hvp / 1e9
     m = d.manifold
     assert m is not None
-    info = {"parameters": P, "batch": batch, "diagnose_s": t_diag, "hvps": m.hvp_count,
-            "classification": m.classification, "certified": m.certified, "blocks": d.clones.num_blocks,
-            "exact": d.clones.exact, "tol": d.clones.tol, "relative_distance": d.clones.relative_distance}
+    info = {
+        "parameters": P,
+        "batch": batch,
+        "diagnose_s": t_diag,
+        "hvps": m.hvp_count,
+        "classification": m.classification,
+        "certified": m.certified,
+        "blocks": d.clones.num_blocks,
+        "exact": d.clones.exact,
+        "tol": d.clones.tol,
+        "relative_distance": d.clones.relative_distance,
+    }
     tag = f"{P:,} params, batch {batch}"
     figures = [
-        Figure(f"diagnose end to end (lanczos k={K}), {tag}", t_diag, "s", "one forward+backward of the module",
-               t_step, None, "minutes at 1M parameters (issue 13)"),
-        Figure(f"normal-space HVP (DagNet engine), {tag}", t_hvp, "s", "torch.func HVP of the nn.Module",
-               t_peer_hvp, hvp_gflops / FP64_GFLOPS, "ratio ≤ ~2 (the projection is extra)"),
-        Figure(f"clone blocks (tolerance ladder), {tag}", t_clones, "s", "scipy single linkage of weight rows",
-               t_peer_clones, None, "same order as one clustering"),
-        Figure(f"frozen-unit fractions, {tag}", t_frozen, "s", "forward hooks on the module", t_peer_frozen,
-               None, "a few forwards"),
-        Figure(f"from_module trace, {tag}", t_trace, "s", "torch.fx.symbolic_trace alone", t_fx, None,
-               "well under the curvature step"),
+        Figure(
+            f"diagnose end to end (lanczos k={K}), {tag}",
+            t_diag,
+            "s",
+            "one forward+backward of the module",
+            t_step,
+            None,
+            "minutes at 1M parameters (issue 13)",
+        ),
+        Figure(
+            f"normal-space HVP (DagNet engine), {tag}",
+            t_hvp,
+            "s",
+            "torch.func HVP of the nn.Module",
+            t_peer_hvp,
+            hvp_gflops / FP64_GFLOPS,
+            "ratio ≤ ~2 (the projection is extra)",
+        ),
+        Figure(
+            f"clone blocks (tolerance ladder), {tag}",
+            t_clones,
+            "s",
+            "scipy single linkage of weight rows",
+            t_peer_clones,
+            None,
+            "same order as one clustering",
+        ),
+        Figure(
+            f"frozen-unit fractions, {tag}",
+            t_frozen,
+            "s",
+            "forward hooks on the module",
+            t_peer_frozen,
+            None,
+            "a few forwards",
+        ),
+        Figure(
+            f"from_module trace, {tag}",
+            t_trace,
+            "s",
+            "torch.fx.symbolic_trace alone",
+            t_fx,
+            None,
+            "well under the curvature step",
+        ),
     ]
     return figures, info
 
@@ -160,15 +207,27 @@ def main() -> None:
     rows, figures, info = [], [], {}
     for width in widths:
         figures, info = measure(width, batch, repeats)
-        rows.append([info["parameters"], info["diagnose_s"], info["hvps"], info["blocks"], info["classification"],
-                     str(info["certified"]), f"{info['relative_distance']:.2g}"])
+        rows.append(
+            [
+                info["parameters"],
+                info["diagnose_s"],
+                info["hvps"],
+                info["blocks"],
+                info["classification"],
+                str(info["certified"]),
+                f"{info['relative_distance']:.2g}",
+            ]
+        )
     if args.json:
         json.dump([{**f.__dict__, "ratio": f.ratio} for f in figures], sys.stdout, indent=1)
         print()
         return
     print_figures(figures)
-    print_table("diagnose vs model size (2 hidden layers of 2·width tanh units, cloned ×2, noise 1e-9)",
-                ["parameters", "diagnose s", "HVPs", "blocks", "class", "certified", "‖θ−P_Cθ‖/‖θ‖"], rows)
+    print_table(
+        "diagnose vs model size (2 hidden layers of 2·width tanh units, cloned ×2, noise 1e-9)",
+        ["parameters", "diagnose s", "HVPs", "blocks", "class", "certified", "‖θ−P_Cθ‖/‖θ‖"],
+        rows,
+    )
     print(f"\nlargest model: clone tol {info['tol']:.3g}, exact={info['exact']}, blocks {info['blocks']}")
 
 

@@ -48,7 +48,8 @@ def numpy_colour_refinement(net, tol: float) -> np.ndarray:
             q = np.round(sums / tol).astype(np.int64) if tol > 0 else sums.view(np.int64)
             with np.errstate(over="ignore"):
                 token = (((uniq % k) * 2 + direction).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (
-                    q.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9))
+                    q.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
+                )
                 np.add.at(h, uniq // k, token)
         _, new = np.unique(np.stack([colour.astype(np.uint64), h], axis=1), axis=0, return_inverse=True)
         new = new.ravel()
@@ -71,7 +72,9 @@ def main() -> None:
     rows, figs = [], {}
     for i, (n_base, e_base) in enumerate(cfg["sizes"]):
         t = time.perf_counter()
-        net, planted, _ = cloned_random_dag(seed=0, n_nodes=n_base, n_edges=e_base, n_in=8, n_out=4, max_block=4)
+        net, planted, _ = cloned_random_dag(
+            seed=0, n_nodes=n_base, n_edges=e_base, n_in=8, n_out=4, max_block=4
+        )
         built = time.perf_counter() - t
         planted_colour = np.empty(net.num_nodes, dtype=np.int64)
         for b, block in enumerate(planted.blocks):
@@ -94,21 +97,66 @@ def main() -> None:
             t_former = median_time(lambda net=net: reference_colouring(net, tol), repeats=1, warmup=0)
             assert np.array_equal(reference_colouring(net, tol), ours)
             former = f"{t_former:.3f}"
-        rows.append([net.num_nodes, net.num_edges, planted.num_blocks, t_ours, t_peer, t_ours / t_peer, former,
-                     t_full, t_part, str(same_partition(ours, planted_colour)), str(same_partition(peer, planted_colour)),
-                     f"{built:.0f}"])
+        rows.append(
+            [
+                net.num_nodes,
+                net.num_edges,
+                planted.num_blocks,
+                t_ours,
+                t_peer,
+                t_ours / t_peer,
+                former,
+                t_full,
+                t_part,
+                str(same_partition(ours, planted_colour)),
+                str(same_partition(peer, planted_colour)),
+                f"{built:.0f}",
+            ]
+        )
         figs[i] = (net.num_edges, t_ours, t_peer, t_full, t_part)
     e, t_ours, t_peer, _, _ = figs[cfg["figure"]]
     e_big, _, _, t_full, t_part = figs[cfg["big"]]
-    emit([
-        Figure(f"refinement (colouring), {e:,} edges", t_ours, "s", "plain numpy colour refinement", t_peer, None,
-               "ratio ≤ 5"),
-        Figure(f"coarsest_equitable_partition, {e_big:,} edges", t_full, "s", "of which: constructing Partition", t_part,
-               None, "value < 10 s"),
-    ], args.json)
-    print_table(f"against size (seconds; tol={tol:g}; planted = recovers the planted clone partition)",
-                ["nodes", "edges", "blocks", "refinement", "numpy peer", "ratio", "former impl.",
-                 "with Partition", "Partition alone", "planted", "peer planted", "build s"], rows)
+    emit(
+        [
+            Figure(
+                f"refinement (colouring), {e:,} edges",
+                t_ours,
+                "s",
+                "plain numpy colour refinement",
+                t_peer,
+                None,
+                "ratio ≤ 5",
+            ),
+            Figure(
+                f"coarsest_equitable_partition, {e_big:,} edges",
+                t_full,
+                "s",
+                "of which: constructing Partition",
+                t_part,
+                None,
+                "value < 10 s",
+            ),
+        ],
+        args.json,
+    )
+    print_table(
+        f"against size (seconds; tol={tol:g}; planted = recovers the planted clone partition)",
+        [
+            "nodes",
+            "edges",
+            "blocks",
+            "refinement",
+            "numpy peer",
+            "ratio",
+            "former impl.",
+            "with Partition",
+            "Partition alone",
+            "planted",
+            "peer planted",
+            "build s",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -146,17 +146,35 @@ def headline_figures(result: dict[str, list[dict[str, object]]]) -> list[Figure]
     """K(r) by ``auto`` against the peer per family; the CLI against its libraries' import time; the largest
     ``--scale`` against A = 1, in time and in memory. (The series and direct columns stay in the tables.)"""
     out = [
-        Figure(f"{row['figure']}, auto", row["auto_ms"], "ms", str(row["peer"]), row["peer_ms"], None,
-               "auto uses the closed form" if row["peer"] == "closed form" else "")
+        Figure(
+            f"{row['figure']}, auto",
+            row["auto_ms"],
+            "ms",
+            str(row["peer"]),
+            row["peer_ms"],
+            None,
+            "auto uses the closed form" if row["peer"] == "closed form" else "",
+        )
         for row in result["kernel"]
     ]
     for row in result["cli"]:
         torch_note = "imports torch" if row["imports_torch"] else "no torch"
-        out.append(Figure(f"{row['figure']}, {torch_note}", row["s"], "s", str(row["peer"]), row["peer_s"], None,
-                          f"value ≤ {CLI_GOAL_SECONDS:g}"))
+        out.append(
+            Figure(
+                f"{row['figure']}, {torch_note}",
+                row["s"],
+                "s",
+                str(row["peer"]),
+                row["peer_s"],
+                None,
+                f"value ≤ {CLI_GOAL_SECONDS:g}",
+            )
+        )
     base, top = result["scale"][0], result["scale"][-1]
     out.append(Figure(f"{top['figure']} (wall)", top["s"], "s", str(base["figure"]), base["s"]))
-    out.append(Figure(f"{top['figure']} (peak memory)", top["peak_MB"], "MB", str(base["figure"]), base["peak_MB"]))
+    out.append(
+        Figure(f"{top['figure']} (peak memory)", top["peak_MB"], "MB", str(base["figure"]), base["peak_MB"])
+    )
     return out
 
 

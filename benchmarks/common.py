@@ -167,7 +167,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
     """``parser.parse_args`` with the common ``--json`` flag; with it, ``sys.stdout`` is routed to stderr so
     that the tables and notes a benchmark prints leave stdout to :func:`emit`'s JSON."""
     parser.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print to stdout only the headline figures as a JSON list (everything else goes to stderr)",
     )
     args = parser.parse_args(argv)
@@ -192,8 +193,10 @@ def print_figures(figures: list[Figure]) -> None:
     for f in figures:
         lim = "" if f.limit_fraction is None else f"{100 * f.limit_fraction:.2f}"
         met = {None: "", True: "  (met)", False: "  (NOT met)"}[f.goal_met]
-        print(f"{f.name:<52} {f.value:>9.3f} {f.unit:<2} {f.peer:<40} {f.peer_value:>9.3f} {f.unit:<2} "
-              f"{f.ratio:>8.2f} {lim:>8}  {f.goal}{met}")
+        print(
+            f"{f.name:<52} {f.value:>9.3f} {f.unit:<2} {f.peer:<40} {f.peer_value:>9.3f} {f.unit:<2} "
+            f"{f.ratio:>8.2f} {lim:>8}  {f.goal}{met}"
+        )
 
 
 def print_table(title: str, headers: list[str], rows: list[list[object]]) -> None:

@@ -104,8 +104,17 @@ class ApproximatePartition:
         return self.partition is None
 
 
-def _finish(net: DagNet, colour: np.ndarray, tol: float, floor: float, ladder: np.ndarray, blocks: list[int],
-            plateau: tuple[float, float], exact: bool, chosen_by: str) -> ApproximatePartition:
+def _finish(
+    net: DagNet,
+    colour: np.ndarray,
+    tol: float,
+    floor: float,
+    ladder: np.ndarray,
+    blocks: list[int],
+    plateau: tuple[float, float],
+    exact: bool,
+    chosen_by: str,
+) -> ApproximatePartition:
     sizes = np.bincount(colour)
     if np.all(sizes == 1):
         part = None
@@ -117,8 +126,20 @@ def _finish(net: DagNet, colour: np.ndarray, tol: float, floor: float, ladder: n
         residual = M.residual(theta)
         norm = float(torch.linalg.vector_norm(theta))
         distance = M.distance(theta) / norm if norm > 0 else 0.0
-    return ApproximatePartition(colour, part, tol, floor, ladder, blocks, plateau, exact, residual, distance,
-                                chosen_by, sorted((int(s) for s in sizes if s > 1), reverse=True))
+    return ApproximatePartition(
+        colour,
+        part,
+        tol,
+        floor,
+        ladder,
+        blocks,
+        plateau,
+        exact,
+        residual,
+        distance,
+        chosen_by,
+        sorted((int(s) for s in sizes if s > 1), reverse=True),
+    )
 
 
 def approximate_equitable_partition(net: DagNet, tol: float | None = None) -> ApproximatePartition:
@@ -130,7 +151,9 @@ def approximate_equitable_partition(net: DagNet, tol: float | None = None) -> Ap
         tol = check_real(tol, "tol", low=0.0)
         colour = equitable_colouring(net, tol)
         exact = tol <= floor or np.array_equal(colour, equitable_colouring(net, floor))
-        return _finish(net, colour, tol, floor, np.array([tol]), [int(colour.max()) + 1], (tol, tol), exact, "given")
+        return _finish(
+            net, colour, tol, floor, np.array([tol]), [int(colour.max()) + 1], (tol, tol), exact, "given"
+        )
     ladder = tolerance_ladder(net)
     colours = [equitable_colouring(net, float(t)) for t in ladder]
     blocks = [int(c.max()) + 1 for c in colours]
@@ -143,5 +166,14 @@ def approximate_equitable_partition(net: DagNet, tol: float | None = None) -> Ap
     while low > 0 and np.array_equal(colours[low - 1], colours[pick]):
         low -= 1
     chosen_by = "plateau" if pick > 0 else "floor (no partition persisted over a decade)"
-    return _finish(net, colours[pick], float(ladder[low]), floor, ladder, blocks,
-                   (float(ladder[low]), float(ladder[pick])), low == 0, chosen_by)
+    return _finish(
+        net,
+        colours[pick],
+        float(ladder[low]),
+        floor,
+        ladder,
+        blocks,
+        (float(ladder[low]), float(ladder[pick])),
+        low == 0,
+        chosen_by,
+    )

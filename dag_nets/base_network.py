@@ -45,7 +45,9 @@ def base_network(partition: Partition, definition: str = "corrected") -> DagNet:
         if block[0] in input_set:
             G.add_node(label[i])
         else:
-            G.add_node(label[i], activation=net.node_activation[block[0]], bias=float(np.mean([b[v] for v in block])))
+            G.add_node(
+                label[i], activation=net.node_activation[block[0]], bias=float(np.mean([b[v] for v in block]))
+            )
     for pair in partition.pairs:
         total = float(w[pair.edge_ids].sum())
         m, n = pair.shape
@@ -118,7 +120,9 @@ def clone_network(
         for a, cu in enumerate(clones[u]):
             for c, cv in enumerate(clones[v]):
                 G.add_edge(cu, cv, weight=float(block[a, c]))
-    net = DagNet.from_networkx(G, inputs=list(base.inputs), outputs=list(base.outputs), dtype=base.edge_weight.dtype)
+    net = DagNet.from_networkx(
+        G, inputs=list(base.inputs), outputs=list(base.outputs), dtype=base.edge_weight.dtype
+    )
     partition = Partition(net, [clones[v] for v in base.nodes])
     return net, partition
 

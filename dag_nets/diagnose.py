@@ -198,8 +198,10 @@ class Diagnosis:
         """The report as text: one row per layer, then the clone partition and the manifold."""
         md = self.module_dag
         lines = [
-            (f"model: {md.net.num_parameters} DagNet parameters ({md.parameter_map.num_fixed} fixed), batch "
-             f"{self.batch_size}, loss {self.loss}"),
+            (
+                f"model: {md.net.num_parameters} DagNet parameters ({md.parameter_map.num_fixed} fixed), batch "
+                f"{self.batch_size}, loss {self.loss}"
+            ),
             f"{'layer':<28} {'act':<10} {'units':>6} {'frozen':>7} {'f′=0 (mean)':>12} {'cloned':>7} {'blocks':>7}",
         ]
         for layer in self.layers:
@@ -228,8 +230,11 @@ class Diagnosis:
             lines.append(f"cloning manifold: not analysed ({m.skipped})")
         else:
             ev = m.eigenvalues
-            shown = ev if len(ev) <= SPECTRUM_POINTS_SHOWN else np.concatenate(
-                [ev[:SPECTRUM_POINTS_SHOWN // 2], ev[-(SPECTRUM_POINTS_SHOWN // 2):]])
+            shown = (
+                ev
+                if len(ev) <= SPECTRUM_POINTS_SHOWN
+                else np.concatenate([ev[: SPECTRUM_POINTS_SHOWN // 2], ev[-(SPECTRUM_POINTS_SHOWN // 2) :]])
+            )
             lines.append(
                 f"cloning manifold (dim N = {m.normal_dimension}): gradient normal fraction "
                 f"{m.normal_gradient_fraction:.3g}; normal Hessian {m.classification} "
@@ -284,21 +289,27 @@ def targets_matrix(targets: torch.Tensor, loss: str, batch: int, outputs: int) -
         raise TypeError(f"targets must be a tensor, got {type(targets).__name__}")
     if loss == "cross_entropy" and targets.ndim == 1 and not targets.dtype.is_floating_point:
         if targets.shape[0] != batch or bool(((targets < 0) | (targets >= outputs)).any()):
-            raise ValueError(f"class-index targets must be {batch} integers in [0, {outputs}), got "
-                             f"shape {tuple(targets.shape)} with range [{int(targets.min())}, {int(targets.max())}]")
+            raise ValueError(
+                f"class-index targets must be {batch} integers in [0, {outputs}), got "
+                f"shape {tuple(targets.shape)} with range [{int(targets.min())}, {int(targets.max())}]"
+            )
         return nn.functional.one_hot(targets.long(), outputs).double()
     y = targets.detach().double()
     if y.ndim == 1 and outputs == 1:
         y = y.reshape(-1, 1)
     if tuple(y.shape) != (batch, outputs):
-        raise ValueError(f"targets must have shape [{batch}, {outputs}] (or class indices for cross_entropy), "
-                         f"got {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must have shape [{batch}, {outputs}] (or class indices for cross_entropy), "
+            f"got {tuple(targets.shape)}"
+        )
     if not bool(torch.isfinite(y).all()):
         raise ValueError("targets contain NaN or infinite values")
     return y
 
 
-def _frozen_coordinates(md: ModuleDag, units: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _frozen_coordinates(
+    md: ModuleDag, units: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(entries, unit_of) of :func:`dag_nets.frozen.optimizer_invariance`: per module parameter, the flat
     indices of the frozen units' trainable incoming-edge and bias coordinates and the unit of each."""
     net, pmap = md.net, md.parameter_map
@@ -322,7 +333,9 @@ def _frozen_coordinates(md: ModuleDag, units: np.ndarray) -> tuple[dict[str, np.
     return entries, unit_of
 
 
-def _module_closure(md: ModuleDag, batch: torch.Tensor, y: torch.Tensor, loss: str) -> Callable[[nn.Module], torch.Tensor]:
+def _module_closure(
+    md: ModuleDag, batch: torch.Tensor, y: torch.Tensor, loss: str
+) -> Callable[[nn.Module], torch.Tensor]:
     """model ↦ the loss of (a copy of) the model on the batch, what its optimizer differentiates."""
     fn = LOSSES[loss]
     feats = None if md.part is None else part_io(md.model, md.part, batch)[0]
@@ -349,13 +362,30 @@ def _layer_diagnoses(md: ModuleDag, zero: np.ndarray, colour: np.ndarray) -> lis
         for i, c in enumerate(colour[pos]):
             if sizes[c] > 1:
                 blocks.setdefault(int(c), []).append(i)
-        out.append(LayerDiagnosis(layer.name, layer.label, layer.activation, layer.size, frac,
-                                  np.flatnonzero(frac == 1.0).tolist(), [b for b in blocks.values() if len(b) > 1]))
+        out.append(
+            LayerDiagnosis(
+                layer.name,
+                layer.label,
+                layer.activation,
+                layer.size,
+                frac,
+                np.flatnonzero(frac == 1.0).tolist(),
+                [b for b in blocks.values() if len(b) > 1],
+            )
+        )
     return out
 
 
-def _manifold_diagnosis(md: ModuleDag, clones: ApproximatePartition, X: torch.Tensor, Y: torch.Tensor, loss: str,
-                        method: str, k: int, seed: int) -> ManifoldDiagnosis:
+def _manifold_diagnosis(
+    md: ModuleDag,
+    clones: ApproximatePartition,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    loss: str,
+    method: str,
+    k: int,
+    seed: int,
+) -> ManifoldDiagnosis:
     net, pmap = md.net, md.parameter_map
     assert clones.partition is not None
     theta = net.flat_parameters().double()
@@ -366,29 +396,40 @@ def _manifold_diagnosis(md: ModuleDag, clones: ApproximatePartition, X: torch.Te
     nan = float("nan")
 
     def skipped(reason: str) -> ManifoldDiagnosis:
-        return ManifoldDiagnosis(0, nan, nan, nan, np.zeros(0), (0, 0, 0), "", method, False, False, nan, 0,
-                                 skipped=reason)
+        return ManifoldDiagnosis(
+            0, nan, nan, nan, np.zeros(0), (0, 0, 0), "", method, False, False, nan, 0, skipped=reason
+        )
 
     if shift > FIXED_SHIFT_RTOL * max(1.0, float(theta.abs().max())):
-        return skipped(f"the projection onto M_C moves fixed coordinates by {shift:.3g}; the module cannot reach it")
+        return skipped(
+            f"the projection onto M_C moves fixed coordinates by {shift:.3g}; the module cannot reach it"
+        )
     fixed = bool((~mask).any())
     if fixed and not commutes(clones.partition, pmap.trainable):
-        return skipped("a block pair mixes fixed and trainable coordinates (P_C and the trainable-space projector "
-                       "do not commute)")
+        return skipped(
+            "a block pair mixes fixed and trainable coordinates (P_C and the trainable-space projector "
+            "do not commute)"
+        )
     distance = float(torch.linalg.vector_norm(theta_c - theta))
     t = theta_c.clone().requires_grad_(True)
-    g, = torch.autograd.grad(loss_of_theta(net, X, Y, loss)(t), t)
+    (g,) = torch.autograd.grad(loss_of_theta(net, X, Y, loss)(t), t)
     g = (g * mask).detach()
     normal_g = M.normal(g) * mask
     nh = NormalHessian.at(M, X, Y, theta_c, loss)
-    op = TrainableNormalHessian(nh, pmap.trainable, trainable_normal_dimension(M, pmap.trainable)) if fixed else nh
+    op = (
+        TrainableNormalHessian(nh, pmap.trainable, trainable_normal_dimension(M, pmap.trainable))
+        if fixed
+        else nh
+    )
     dim = op.dimension
     if dim == 0:
         return skipped("the cloning manifold has no normal directions the module can move")
     dense = method == "dense" or (method == "auto" and (op.size * dim <= DENSE_MAX_ENTRIES or 2 * k >= dim))
     if method == "lanczos" and 2 * k >= dim:
-        raise ValueError(f"the normal space has dimension {dim}, too small for Lanczos with k={k} (needs 2k < dim N); "
-                         "use method='dense' or 'auto'")
+        raise ValueError(
+            f"the normal space has dimension {dim}, too small for Lanczos with k={k} (needs 2k < dim N); "
+            "use method='dense' or 'auto'"
+        )
     escape = None
     if dense:
         spectrum = subspace_spectrum(op, seed)
@@ -401,8 +442,20 @@ def _manifold_diagnosis(md: ModuleDag, clones: ApproximatePartition, X: torch.Te
     inertia, label = classify(ev, zero_tol)
     if len(ev) and ev[0] < -zero_tol:
         escape = escape_from_spectrum(op, spectrum) if dense else escape_direction(op, LANCZOS_TOL, seed)
-    out = ManifoldDiagnosis(dim, distance, float(g.norm()), float(normal_g.norm()), ev, inertia, label, used,
-                            complete, certified, zero_tol, op.hvp_count)
+    out = ManifoldDiagnosis(
+        dim,
+        distance,
+        float(g.norm()),
+        float(normal_g.norm()),
+        ev,
+        inertia,
+        label,
+        used,
+        complete,
+        certified,
+        zero_tol,
+        op.hvp_count,
+    )
     if escape is not None:
         out.escape_eigenvalue, out.escape_residual = escape.eigenvalue, escape.residual
         out.escape_theta = escape.direction.detach() * mask
@@ -455,10 +508,22 @@ def diagnose(
     if clones.partition is not None:
         if Y is None:
             nan = float("nan")
-            manifold_result = ManifoldDiagnosis(0, nan, nan, nan, np.zeros(0), (0, 0, 0), "", method, False, False,
-                                                nan, 0, skipped="no targets given")
+            manifold_result = ManifoldDiagnosis(
+                0,
+                nan,
+                nan,
+                nan,
+                np.zeros(0),
+                (0, 0, 0),
+                "",
+                method,
+                False,
+                False,
+                nan,
+                0,
+                skipped="no targets given",
+            )
         else:
             manifold_result = _manifold_diagnosis(md, clones, X, Y, loss, method, k, seed)
     options = {"part": part, "tol": tol, "frozen_tol": frozen_tol, "method": method, "k": k, "seed": seed}
     return Diagnosis(md, layers, clones, invariance, manifold_result, loss, int(X.shape[0]), options)
-

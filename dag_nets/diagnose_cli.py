@@ -42,14 +42,24 @@ class InputError(ValueError):
 def add_parser(sub: Any) -> None:
     """Register the ``diagnose`` subcommand on the CLI's subparsers."""
     d = sub.add_parser("diagnose", help="frozen units, clone blocks and their stability for a torch model")
-    d.add_argument("checkpoint", type=Path, help="torch.save file of the state_dict (or {'model', 'optimizer'})")
-    d.add_argument("--model", required=True, help="MODULE:FACTORY, a no-argument function returning the module")
+    d.add_argument(
+        "checkpoint", type=Path, help="torch.save file of the state_dict (or {'model', 'optimizer'})"
+    )
+    d.add_argument(
+        "--model", required=True, help="MODULE:FACTORY, a no-argument function returning the module"
+    )
     d.add_argument("--data", type=Path, required=True, help=".pt or .npz file with x (and y)")
     d.add_argument("--part", default=None, help="diagnose only this submodule (e.g. the MLP head)")
     d.add_argument("--loss", choices=tuple(LOSSES), default="mse")
-    d.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
-                   help="torch.optim class of the checkpoint's optimizer state")
-    d.add_argument("--tol", type=float, default=None, help="clone tolerance (default: chosen from the weights)")
+    d.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default=None,
+        help="torch.optim class of the checkpoint's optimizer state",
+    )
+    d.add_argument(
+        "--tol", type=float, default=None, help="clone tolerance (default: chosen from the weights)"
+    )
     d.add_argument("--frozen-tol", type=float, default=0.0, help="|f′| at most this counts as 0")
     d.add_argument("--method", choices=METHODS, default="auto")
     d.add_argument("--k", type=int, default=3, help="extremes per end for Lanczos")
@@ -63,7 +73,9 @@ def load_factory(spec: str) -> nn.Module:
     """The module built by ``MODULE:FACTORY``."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise InputError(f"argument --model: expected MODULE:FACTORY (e.g. mypkg.models:make_mlp), got {spec!r}")
+        raise InputError(
+            f"argument --model: expected MODULE:FACTORY (e.g. mypkg.models:make_mlp), got {spec!r}"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
@@ -84,12 +96,17 @@ def _torch_load(path: Path, what: str) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 -- a damaged or foreign file fails in many ways (pickle, zip, …)
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise InputError(f"{what} {path} is not a readable torch.save file ({type(err).__name__}: {first})") from None
+        raise InputError(
+            f"{what} {path} is not a readable torch.save file ({type(err).__name__}: {first})"
+        ) from None
 
 
 def _is_state_dict(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and bool(obj) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    return (
+        isinstance(obj, Mapping)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
 
 
 def load_checkpoint(path: Path) -> tuple[Mapping[str, torch.Tensor], Mapping[str, Any] | None]:
@@ -102,7 +119,9 @@ def load_checkpoint(path: Path) -> tuple[Mapping[str, torch.Tensor], Mapping[str
         if optimizer is not None and not isinstance(optimizer, Mapping):
             raise InputError(f"checkpoint {path}: 'optimizer' must be an optimizer state_dict")
         return obj["model"], optimizer
-    raise InputError(f"checkpoint {path} holds neither a state_dict nor a dict with a state_dict under 'model'")
+    raise InputError(
+        f"checkpoint {path} holds neither a state_dict nor a dict with a state_dict under 'model'"
+    )
 
 
 def load_data(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -114,7 +133,9 @@ def load_data(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
         except Exception as err:  # noqa: BLE001 -- numpy raises several types for a damaged archive
-            raise InputError(f"data file {path} is not a readable .npz ({type(err).__name__}: {err})") from None
+            raise InputError(
+                f"data file {path} is not a readable .npz ({type(err).__name__}: {err})"
+            ) from None
         if "x" not in arrays:
             raise InputError(f"data file {path} has no array 'x' (it has {', '.join(arrays) or 'none'})")
         x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]) if "y" in arrays else None
@@ -127,7 +148,9 @@ def load_data(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
         elif isinstance(obj, Mapping) and "x" in obj:
             x, y = obj["x"], obj.get("y")
         else:
-            raise InputError(f"data file {path} must hold a tensor x, a pair (x, y) or a dict with 'x' (and 'y')")
+            raise InputError(
+                f"data file {path} must hold a tensor x, a pair (x, y) or a dict with 'x' (and 'y')"
+            )
     else:
         raise InputError(f"data file {path}: unknown format {path.suffix!r}; valid: .pt, .pth, .npz")
     if not isinstance(x, torch.Tensor) or (y is not None and not isinstance(y, torch.Tensor)):
@@ -164,7 +187,9 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(f"argument --k: must be ≥ 1, got {args.k}")
     if args.figure is not None:
         if args.figure.exists():
-            raise InputError(f"argument --figure: {args.figure} exists (runs never overwrite an earlier figure)")
+            raise InputError(
+                f"argument --figure: {args.figure} exists (runs never overwrite an earlier figure)"
+            )
         if not args.figure.parent.is_dir():
             raise InputError(f"argument --figure: directory {args.figure.parent} does not exist")
 
@@ -178,16 +203,21 @@ def diagnose_command(args: argparse.Namespace) -> int:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
         lines = [ln.strip() for ln in str(err).splitlines()[1:3]]
-        raise InputError(f"checkpoint {args.checkpoint} does not fit {args.model}: {' '.join(lines)}") from None
+        raise InputError(
+            f"checkpoint {args.checkpoint} does not fit {args.model}: {' '.join(lines)}"
+        ) from None
     if missing or unexpected:
         raise InputError(
             f"checkpoint {args.checkpoint} does not fit {args.model}: missing {list(missing)[:10]}, "
-            f"unexpected {list(unexpected)[:10]}")
+            f"unexpected {list(unexpected)[:10]}"
+        )
     model.eval()
     optimizer = None
     if opt_state is not None and args.optimizer is None:
-        raise InputError(f"checkpoint {args.checkpoint} holds optimizer state: pass --optimizer CLASS (one of "
-                         f"{', '.join(OPTIMIZERS)}) to check the frozen units against it")
+        raise InputError(
+            f"checkpoint {args.checkpoint} holds optimizer state: pass --optimizer CLASS (one of "
+            f"{', '.join(OPTIMIZERS)}) to check the frozen units against it"
+        )
     if args.optimizer is not None:
         if opt_state is None:
             raise InputError(f"argument --optimizer: checkpoint {args.checkpoint} has no 'optimizer' state")
@@ -195,11 +225,23 @@ def diagnose_command(args: argparse.Namespace) -> int:
         try:
             optimizer.load_state_dict(opt_state)
         except (ValueError, KeyError, RuntimeError) as err:
-            raise InputError(f"checkpoint {args.checkpoint}: the optimizer state does not fit {args.optimizer} on "
-                             f"this model ({err})") from None
-    d = diagnose(model, x.to(_dtype(model)), y, loss=args.loss, optimizer=optimizer,
-                 part=args.part, tol=args.tol, frozen_tol=args.frozen_tol, method=args.method, k=args.k,
-                 seed=args.seed)
+            raise InputError(
+                f"checkpoint {args.checkpoint}: the optimizer state does not fit {args.optimizer} on "
+                f"this model ({err})"
+            ) from None
+    d = diagnose(
+        model,
+        x.to(_dtype(model)),
+        y,
+        loss=args.loss,
+        optimizer=optimizer,
+        part=args.part,
+        tol=args.tol,
+        frozen_tol=args.frozen_tol,
+        method=args.method,
+        k=args.k,
+        seed=args.seed,
+    )
     if args.json:
         json.dump(_strict_json(d.to_dict()), sys.stdout, indent=1, allow_nan=False)
         print()

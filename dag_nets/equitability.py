@@ -60,7 +60,9 @@ def validate_blocks(blocks: Blocks, size: int, what: str) -> list[np.ndarray]:
             if not 0 <= i < size:
                 raise ValueError(f"{what}[{b}] contains index {i}, outside range(0, {size})")
             if i in seen:
-                raise ValueError(f"{what}: index {i} appears in block {seen[i]} and in block {b}; blocks must be disjoint")
+                raise ValueError(
+                    f"{what}: index {i} appears in block {seen[i]} and in block {b}; blocks must be disjoint"
+                )
             seen[i] = b
             idx.append(i)
         if not idx:
@@ -68,11 +70,15 @@ def validate_blocks(blocks: Blocks, size: int, what: str) -> list[np.ndarray]:
         out.append(np.asarray(idx, dtype=np.int64))
     missing = sorted(set(range(size)) - set(seen))
     if missing:
-        raise ValueError(f"{what} does not cover indices {missing[:10]}{'…' if len(missing) > 10 else ''} of range(0, {size})")
+        raise ValueError(
+            f"{what} does not cover indices {missing[:10]}{'…' if len(missing) > 10 else ''} of range(0, {size})"
+        )
     return out
 
 
-def _validated(weight: Any, row_blocks: Blocks, col_blocks: Blocks) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+def _validated(
+    weight: Any, row_blocks: Blocks, col_blocks: Blocks
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     mat = _as_matrix(weight)
     rows = validate_blocks(row_blocks, mat.shape[0], "row_blocks")
     cols = validate_blocks(col_blocks, mat.shape[1], "col_blocks")
@@ -105,7 +111,9 @@ def equitability_residuals(weight: Any, row_blocks: Blocks, col_blocks: Blocks) 
     return re_res, ce_res
 
 
-def is_equitable(weight: Any, row_blocks: Blocks, col_blocks: Blocks, tol: float = DEFAULT_EQUITABLE_TOL) -> bool:
+def is_equitable(
+    weight: Any, row_blocks: Blocks, col_blocks: Blocks, tol: float = DEFAULT_EQUITABLE_TOL
+) -> bool:
     """True when both residuals of :func:`equitability_residuals` are ≤ ``tol`` (absolute)."""
     if not (isinstance(tol, (int, float)) and tol >= 0 and np.isfinite(tol)):
         raise ValueError(f"tol must be a finite number ≥ 0, got {tol!r}")

@@ -111,9 +111,21 @@ _FUNCTIONS: dict[str, tuple[Callable[..., Activation], tuple[str, ...]]] = {
     "square": (_by_name("square"), ()),
 }
 _FUNCTION_TARGETS: dict[Any, str] = {
-    F.relu: "relu", torch.relu: "relu", F.leaky_relu: "leaky_relu", torch.tanh: "tanh", F.tanh: "tanh",
-    torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", F.gelu: "gelu", F.silu: "silu", F.elu: "elu",
-    torch.sin: "sin", torch.erf: "erf", torch.special.erf: "erf", torch.abs: "abs", torch.square: "square",
+    F.relu: "relu",
+    torch.relu: "relu",
+    F.leaky_relu: "leaky_relu",
+    torch.tanh: "tanh",
+    F.tanh: "tanh",
+    torch.sigmoid: "sigmoid",
+    F.sigmoid: "sigmoid",
+    F.gelu: "gelu",
+    F.silu: "silu",
+    F.elu: "elu",
+    torch.sin: "sin",
+    torch.erf: "erf",
+    torch.special.erf: "erf",
+    torch.abs: "abs",
+    torch.square: "square",
 }
 _METHODS = {"relu", "tanh", "sigmoid", "sin", "erf", "abs", "square"}
 
@@ -148,7 +160,7 @@ def _bind(name: str, args: Sequence[Any], kwargs: Mapping[str, Any], extra: Sequ
     unknown = set(kwargs) - set(extra) - {"input"}
     if unknown:
         raise UnsupportedModuleError(f"{name} called with unknown keyword arguments {sorted(unknown)}")
-    for key in extra[len(values):]:
+    for key in extra[len(values) :]:
         if key in kwargs:
             values.append(kwargs[key])
         else:
@@ -188,23 +200,59 @@ class _Form:
     def of_nodes(cls, shape: tuple[int, ...], nodes: np.ndarray, sources: tuple[str, ...] = ()) -> _Form:
         n = len(nodes)
         ints = np.empty(0, dtype=np.int64)
-        return cls(shape, np.arange(n), nodes.copy(), np.full(n, -1), np.ones(n), ints, ints, np.empty(0),
-                   sources, nodes.copy())
+        return cls(
+            shape,
+            np.arange(n),
+            nodes.copy(),
+            np.full(n, -1),
+            np.ones(n),
+            ints,
+            ints,
+            np.empty(0),
+            sources,
+            nodes.copy(),
+        )
 
     def scaled(self, c: float) -> _Form:
-        return _Form(self.shape, self.feat, self.node, self.param, self.coef * c, self.bfeat, self.bparam,
-                     self.bcoef * c, self.sources)
+        return _Form(
+            self.shape,
+            self.feat,
+            self.node,
+            self.param,
+            self.coef * c,
+            self.bfeat,
+            self.bparam,
+            self.bcoef * c,
+            self.sources,
+        )
 
     def plus_constant(self, c: float) -> _Form:
         n = self.size
-        return _Form(self.shape, self.feat, self.node, self.param, self.coef,
-                     np.concatenate([self.bfeat, np.arange(n)]), np.concatenate([self.bparam, np.full(n, -1)]),
-                     np.concatenate([self.bcoef, np.full(n, float(c))]), self.sources)
+        return _Form(
+            self.shape,
+            self.feat,
+            self.node,
+            self.param,
+            self.coef,
+            np.concatenate([self.bfeat, np.arange(n)]),
+            np.concatenate([self.bparam, np.full(n, -1)]),
+            np.concatenate([self.bcoef, np.full(n, float(c))]),
+            self.sources,
+        )
 
     def relabelled(self, shape: tuple[int, ...], new_index: np.ndarray) -> _Form:
         """The same terms with feature f renamed ``new_index[f]`` (a permutation), in a new shape."""
-        out = _Form(shape, new_index[self.feat], self.node, self.param, self.coef, new_index[self.bfeat],
-                    self.bparam, self.bcoef, self.sources)
+        out = _Form(
+            shape,
+            new_index[self.feat],
+            self.node,
+            self.param,
+            self.coef,
+            new_index[self.bfeat],
+            self.bparam,
+            self.bcoef,
+            self.sources,
+        )
         if self.nodes is not None:
             nodes = np.empty_like(self.nodes)
             nodes[new_index] = self.nodes
@@ -214,11 +262,21 @@ class _Form:
 
 def _concat(forms: Sequence[_Form], shape: tuple[int, ...]) -> _Form:
     """Feature-wise concatenation of forms already relabelled into one index space."""
+
     def cat(key: str) -> np.ndarray:
         return np.concatenate([getattr(f, key) for f in forms])
 
-    out = _Form(shape, cat("feat"), cat("node"), cat("param"), cat("coef"), cat("bfeat"), cat("bparam"), cat("bcoef"),
-                sources=tuple(dict.fromkeys(s for f in forms for s in f.sources)))
+    out = _Form(
+        shape,
+        cat("feat"),
+        cat("node"),
+        cat("param"),
+        cat("coef"),
+        cat("bfeat"),
+        cat("bparam"),
+        cat("bcoef"),
+        sources=tuple(dict.fromkeys(s for f in forms for s in f.sources)),
+    )
     if all(f.nodes is not None for f in forms):
         nodes = np.empty(math.prod(shape), dtype=np.int64)
         for f in forms:
@@ -294,7 +352,9 @@ class ParameterMap:
                     raise KeyError(f"no entry {name!r} among the given parameters")
                 tensor = source[name]
             if tuple(tensor.shape) != shape:
-                raise ValueError(f"parameter {name!r} has shape {tuple(tensor.shape)}, the map expects {shape}")
+                raise ValueError(
+                    f"parameter {name!r} has shape {tuple(tensor.shape)}, the map expects {shape}"
+                )
             parts.append(tensor.detach().reshape(-1).to(device="cpu", dtype=torch.float64))
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
@@ -315,7 +375,7 @@ class ParameterMap:
 
     def _unflatten(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         return {
-            name: p[start:start + math.prod(shape)].reshape(shape)
+            name: p[start : start + math.prod(shape)].reshape(shape)
             for name, shape, start in zip(self.names, self.shapes, self.starts)
         }
 
@@ -407,7 +467,7 @@ class ModuleDag:
         """Index into :attr:`layers` of every DagNet node (node ids are the DagNet's nodes 0 … N − 1)."""
         out = np.empty(self.net.num_nodes, dtype=np.int64)
         for i, layer in enumerate(self.layers):
-            out[layer.nodes[0]:layer.nodes[1]] = i
+            out[layer.nodes[0] : layer.nodes[1]] = i
         return out
 
     def node_label(self, node: int) -> str:
@@ -454,7 +514,9 @@ def part_io(model: nn.Module, part: str, x: torch.Tensor) -> tuple[torch.Tensor,
     finally:
         handle.remove()
     if len(seen) != 1:
-        raise ValueError(f"part {part!r} runs {len(seen)} times in one forward pass; it must run exactly once")
+        raise ValueError(
+            f"part {part!r} runs {len(seen)} times in one forward pass; it must run exactly once"
+        )
     args, out = seen[0]
     if len(args) != 1 or not isinstance(args[0], torch.Tensor) or not isinstance(out, torch.Tensor):
         raise ValueError(f"part {part!r} must take one tensor and return one tensor")
@@ -499,7 +561,11 @@ class _Builder:
         self.layers: list[Layer] = []
         # per materialization: (src, dst, param, scale, offset) of its edges
         self.edge_chunks: list[tuple[np.ndarray, ...]] = []
-        self.bias: dict[str, list[np.ndarray]] = {"param": [], "scale": [], "offset": []}  # per non-input node
+        self.bias: dict[str, list[np.ndarray]] = {
+            "param": [],
+            "scale": [],
+            "offset": [],
+        }  # per non-input node
         self.params: dict[str, tuple[int, torch.Tensor]] = {}  # name → (start, tensor)
         self.param_owner: dict[int, str] = {}  # id(parameter) → name, for sharing errors
         self.num_entries = 0
@@ -564,7 +630,9 @@ class _Builder:
     def register(self, qualified: str, tensor: torch.Tensor, where: str) -> int | None:
         """Start of the parameter's entries in p, or None for a constant (``requires_grad=False``)."""
         if not isinstance(tensor, nn.Parameter):
-            raise UnsupportedModuleError(f"{where}: its weight is a buffer or computed tensor, not a parameter")
+            raise UnsupportedModuleError(
+                f"{where}: its weight is a buffer or computed tensor, not a parameter"
+            )
         name = f"{self.prefix}{qualified}"
         if id(tensor) in self.param_owner:
             raise UnsupportedModuleError(
@@ -581,8 +649,15 @@ class _Builder:
         self.num_entries += tensor.numel()
         return start
 
-    def linear(self, form: _Form, weight: torch.Tensor, bias: torch.Tensor | None, wname: str,
-               bname: str | None, name: str) -> _Form:
+    def linear(
+        self,
+        form: _Form,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        wname: str,
+        bname: str | None,
+        name: str,
+    ) -> _Form:
         if len(form.shape) != 1:
             raise UnsupportedModuleError(
                 f"layer {name!r} (Linear) is applied to a tensor of shape [batch, {', '.join(map(str, form.shape))}]; "
@@ -633,6 +708,7 @@ class _Builder:
     @staticmethod
     def _collide(a: _Form, b: _Form) -> bool:
         """Whether both forms put a module parameter on the same edge or bias."""
+
         def keys(f: _Form) -> np.ndarray:
             m = f.param >= 0
             return f.feat[m].astype(np.int64) * (1 << 31) + f.node[m]
@@ -703,12 +779,18 @@ class _Interpreter:
                 value = self.call_method(node)
             else:
                 raise UnsupportedModuleError(f"unknown fx operation {node.op!r}")
-            if isinstance(value, _Form) and value.nodes is None and value.has_parameters and \
-                    self.builder.uses.get(node, 0) > 1:
+            if (
+                isinstance(value, _Form)
+                and value.nodes is None
+                and value.has_parameters
+                and self.builder.uses.get(node, 0) > 1
+            ):
                 value = self.builder.materialize(value, LINEAR, _node_name(node))
             self.env[node] = value
         if not isinstance(result, _Form):
-            raise UnsupportedModuleError(f"the module must return one tensor, it returns {type(result).__name__}")
+            raise UnsupportedModuleError(
+                f"the module must return one tensor, it returns {type(result).__name__}"
+            )
         return result
 
     def arg(self, a: Any) -> Any:
@@ -739,8 +821,9 @@ class _Interpreter:
             raise self.unsupported(f"{type(m).__name__} called with {len(node.args)} arguments", name)
         assert x is not None
         if isinstance(m, nn.Linear):
-            return self.builder.linear(x, m.weight, m.bias, f"{name}.weight",
-                                       f"{name}.bias" if m.bias is not None else None, name)
+            return self.builder.linear(
+                x, m.weight, m.bias, f"{name}.weight", f"{name}.bias" if m.bias is not None else None, name
+            )
         try:
             act = _module_activation(m)
         except UnsupportedModuleError as err:
@@ -756,12 +839,16 @@ class _Interpreter:
         if isinstance(m, nn.Softplus):
             raise self.unsupported(
                 f"Softplus: torch's returns x above threshold={m.threshold:g}, the registry's softplus is exact; "
-                "use a module holding get_activation('softplus') as `fn`", name)
+                "use a module holding get_activation('softplus') as `fn`",
+                name,
+            )
         raise self.unsupported(type(m).__name__, name)
 
     def dropout(self, x: _Form, p: float, training: bool, name: str) -> _Form:
         if training and p > 0:
-            raise self.unsupported(f"Dropout(p={p:g}) in training mode is random; call model.eval() first", name)
+            raise self.unsupported(
+                f"Dropout(p={p:g}) in training mode is random; call model.eval() first", name
+            )
         return x
 
     def int_argument(self, value: object, what: str, name: str) -> int:
@@ -776,7 +863,7 @@ class _Interpreter:
         if start == 0:
             raise self.unsupported("flatten over the batch axis", name)
         dims = (1, *x.shape)
-        shape = (*dims[1:start], math.prod(dims[start:end + 1]), *dims[end + 1:])
+        shape = (*dims[1:start], math.prod(dims[start : end + 1]), *dims[end + 1 :])
         return self.reshape(x, shape)
 
     @staticmethod
@@ -809,8 +896,12 @@ class _Interpreter:
             x = self.form(args[0], name)
             start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
             end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
-            return self.flatten(x, self.int_argument(start, "flatten start_dim", name),
-                                self.int_argument(end, "flatten end_dim", name), name)
+            return self.flatten(
+                x,
+                self.int_argument(start, "flatten start_dim", name),
+                self.int_argument(end, "flatten end_dim", name),
+                name,
+            )
         if target is F.dropout:
             x = self.form(args[0], name)
             extra = _bind("dropout", args, kwargs, ("p", "training", "inplace"))
@@ -824,8 +915,9 @@ class _Interpreter:
             if isinstance(base, _Shape) and args[1] == 0:
                 return _BATCH
             raise self.unsupported("indexing or slicing", name)
-        raise self.unsupported(f"function {getattr(target, '__module__', '')}.{getattr(target, '__name__', target)}",
-                               name)
+        raise self.unsupported(
+            f"function {getattr(target, '__module__', '')}.{getattr(target, '__name__', target)}", name
+        )
 
     def activation(self, fname: str, args: Sequence[Any], kwargs: Mapping[str, Any], name: str) -> _Form:
         x = self.form(args[0] if args else kwargs.get("input"), name)
@@ -860,7 +952,9 @@ class _Interpreter:
         if not isinstance(form, _Form) or c is None:
             raise self.unsupported("a product of two tensors (only × a Python number is linear)", name)
         if c == 0 or not math.isfinite(c):
-            raise self.unsupported(f"multiplication by {c!r} (it would remove the parameters it multiplies)", name)
+            raise self.unsupported(
+                f"multiplication by {c!r} (it would remove the parameters it multiplies)", name
+            )
         return form.scaled(c)
 
     def functional_linear(self, args: Sequence[Any], kwargs: Mapping[str, Any], name: str) -> _Form:
@@ -871,7 +965,9 @@ class _Interpreter:
             raise self.unsupported("F.linear on tensors that are not the module's own parameters", name)
         weight = w.resolve(self.module)
         bias = b.resolve(self.module) if isinstance(b, _Attr) else None
-        return self.builder.linear(x, weight, bias, w.target, b.target if isinstance(b, _Attr) else None, name)
+        return self.builder.linear(
+            x, weight, bias, w.target, b.target if isinstance(b, _Attr) else None, name
+        )
 
     def cat(self, args: Sequence[Any], kwargs: Mapping[str, Any], name: str) -> _Form:
         tensors = self.arg(args[0] if args else kwargs.get("tensors"))
@@ -895,7 +991,7 @@ class _Interpreter:
         position = np.empty(offset, dtype=np.int64)
         position[joined.reshape(-1)] = np.arange(offset)
         starts = np.cumsum([0] + [t.size for t in tensors])
-        parts = [t.relabelled(t.shape, position[s:s + t.size]) for t, s in zip(tensors, starts)]
+        parts = [t.relabelled(t.shape, position[s : s + t.size]) for t, s in zip(tensors, starts)]
         out = _concat(parts, tuple(joined.shape))
         return out
 
@@ -914,8 +1010,12 @@ class _Interpreter:
             x = self.form(args[0], name)
             start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
             end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
-            return self.flatten(x, self.int_argument(start, "flatten start_dim", name),
-                                self.int_argument(end, "flatten end_dim", name), name)
+            return self.flatten(
+                x,
+                self.int_argument(start, "flatten start_dim", name),
+                self.int_argument(end, "flatten end_dim", name),
+                name,
+            )
         if method == "size":
             if len(args) == 2 and args[1] == 0:
                 return _BATCH
@@ -926,10 +1026,15 @@ class _Interpreter:
 
     def view(self, args: Sequence[Any], name: str) -> _Form:
         x = self.form(args[0], name)
-        dims = self.arg(args[1]) if len(args) == 2 and isinstance(self.arg(args[1]), (list, tuple)) else \
-            [self.arg(a) for a in args[1:]]
+        dims = (
+            self.arg(args[1])
+            if len(args) == 2 and isinstance(self.arg(args[1]), (list, tuple))
+            else [self.arg(a) for a in args[1:]]
+        )
         if not dims or dims[0] is not _BATCH:
-            raise self.unsupported("view/reshape that does not keep the batch axis (write x.size(0) first)", name)
+            raise self.unsupported(
+                "view/reshape that does not keep the batch axis (write x.size(0) first)", name
+            )
         rest = list(dims[1:])
         if any(not isinstance(d, int) for d in rest) or rest.count(-1) > 1:
             raise self.unsupported("view/reshape with non-constant sizes", name)
@@ -979,8 +1084,11 @@ def _flat_args(node: fx.Node) -> list[fx.Node]:
 def _output_nodes(builder: _Builder, out: _Form) -> np.ndarray:
     """The output form as nodes that are not inputs and appear once each."""
     nodes = out.nodes
-    if nodes is None or nodes.min(initial=builder.num_nodes) < builder.layers[0].nodes[1] or \
-            len(np.unique(nodes)) != len(nodes):
+    if (
+        nodes is None
+        or nodes.min(initial=builder.num_nodes) < builder.layers[0].nodes[1]
+        or len(np.unique(nodes)) != len(nodes)
+    ):
         nodes = builder.materialize(out, LINEAR, "output").nodes
     assert nodes is not None
     return nodes
@@ -1007,7 +1115,7 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
         )
     # Whole layers are kept or dropped (every supported operation uses all features of its operands).
     keep_layers = [layer for layer in builder.layers if reach[layer.nodes[0]]]
-    if any(not reach[layer.nodes[0]:layer.nodes[1]].all() for layer in keep_layers):
+    if any(not reach[layer.nodes[0] : layer.nodes[1]].all() for layer in keep_layers):
         raise RuntimeError("internal error: a layer reaches the output only in part")
     new_id = np.cumsum(reach) - 1
     src = np.concatenate([c[0] for c in builder.edge_chunks])
@@ -1031,7 +1139,8 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
     out_set = set(out_ids.tolist())
     layers = [
         Layer(la.name, "output", la.nodes, la.activation, la.sources, la.shape)
-        if la.kind == "hidden" and la.nodes[0] in out_set else la
+        if la.kind == "hidden" and la.nodes[0] in out_set
+        else la
         for la in layers
     ]
     # Parameters: used entries must each sit in exactly one coordinate; renumber the used parameters.
@@ -1046,13 +1155,13 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
     new_start = 0
     entry_map = np.full(builder.num_entries, -1, dtype=np.int64)
     for name, (start, tensor) in builder.params.items():
-        block = counts[start:start + tensor.numel()]
+        block = counts[start : start + tensor.numel()]
         if not block.any():
             unused.append(name)
             continue
         if not block.all():
             raise RuntimeError(f"internal error: parameter {name!r} is only partly used")
-        entry_map[start:start + tensor.numel()] = new_start + np.arange(tensor.numel())
+        entry_map[start : start + tensor.numel()] = new_start + np.arange(tensor.numel())
         names.append(name)
         shapes.append(tuple(tensor.shape))
         starts.append(new_start)
@@ -1061,11 +1170,16 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
     bparam = np.where(bparam >= 0, entry_map[np.maximum(bparam, 0)], -1)
     registered_params = {id(p) for _, p in builder.params.values()} | set(builder.param_owner)
     unused += [
-        n for n, p in model.named_parameters() if id(p) not in registered_params and n.startswith(builder.prefix)
+        n
+        for n, p in model.named_parameters()
+        if id(p) not in registered_params and n.startswith(builder.prefix)
     ]
     # θ of the current parameters, in the order of our edges, then the DagNet.
-    flat = torch.cat([builder.params[n][1].detach().reshape(-1).double().cpu() for n in names]) if names \
+    flat = (
+        torch.cat([builder.params[n][1].detach().reshape(-1).double().cpu() for n in names])
+        if names
         else torch.zeros(0, dtype=torch.float64)
+    )
     flat_np = flat.numpy()
     w = eoff + np.where(eparam >= 0, escale * flat_np[np.maximum(eparam, 0)], 0.0)
     b = boff + np.where(bparam >= 0, bscale * flat_np[np.maximum(bparam, 0)], 0.0)
@@ -1077,17 +1191,30 @@ def _assemble(builder: _Builder, out: _Form, model: nn.Module, dtype: torch.dtyp
         if act is None:
             raise RuntimeError(f"internal error: node {v} has no activation")
         activations[v] = act
-    net = DagNet(nodes, list(range(n_in)), out_ids.tolist(), edges, w.tolist(), dict(zip(range(n_in, num_nodes),
-                 b.tolist())), activations, dtype=dtype, engine=engine)
+    net = DagNet(
+        nodes,
+        list(range(n_in)),
+        out_ids.tolist(),
+        edges,
+        w.tolist(),
+        dict(zip(range(n_in, num_nodes), b.tolist())),
+        activations,
+        dtype=dtype,
+        engine=engine,
+    )
     # The DagNet orders edges by (target, source) position and nodes by generation: map our coordinates.
     pos = np.asarray([net.index[v] for v in nodes], dtype=np.int64)
     order = np.lexsort((pos[src], pos[dst]))
-    if not (np.array_equal(pos[src][order], net.edge_src.numpy()) and
-            np.array_equal(pos[dst][order], net.edge_dst.numpy())):
+    if not (
+        np.array_equal(pos[src][order], net.edge_src.numpy())
+        and np.array_equal(pos[dst][order], net.edge_dst.numpy())
+    ):
         raise RuntimeError("internal error: the DagNet's edge order differs from the expected one")
     bias_order = np.asarray([cast(int, v) - n_in for v in net.bias_nodes], dtype=np.int64)
     pmap = ParameterMap(
-        names=tuple(names), shapes=tuple(shapes), starts=tuple(starts),
+        names=tuple(names),
+        shapes=tuple(shapes),
+        starts=tuple(starts),
         param=torch.from_numpy(np.concatenate([eparam[order], bparam[bias_order]])),
         scale=torch.from_numpy(np.concatenate([escale[order], bscale[bias_order]])),
         offset=torch.from_numpy(np.concatenate([eoff[order], boff[bias_order]])),
@@ -1109,7 +1236,11 @@ def from_module(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2 or example_input.shape[0] < 1:
-        shape = tuple(example_input.shape) if isinstance(example_input, torch.Tensor) else type(example_input).__name__
+        shape = (
+            tuple(example_input.shape)
+            if isinstance(example_input, torch.Tensor)
+            else type(example_input).__name__
+        )
         raise ValueError(f"example_input must be a batch tensor [batch ≥ 1, features…], got {shape}")
     if not example_input.dtype.is_floating_point or not bool(torch.isfinite(example_input).all()):
         raise ValueError("example_input must be a finite floating tensor")
@@ -1120,7 +1251,9 @@ def from_module(
         feats, _ = _run(lambda: part_io(model, part, example_input))
         prefix = f"{part}."
     if feats.ndim < 2:
-        raise UnsupportedModuleError(f"the traced module gets a tensor of shape {tuple(feats.shape)}, not a batch")
+        raise UnsupportedModuleError(
+            f"the traced module gets a tensor of shape {tuple(feats.shape)}, not a batch"
+        )
     graph = _trace(module)
     interp = _Interpreter(module, graph, tuple(feats.shape[1:]), prefix)
     out = interp.run()
@@ -1147,7 +1280,9 @@ def _check_reproduction(md: ModuleDag, module: nn.Module, feats: torch.Tensor) -
         got = md.net(feats.detach().reshape(feats.shape[0], -1).to(md.net.edge_weight.dtype))
     expected = expected.reshape(expected.shape[0], -1)
     if expected.shape != got.shape:
-        raise RuntimeError(f"internal error: DagNet outputs {tuple(got.shape)}, module {tuple(expected.shape)}")
+        raise RuntimeError(
+            f"internal error: DagNet outputs {tuple(got.shape)}, module {tuple(expected.shape)}"
+        )
     scale = max(1.0, float(expected.abs().max()))
     gap = float((expected - got.double()).abs().max())
     if not gap <= REPRODUCTION_RTOL * scale:

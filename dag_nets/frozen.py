@@ -86,8 +86,12 @@ def _optimizer_params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
 
-def _moving_state(optimizer: torch.optim.Optimizer, params: Mapping[str, torch.Tensor],
-                  entries: Mapping[str, np.ndarray], unit_of: Mapping[str, np.ndarray]) -> dict[str, set]:
+def _moving_state(
+    optimizer: torch.optim.Optimizer,
+    params: Mapping[str, torch.Tensor],
+    entries: Mapping[str, np.ndarray],
+    unit_of: Mapping[str, np.ndarray],
+) -> dict[str, set]:
     """{state key: units} where a :data:`MOVING_STATE` entry is nonzero at a frozen coordinate."""
     found: dict[str, set] = {}
     for name, p in params.items():

@@ -89,7 +89,9 @@ def _finite_number(value: Any, what: str) -> float:
     return out
 
 
-def _check_representable(values: torch.Tensor, names: Sequence[Any], what: str, given: Sequence[float]) -> None:
+def _check_representable(
+    values: torch.Tensor, names: Sequence[Any], what: str, given: Sequence[float]
+) -> None:
     """Raise ValueError naming the first entry of ``values`` (already cast to the network's dtype) that is
     NaN or infinite — e.g. a finite float64 weight beyond the range of float32."""
     bad = torch.nonzero(~torch.isfinite(values))
@@ -131,7 +133,9 @@ def _closure(neighbours: Callable[[Node], Iterable[Node]], start: Sequence[Node]
     return seen
 
 
-def validate_dag(G: nx.DiGraph, inputs: Sequence[Node], outputs: Sequence[Node]) -> tuple[list[Node], list[Node]]:
+def validate_dag(
+    G: nx.DiGraph, inputs: Sequence[Node], outputs: Sequence[Node]
+) -> tuple[list[Node], list[Node]]:
     """Check the structural requirements of a :class:`DagNet` and return the input/output lists.
 
     Acyclic; inputs have no incoming edges and are not outputs; every node is reachable from an input
@@ -228,10 +232,18 @@ class DagNet(torch.nn.Module):
             node_act.append(act_ids[key])
         self.node_activation: dict[Node, Activation] = {v: activations[v] for v in self.bias_nodes}
         self.edge_weight = torch.nn.Parameter(torch.tensor([float(weights[e]) for e in pairs], dtype=dtype))
-        self.bias = torch.nn.Parameter(torch.tensor([float(biases.get(v, 0.0)) for v in self.bias_nodes], dtype=dtype))
-        _check_representable(self.edge_weight.detach(), self.edges, "weight of edge", [float(weights[e]) for e in pairs])
-        _check_representable(self.bias.detach(), self.bias_nodes, "bias of node",
-                             [float(biases.get(v, 0.0)) for v in self.bias_nodes])
+        self.bias = torch.nn.Parameter(
+            torch.tensor([float(biases.get(v, 0.0)) for v in self.bias_nodes], dtype=dtype)
+        )
+        _check_representable(
+            self.edge_weight.detach(), self.edges, "weight of edge", [float(weights[e]) for e in pairs]
+        )
+        _check_representable(
+            self.bias.detach(),
+            self.bias_nodes,
+            "bias of node",
+            [float(biases.get(v, 0.0)) for v in self.bias_nodes],
+        )
         # numpy copies of the edge ends: the engines' index data is built lazily, possibly inside a
         # torch.func transform, where a buffer's storage cannot be read.
         self._src_np = np.asarray([self.index[u] for u, _ in self.edges], dtype=np.int64)
@@ -240,7 +252,9 @@ class DagNet(torch.nn.Module):
         dst = torch.from_numpy(self._dst_np.copy())
         self.register_buffer("edge_src", src, persistent=False)
         self.register_buffer("edge_dst", dst, persistent=False)
-        self.register_buffer("output_positions", torch.tensor([self.index[v] for v in self.outputs]), persistent=False)
+        self.register_buffer(
+            "output_positions", torch.tensor([self.index[v] for v in self.outputs]), persistent=False
+        )
         self._gen_ranges = gen_ranges
         self._node_act = node_act
         self._generations: list[_Generation] | None = None
@@ -289,7 +303,9 @@ class DagNet(torch.nn.Module):
             raise ValueError(f"engine must be one of {ENGINES}, got {value!r}")
         self._engine = value
 
-    def propagation_plan(self, device: torch.device | str = "cpu", mode: str | None = None) -> PropagationPlan:
+    def propagation_plan(
+        self, device: torch.device | str = "cpu", mode: str | None = None
+    ) -> PropagationPlan:
         """The fast engine's block plan on ``device`` (built once per block mode and device, then cached)."""
         mode = (self.engine if self.engine != REFERENCE_ENGINE else DEFAULT_ENGINE) if mode is None else mode
         device = torch.device(device)
@@ -299,8 +315,14 @@ class DagNet(torch.nn.Module):
             with _outside_transforms():
                 if cpu_key not in self._plans:
                     self._plans[cpu_key] = PropagationPlan.build(
-                        self.num_nodes, len(self.inputs), self._gen_ranges, self._src_np, self._dst_np,
-                        self._node_act, self.activations, mode=mode,
+                        self.num_nodes,
+                        len(self.inputs),
+                        self._gen_ranges,
+                        self._src_np,
+                        self._dst_np,
+                        self._node_act,
+                        self.activations,
+                        mode=mode,
                     )
                 self._plans[key] = self._plans[cpu_key].to(device)
         return self._plans[key]
@@ -455,9 +477,13 @@ class DagNet(torch.nn.Module):
     # ------------------------------------------------------------------ forward
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor of shape [batch, {len(self.inputs)}], got {type(x).__name__}")
+            raise TypeError(
+                f"x must be a torch.Tensor of shape [batch, {len(self.inputs)}], got {type(x).__name__}"
+            )
         if x.ndim != 2 or x.shape[1] != len(self.inputs):
-            raise ValueError(f"x must have shape [batch, {len(self.inputs)}] (inputs {self.inputs!r}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape [batch, {len(self.inputs)}] (inputs {self.inputs!r}), got {tuple(x.shape)}"
+            )
         return x
 
     def node_values(
@@ -482,7 +508,9 @@ class DagNet(torch.nn.Module):
             return None
         if not isinstance(t, torch.Tensor) or t.shape != (batch, self.num_nodes):
             shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"{what} must be a tensor of shape [batch, num_nodes] = [{batch}, {self.num_nodes}], got {shape}")
+            raise ValueError(
+                f"{what} must be a tensor of shape [batch, num_nodes] = [{batch}, {self.num_nodes}], got {shape}"
+            )
         return t
 
     def _propagate(
@@ -496,7 +524,9 @@ class DagNet(torch.nn.Module):
         """Node-major (H, Z), ``[num_nodes, batch]``, by the selected engine."""
         if not isinstance(theta, torch.Tensor) or theta.shape != (self.num_parameters,):
             shape = tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__
-            raise ValueError(f"θ must be a tensor of shape ({self.num_parameters},) = [edge weights; biases], got {shape}")
+            raise ValueError(
+                f"θ must be a tensor of shape ({self.num_parameters},) = [edge weights; biases], got {shape}"
+            )
         unit_mask = self._check_breaker(unit_mask, x.shape[0], "unit_mask")
         unit_noise = self._check_breaker(unit_noise, x.shape[0], "unit_noise")
         if self.engine == REFERENCE_ENGINE:
@@ -577,7 +607,9 @@ def get_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return LOSSES[name]
 
 
-def loss_of_theta(net: DagNet, x: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> Callable[[torch.Tensor], torch.Tensor]:
+def loss_of_theta(
+    net: DagNet, x: torch.Tensor, y: torch.Tensor, loss: str = "mse"
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """θ ↦ L(θ) on the batch (x, y): the function that gradients, HVPs and Hessians differentiate."""
     fn = get_loss(loss)
     if y.shape != (x.shape[0], len(net.outputs)):

@@ -155,7 +155,9 @@ class DeflatedOperator:
         if self._rows is None:
             return x
         coef = self._rows @ x
-        return x.addmv_(self._rows.T, coef, alpha=-1) if x.ndim == 1 else x.addmm_(self._rows.T, coef, alpha=-1)
+        return (
+            x.addmv_(self._rows.T, coef, alpha=-1) if x.ndim == 1 else x.addmm_(self._rows.T, coef, alpha=-1)
+        )
 
     def project(self, v: torch.Tensor) -> torch.Tensor:
         """P' v = P_S v − Q Qᵀ P_S v (Q ⊂ S)."""

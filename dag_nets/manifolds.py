@@ -129,7 +129,9 @@ class _Index:
     incomplete: tuple[tuple[BlockPair, torch.Tensor], ...]  # (pair, its edge ids) for incomplete pairs
 
 
-def _build_index(part: Partition, edges: np.ndarray | None, device: torch.device, dtype: torch.dtype) -> _Index:
+def _build_index(
+    part: Partition, edges: np.ndarray | None, device: torch.device, dtype: torch.dtype
+) -> _Index:
     """The index tensors of the edges ``edges`` (θ positions, sorted, a union of whole block pairs; None: every
     edge), renumbered so that pairs, row keys and column keys count from 0 within them."""
 
@@ -177,7 +179,9 @@ def _build_index(part: Partition, edges: np.ndarray | None, device: torch.device
 
 def _index(part: Partition, device: torch.device, dtype: torch.dtype) -> _Index:
     """The index tensors of every edge (cached on the Partition)."""
-    return part.cached(("projection-index", str(device), dtype), lambda: _build_index(part, None, device, dtype))
+    return part.cached(
+        ("projection-index", str(device), dtype), lambda: _build_index(part, None, device, dtype)
+    )
 
 
 @dataclass(frozen=True)
@@ -394,8 +398,9 @@ def bias_normal_component(part: Partition, b: torch.Tensor, out: torch.Tensor | 
         ("bias-index", str(b.device), b.dtype),
         lambda: (
             torch.as_tensor(part.bias_group, device=b.device),
-            torch.as_tensor(np.bincount(part.bias_group, minlength=part.num_bias_blocks), device=b.device,
-                            dtype=b.dtype),
+            torch.as_tensor(
+                np.bincount(part.bias_group, minlength=part.num_bias_blocks), device=b.device, dtype=b.dtype
+            ),
         ),
     )
     return torch.sub(b, _segment_mean(b, group, count).index_select(0, group), out=out)

@@ -156,8 +156,15 @@ def escape_direction(op, tol: float, seed: int = 0) -> Escape:
     v0 = B.project(torch.as_tensor(rng.standard_normal(op.size)).to(op.device, op.dtype))
     ncv = min(20, op.size - 1)
     try:
-        _, V = sla.eigsh(B.scipy(), k=1, which="SA", v0=v0.double().cpu().numpy(), tol=tol, ncv=ncv,
-                         maxiter=ESCAPE_MAXITER_FACTOR * ncv)
+        _, V = sla.eigsh(
+            B.scipy(),
+            k=1,
+            which="SA",
+            v0=v0.double().cpu().numpy(),
+            tol=tol,
+            ncv=ncv,
+            maxiter=ESCAPE_MAXITER_FACTOR * ncv,
+        )
         converged = True
     except sla.ArpackNoConvergence as err:
         if err.eigenvectors.shape[1] == 0:

@@ -63,7 +63,9 @@ class BlockPair:
         return out
 
 
-def _keys(order: np.ndarray, pair: np.ndarray, local: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+def _keys(
+    order: np.ndarray, pair: np.ndarray, local: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Ids of the (pair, local position) keys of the edges listed in ``order`` (their pairs ``pair`` and local
     row or column positions ``local`` < ``width``), numbered by first appearance in that order: (the key of
     every edge in θ order, the pair of every key)."""
@@ -186,8 +188,12 @@ class Partition:
         self.pair_complete = counts == self.pair_shape[:, 0] * self.pair_shape[:, 1]
         width = int(sizes.max(initial=1))
         pair_sorted = self.edge_pair[order]
-        self.edge_row_key, self.row_key_pair = _keys(order, pair_sorted, self.position_in_block[src[order]], width)
-        self.edge_col_key, self.col_key_pair = _keys(order, pair_sorted, self.position_in_block[dst[order]], width)
+        self.edge_row_key, self.row_key_pair = _keys(
+            order, pair_sorted, self.position_in_block[src[order]], width
+        )
+        self.edge_col_key, self.col_key_pair = _keys(
+            order, pair_sorted, self.position_in_block[dst[order]], width
+        )
         self.num_row_keys, self.num_col_keys = len(self.row_key_pair), len(self.col_key_pair)
         self.bias_block = self.node_block[len(net.inputs) :].copy()
         blocks_with_bias = np.unique(self.bias_block)

@@ -91,8 +91,13 @@ def _silence_csr_beta_warning() -> None:
     """torch warns once per process that CSR tensors are "beta"; trigger it here, silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.sparse_csr_tensor(torch.tensor([0, 0]), torch.tensor([], dtype=torch.long), torch.tensor([]),
-                                size=(1, 1), check_invariants=False)
+        torch.sparse_csr_tensor(
+            torch.tensor([0, 0]),
+            torch.tensor([], dtype=torch.long),
+            torch.tensor([]),
+            size=(1, 1),
+            check_invariants=False,
+        )
 
 
 _silence_csr_beta_warning()
@@ -123,12 +128,19 @@ class CsrRows:
         return torch.embedding_bag(X, self.col, self.offsets, False, 0, False, values, False, None)[0]
 
     def matrix(self, values: torch.Tensor) -> torch.Tensor:
-        return torch.sparse_csr_tensor(self.crow, self.col, values[self.start : self.stop], size=self.shape,
-                                       check_invariants=False)
+        return torch.sparse_csr_tensor(
+            self.crow, self.col, values[self.start : self.stop], size=self.shape, check_invariants=False
+        )
 
     def to(self, device: torch.device) -> CsrRows:
-        return CsrRows(self.crow.to(device), self.col.to(device), self.offsets.to(device), self.start, self.stop,
-                       self.shape)
+        return CsrRows(
+            self.crow.to(device),
+            self.col.to(device),
+            self.offsets.to(device),
+            self.start,
+            self.stop,
+            self.shape,
+        )
 
 
 @dataclass(frozen=True)
@@ -161,8 +173,16 @@ class DenseBlock:
         def mv(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device)
 
-        return DenseBlock(self.rows, self.cols, self.target_gen, self.source_gen, self.edge_range, mv(self.gather),
-                          mv(self.edge_ids), mv(self.edge_pos))
+        return DenseBlock(
+            self.rows,
+            self.cols,
+            self.target_gen,
+            self.source_gen,
+            self.edge_range,
+            mv(self.gather),
+            mv(self.edge_ids),
+            mv(self.edge_pos),
+        )
 
 
 @dataclass(frozen=True)
@@ -181,7 +201,10 @@ class GenerationPlan:
 
     def to(self, device: torch.device) -> GenerationPlan:
         return GenerationPlan(
-            self.lo, self.hi, self.dense_in, self.dense_out,
+            self.lo,
+            self.hi,
+            self.dense_in,
+            self.dense_out,
             None if self.sparse_in is None else self.sparse_in.to(device),
             None if self.sparse_out is None else self.sparse_out.to(device),
             tuple((a, None if m is None else m.to(device)) for a, m in self.groups),
@@ -274,7 +297,9 @@ class PropagationPlan:
             t, s = divmod(key, G)
             n_t, n_s, nnz = int(size_of[t]), int(size_of[s]), int(counts[k])
             full = n_t * n_s
-            if mode == "sparse" or (mode == "auto" and (nnz < DENSE_MIN_EDGES or nnz < DENSE_MIN_FILL * full)):
+            if mode == "sparse" or (
+                mode == "auto" and (nnz < DENSE_MIN_EDGES or nnz < DENSE_MIN_FILL * full)
+            ):
                 continue
             ids = order[bounds[k] : bounds[k + 1]]
             dense_mask[ids] = True
@@ -287,10 +312,20 @@ class PropagationPlan:
                 gather = np.full(full, E, dtype=np.int64)
                 gather[pos] = ids
                 if nnz == full:
-                    block = DenseBlock(rows, cols, t, s, None, torch.from_numpy(gather), torch.from_numpy(gather), None)
+                    block = DenseBlock(
+                        rows, cols, t, s, None, torch.from_numpy(gather), torch.from_numpy(gather), None
+                    )
                 else:
-                    block = DenseBlock(rows, cols, t, s, None, torch.from_numpy(gather), torch.from_numpy(ids.copy()),
-                                       torch.from_numpy(pos))
+                    block = DenseBlock(
+                        rows,
+                        cols,
+                        t,
+                        s,
+                        None,
+                        torch.from_numpy(gather),
+                        torch.from_numpy(ids.copy()),
+                        torch.from_numpy(pos),
+                    )
             dense_in[t].append(len(blocks))
             dense_out[s].append(len(blocks))
             blocks.append(block)
@@ -323,14 +358,26 @@ class PropagationPlan:
                     groups = ((uniq[0], None),)
                 else:
                     groups = tuple((a, torch.from_numpy(ids == a).unsqueeze(1)) for a in uniq)
-            gens.append(GenerationPlan(lo, hi, tuple(dense_in[g]), tuple(dense_out[g]),
-                                       rows_of(crow, col, lo, hi), rows_of(crow_t, col_tt, lo, hi), groups))
+            gens.append(
+                GenerationPlan(
+                    lo,
+                    hi,
+                    tuple(dense_in[g]),
+                    tuple(dense_out[g]),
+                    rows_of(crow, col, lo, hi),
+                    rows_of(crow_t, col_tt, lo, hi),
+                    groups,
+                )
+            )
         node_act = np.asarray(node_activation, dtype=np.int64)
         change = np.flatnonzero(np.diff(node_act)) + 1
         starts = np.concatenate([[0], change])
         if len(starts) <= MAX_RUNS:
             ends = np.concatenate([change, [len(node_act)]])
-            runs = tuple((int(node_act[s0]), int(s0) + num_inputs, int(s1) + num_inputs) for s0, s1 in zip(starts, ends))
+            runs = tuple(
+                (int(node_act[s0]), int(s0) + num_inputs, int(s1) + num_inputs)
+                for s0, s1 in zip(starts, ends)
+            )
             groups_all = NodeGroups(runs, None, None)
         else:
             index, perm = [], []
@@ -371,13 +418,24 @@ class PropagationPlan:
             return None if t is None else t.to(device)
 
         return PropagationPlan(
-            self.num_nodes, self.num_inputs, self.num_edges, self.mode,
-            tuple(g.to(device) for g in self.generations), self.gen_sizes, self.nnz_in_sizes, self.nnz_out_sizes,
+            self.num_nodes,
+            self.num_inputs,
+            self.num_edges,
+            self.mode,
+            tuple(g.to(device) for g in self.generations),
+            self.gen_sizes,
+            self.nnz_in_sizes,
+            self.nnz_out_sizes,
             tuple(b.to(device) for b in self.blocks),
-            mv(self.sparse_ids), self.sparse_dst.to(device), self.sparse_src.to(device),
+            mv(self.sparse_ids),
+            self.sparse_dst.to(device),
+            self.sparse_src.to(device),
             None if self.sparse_all is None else self.sparse_all.to(device),
             None if self.sparse_all_t is None else self.sparse_all_t.to(device),
-            self.perm_t.to(device), self.activations, self.node_groups.to(device), torch.device(device),
+            self.perm_t.to(device),
+            self.activations,
+            self.node_groups.to(device),
+            torch.device(device),
         )
 
     def summary(self) -> dict[str, int | str]:
@@ -426,7 +484,9 @@ class PropagationPlan:
             gw[..., b.edge_range[0] : b.edge_range[1]] = flat
             return
         assert b.edge_ids is not None
-        gw.index_copy_(gw.ndim - 1, b.edge_ids, flat if b.edge_pos is None else flat.index_select(-1, b.edge_pos))
+        gw.index_copy_(
+            gw.ndim - 1, b.edge_ids, flat if b.edge_pos is None else flat.index_select(-1, b.edge_pos)
+        )
 
     @staticmethod
     def _pull(
@@ -484,8 +544,12 @@ class PropagationPlan:
             for c in range(0, B, chunk):
                 cols = slice(c, c + chunk)
                 H[:, cols], Z[:, cols] = self._propagate(
-                    w, b, x[:, cols].contiguous(), None if noise is None else noise[:, cols].contiguous(),
-                    None if mask is None else mask[:, cols].contiguous())
+                    w,
+                    b,
+                    x[:, cols].contiguous(),
+                    None if noise is None else noise[:, cols].contiguous(),
+                    None if mask is None else mask[:, cols].contiguous(),
+                )
             return H, Z
 
     def _sweep_chunk(self, X: torch.Tensor) -> int:
@@ -501,7 +565,9 @@ class PropagationPlan:
         W = self._dense_weights(w.detach())
         Hs, Zs = H.split(sizes), Z.split(sizes)
         bs = (None, *b.detach().unsqueeze(1).split(sizes[1:]))
-        vin = self._sparse_values(w.detach()).split(self.nnz_in_sizes) if self.sparse_all is not None else None
+        vin = (
+            self._sparse_values(w.detach()).split(self.nnz_in_sizes) if self.sparse_all is not None else None
+        )
         ns = None if noise is None else noise.split(sizes)
         ms = None if mask is None else mask.split(sizes)
         acts = self.activations
@@ -555,7 +621,11 @@ class PropagationPlan:
                 else:
                     torch.addcmul(rs[i], ds[i], sparse, out=Ys[i])  # type: ignore[arg-type]
             return Y
-        vout = self._sparse_values(w).index_select(0, self.perm_t).split(self.nnz_out_sizes) if has_sparse else None
+        vout = (
+            self._sparse_values(w).index_select(0, self.perm_t).split(self.nnz_out_sizes)
+            if has_sparse
+            else None
+        )
         U = torch.empty_like(r)
         Us = U.split(sizes)
         for i in range(len(sizes) - 1, -1, -1):
@@ -599,7 +669,9 @@ class PropagationPlan:
                 out[:, r0:r1] += Wb @ X[..., c0:c1, :]
         if self.sparse_all is not None:
             vals = self._sparse_values(w)
-            into, frm = (self.sparse_src, self.sparse_dst) if transpose else (self.sparse_dst, self.sparse_src)
+            into, frm = (
+                (self.sparse_src, self.sparse_dst) if transpose else (self.sparse_dst, self.sparse_src)
+            )
             step = _chunk(N, vals.shape[1] * X.shape[-1])
             for i in range(0, N, step):
                 Xi = X[i : i + step] if X.ndim == 3 else X
@@ -616,7 +688,9 @@ class PropagationPlan:
             pattern = self.sparse_all.matrix(Y.new_zeros(self.sparse_all.stop))
             chunk, vals = min(self._sweep_chunk(Y), SDDMM_MAX_CHUNK), None
             for c in range(0, max(1, Y.shape[1]), chunk):  # wide batches by column chunks, as the sweeps
-                part = torch.sparse.sampled_addmm(pattern, Y[:, c : c + chunk], X[:, c : c + chunk].T, beta=0.0).values()
+                part = torch.sparse.sampled_addmm(
+                    pattern, Y[:, c : c + chunk], X[:, c : c + chunk].T, beta=0.0
+                ).values()
                 vals = part if vals is None else vals + part
             assert vals is not None
             if self.sparse_ids is None:
@@ -645,7 +719,9 @@ class PropagationPlan:
             for i in range(0, N, step):
                 Yi = Y[i : i + step] if Y.ndim == 3 else Y
                 Xi = X[i : i + step] if X.ndim == 3 else X
-                parts.append((Yi.index_select(-2, self.sparse_dst) * Xi.index_select(-2, self.sparse_src)).sum(-1))
+                parts.append(
+                    (Yi.index_select(-2, self.sparse_dst) * Xi.index_select(-2, self.sparse_src)).sum(-1)
+                )
             vals = torch.cat(parts)
             if self.sparse_ids is None:
                 return vals
@@ -828,8 +904,9 @@ class _SpMMBatched(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, plan, w, X, transpose):
-        return _vmap_loop(lambda a, b: _SpMMBatched.apply(plan, a, b, transpose), info.batch_size,
-                          in_dims[1:3], (w, X))
+        return _vmap_loop(
+            lambda a, b: _SpMMBatched.apply(plan, a, b, transpose), info.batch_size, in_dims[1:3], (w, X)
+        )
 
 
 class _SDDMM(torch.autograd.Function):
@@ -968,7 +1045,9 @@ class _Solve(torch.autograd.Function):
         _, wd, dd, rd, _ = in_dims
         n = info.batch_size
         if wd is not None:
-            return _vmap_loop(lambda a, b, c: _Solve.apply(plan, a, b, c, transpose), n, (wd, dd, rd), (w, d, r))
+            return _vmap_loop(
+                lambda a, b, c: _Solve.apply(plan, a, b, c, transpose), n, (wd, dd, rd), (w, d, r)
+            )
         return _unfold(_Solve.apply(plan, w, _fold(d, dd, n), _fold(r, rd, n), transpose), n), 1
 
 
@@ -1013,7 +1092,9 @@ class _Propagate(torch.autograd.Function):
             return (None,) * 5
         d = _Propagate._slopes(ctx, Z, mask)
         if gZ is not None:
-            gZ = torch.cat([gZ.new_zeros(n_in, gZ.shape[1]), gZ[n_in:]])  # Z is 0 on inputs: no gradient there
+            gZ = torch.cat(
+                [gZ.new_zeros(n_in, gZ.shape[1]), gZ[n_in:]]
+            )  # Z is 0 on inputs: no gradient there
             g = _add(gH, spmm(plan, w, gZ, True))
         else:
             g = gH

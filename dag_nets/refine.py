@@ -198,7 +198,9 @@ def _round_in_order(colour, node, direction, blk, sums, tol) -> np.ndarray:
         inv = inv.ravel()
         virtual = np.flatnonzero(size[uniq] > count)
         m = len(ns)
-        cluster, _ = _clusters(np.concatenate([inv, virtual]), np.concatenate([vs, np.zeros(len(virtual))]), tol)
+        cluster, _ = _clusters(
+            np.concatenate([inv, virtual]), np.concatenate([vs, np.zeros(len(virtual))]), tol
+        )
         keep = np.full(len(uniq), -1, dtype=np.int64)
         keep[virtual] = cluster[m:]
         # Classes without untouched members keep the cluster of their smallest sum.
@@ -238,14 +240,18 @@ def start_colouring(net: DagNet, tol: float) -> np.ndarray:
     return _split_by_column(colour, bias, tol)
 
 
-def equitable_colouring(net: DagNet, tol: float = DEFAULT_REFINE_TOL, max_rounds: int | None = None) -> np.ndarray:
+def equitable_colouring(
+    net: DagNet, tol: float = DEFAULT_REFINE_TOL, max_rounds: int | None = None
+) -> np.ndarray:
     """Colour of every node (``net.nodes`` order, numbered by first occurrence) of the coarsest equitable
     partition (module docstring); :func:`coarsest_equitable_partition` wraps it in a :class:`Partition`."""
     if not isinstance(net, DagNet):
         raise TypeError(f"net must be a DagNet, got {type(net).__name__}")
     if isinstance(tol, bool) or not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a finite number ≥ 0, got {tol!r}")
-    if max_rounds is not None and (isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 0):
+    if max_rounds is not None and (
+        isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 0
+    ):
         raise ValueError(f"max_rounds must be None or an integer ≥ 0, got {max_rounds!r}")
     src = net.edge_src.cpu().numpy()
     dst = net.edge_dst.cpu().numpy()
@@ -263,7 +269,9 @@ def equitable_colouring(net: DagNet, tol: float = DEFAULT_REFINE_TOL, max_rounds
     return colour
 
 
-def coarsest_equitable_partition(net: DagNet, tol: float = DEFAULT_REFINE_TOL, max_rounds: int | None = None) -> Partition:
+def coarsest_equitable_partition(
+    net: DagNet, tol: float = DEFAULT_REFINE_TOL, max_rounds: int | None = None
+) -> Partition:
     """The coarsest equitable partition of ``net`` (module docstring), as a validated :class:`Partition`."""
     return partition_of_colouring(net, equitable_colouring(net, tol, max_rounds))
 

@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     except Diverged as err:
         if debug:
             raise
-        kept = f"; the metrics so far are kept in {err.run_dir} (status.json: diverged)" if err.run_dir else ""
+        kept = (
+            f"; the metrics so far are kept in {err.run_dir} (status.json: diverged)" if err.run_dir else ""
+        )
         print(one_line(f"error: the run diverged: {err.message}{kept}"), file=sys.stderr)
         return EXIT_DIVERGED
     except USER_ERRORS as err:

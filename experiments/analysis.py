@@ -52,8 +52,21 @@ from experiments.runs import (
 UNKNOWN_STATE = "unknown"
 """State of a run written before ``status.json`` existed: its completeness comes from its records."""
 BOOKKEEPING_KEYS: frozenset[str] = frozenset(
-    {"seed", "seeds", "out", "progress", "figures", "plot_window", "data_dir", "download", "pin_memory",
-     "num_workers", "threads", "amp", "checkpoint_every"}
+    {
+        "seed",
+        "seeds",
+        "out",
+        "progress",
+        "figures",
+        "plot_window",
+        "data_dir",
+        "download",
+        "pin_memory",
+        "num_workers",
+        "threads",
+        "amp",
+        "checkpoint_every",
+    }
 )
 """Keys that never change a run's numbers. ``threads`` and ``amp`` do, but through what they resolve to,
 which is compared instead (``torch_threads`` from the environment, ``amp_dtype`` from ``resolved``)."""
@@ -168,7 +181,9 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"{p} is not a run directory (no {CONFIG_FILE}) nor a folder of runs")
     if not out:
-        raise FileNotFoundError(f"no run directories (folders with {CONFIG_FILE}) found under {', '.join(names)}")
+        raise FileNotFoundError(
+            f"no run directories (folders with {CONFIG_FILE}) found under {', '.join(names)}"
+        )
     return out
 
 
@@ -205,15 +220,23 @@ def group_runs(runs: Sequence[Run]) -> Groups:
         )
     groups: dict[str, list[Run]] = defaultdict(list)
     for run, d in described:
-        label = ", ".join(f"{k}={_format(d[k])}" for k in varying if k in d) or run.kind.default_label(run.saved)
+        label = ", ".join(f"{k}={_format(d[k])}" for k in varying if k in d) or run.kind.default_label(
+            run.saved
+        )
         if not run.complete:
             label = f"{label} [incomplete: {run.path.name}]"
-            notes.append(f"{run.path} is incomplete ({run.describe_incomplete()}); drawn on its own, not pooled")
+            notes.append(
+                f"{run.path} is incomplete ({run.describe_incomplete()}); drawn on its own, not pooled"
+            )
         elif run.state not in (COMPLETE, UNKNOWN_STATE):
-            notes.append(f"{run.path} has all its records but status {run.state!r} ({run.message or 'no message'})")
+            notes.append(
+                f"{run.path} has all its records but status {run.state!r} ({run.message or 'no message'})"
+            )
         if run.torn_last_line:
-            notes.append(f"{run.path / 'metrics.jsonl'}: the last line is torn (the run was killed while "
-                         f"writing it) and was ignored")
+            notes.append(
+                f"{run.path / 'metrics.jsonl'}: the last line is torn (the run was killed while "
+                f"writing it) and was ignored"
+            )
         groups[label].append(run)
     for members in groups.values():
         _check_seeds_once(members)

@@ -60,8 +60,13 @@ def capture_global_rng() -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     return {
         "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -72,7 +77,9 @@ def restore_global_rng(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     torch.set_rng_state(state["torch"])
     if state["cuda"]:
         if not torch.cuda.is_available() or torch.cuda.device_count() < len(state["cuda"]):
@@ -132,9 +139,13 @@ def load_checkpoint(run_dir: str | Path, study: str, config: dict[str, Any]) -> 
     if not isinstance(body, dict) or body.get("format") != CHECKPOINT_FORMAT:
         raise RunFileError(f"{path} is not a checkpoint of format {CHECKPOINT_FORMAT}")
     if body.get("study") != study:
-        raise CheckpointMismatch(f"{path} is a checkpoint of the {body.get('study')!r} study, not of {study!r}")
+        raise CheckpointMismatch(
+            f"{path} is a checkpoint of the {body.get('study')!r} study, not of {study!r}"
+        )
     if body.get("config") != config:
-        raise CheckpointMismatch(f"{path} was saved with another configuration than {Path(run_dir) / 'config.json'}")
+        raise CheckpointMismatch(
+            f"{path} was saved with another configuration than {Path(run_dir) / 'config.json'}"
+        )
     return body
 
 
@@ -203,15 +214,26 @@ class Checkpointer:
 
     def save(self, step: int, metric_lines: int, state: dict[str, Any]) -> Path:
         """Write the checkpoint after ``step``; the caller has synced ``metric_lines`` lines to disk."""
-        return save_checkpoint(self.run_dir, {
-            "study": self.study, "config": self.config, "step": int(step), "metric_lines": int(metric_lines),
-            "rng": capture_global_rng(), "state": state,
-        })
+        return save_checkpoint(
+            self.run_dir,
+            {
+                "study": self.study,
+                "config": self.config,
+                "step": int(step),
+                "metric_lines": int(metric_lines),
+                "rng": capture_global_rng(),
+                "state": state,
+            },
+        )
 
 
 def running_accuracy_state(accuracy: Any) -> dict[str, Any]:
     """The whole state of a :class:`experiments.metrics.RunningAccuracy`."""
-    return {"correct": int(accuracy.correct), "seen": int(accuracy.seen), "loss_sum": float(accuracy.loss_sum)}
+    return {
+        "correct": int(accuracy.correct),
+        "seen": int(accuracy.seen),
+        "loss_sum": float(accuracy.loss_sum),
+    }
 
 
 def load_running_accuracy(accuracy: Any, state: dict[str, Any]) -> None:

@@ -109,7 +109,9 @@ def resolve_device(name: str) -> str:
         return name
     if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
         if not torch.cuda.is_available():
-            raise ConfigError(f"device={name!r} was asked for but CUDA is not available; use device=auto or cpu")
+            raise ConfigError(
+                f"device={name!r} was asked for but CUDA is not available; use device=auto or cpu"
+            )
         return name
     raise ConfigError(f"device={name!r} is not valid; choices: {', '.join(DEVICE_CHOICES)}")
 
@@ -155,7 +157,9 @@ class BaseConfig:
         lines = []
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc, operator]
-            lines.append(f"  {f.name}={_format(default)}  ({_type_name(hints[f.name])}) {f.metadata.get('help', '')}")
+            lines.append(
+                f"  {f.name}={_format(default)}  ({_type_name(hints[f.name])}) {f.metadata.get('help', '')}"
+            )
         return "\n".join(lines)
 
     def validate(self) -> None:
@@ -224,7 +228,9 @@ def resolve_config(cls: type[C], preset: str = "default", overrides: list[str] |
         if key not in by_name:
             raise ConfigError(f"unknown key {key!r}; valid keys: {', '.join(by_name)}")
         if key in explicit:
-            raise ConfigError(f"{key} is given twice ({key}={explicit[key]}, {key}={text}); give each key once")
+            raise ConfigError(
+                f"{key} is given twice ({key}={explicit[key]}, {key}={text}); give each key once"
+            )
         if not text:
             raise ConfigError(f"{key}= has no value; give {key}=<{_type_name(hints[key])}>")
         explicit[key] = text
@@ -308,7 +314,9 @@ def parse_value(key: str, tp: Any, text: str) -> Any:
             raise ConfigError(f"{key}={text!r} is not a number") from None
     if tp is str:
         return text
-    raise ConfigError(f"{key}: cannot parse values of type {_type_name(tp)}")  # a field type we do not support
+    raise ConfigError(
+        f"{key}: cannot parse values of type {_type_name(tp)}"
+    )  # a field type we do not support
 
 
 def _int_range(key: str, text: str) -> list[int]:
@@ -327,7 +335,9 @@ def _check_value(f: dataclasses.Field, tp: Any, value: Any, shown: str | None = 
     meta = f.metadata
     if origin is Literal:
         if value not in get_args(tp):
-            raise ConfigError(f"{f.name}={value!r} is not valid; choices: {', '.join(map(str, get_args(tp)))}")
+            raise ConfigError(
+                f"{f.name}={value!r} is not valid; choices: {', '.join(map(str, get_args(tp)))}"
+            )
         return
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in get_args(tp):
@@ -349,7 +359,9 @@ def _check_scalar(name: str, tp: Any, value: Any, meta: Any, shown: str | None =
         raise ConfigError(f"{name}={value!r} must be a boolean")
     if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{name}={value!r} must be an integer")
-    if tp is float and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+    if tp is float and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    ):
         raise ConfigError(f"{name}={value!r} must be a finite number")
     if tp is str and not isinstance(value, str):
         raise ConfigError(f"{name}={value!r} must be a string")
@@ -407,11 +419,17 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     names = cls.field_names()
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ConfigError(f"unknown keys {', '.join(unknown)} for {cls.__name__}; valid keys: {', '.join(names)}")
+        raise ConfigError(
+            f"unknown keys {', '.join(unknown)} for {cls.__name__}; valid keys: {', '.join(names)}"
+        )
     converted = {}
     for key, value in values.items():
         tp = hints[key]
-        inner = [a for a in get_args(tp) if a is not type(None)] if get_origin(tp) in (typing.Union, types.UnionType) else [tp]
+        inner = (
+            [a for a in get_args(tp) if a is not type(None)]
+            if get_origin(tp) in (typing.Union, types.UnionType)
+            else [tp]
+        )
         if isinstance(value, list) and any(get_origin(t) is tuple for t in inner):
             value = tuple(value)
         converted[key] = value

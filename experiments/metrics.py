@@ -82,8 +82,9 @@ def duplicate_fraction(H: torch.Tensor, tau: float = TAU_CORR) -> float:
     return float((cos.max(dim=1).values > tau).double().mean()) if H.shape[1] > 1 else 0.0
 
 
-def saturated_fraction(H: torch.Tensor, G: torch.Tensor, tau: float = TAU_SAT, p: float = P_SAT,
-                       eps: float = SAT_EPS) -> float:
+def saturated_fraction(
+    H: torch.Tensor, G: torch.Tensor, tau: float = TAU_SAT, p: float = P_SAT, eps: float = SAT_EPS
+) -> float:
     """Fraction of units j with |G_ij| / max(μ_j, eps) < tau for more than a fraction p of the samples."""
     _check_matrix(H)
     if G.shape != H.shape:
@@ -194,9 +195,13 @@ def as_rows(t: torch.Tensor) -> torch.Tensor:
 
 
 def layer_features(
-    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None, layers: list[str] | None = None,
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None = None,
+    layers: list[str] | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
-    max_rows: int = MAX_ROWS, seed: int = 0,
+    max_rows: int = MAX_ROWS,
+    seed: int = 0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """(outputs, H per layer, G per layer) in eval mode; G only when ``targets`` is given.
 
@@ -210,7 +215,10 @@ def layer_features(
     if unknown:
         raise ValueError(f"unknown layers {unknown}; modules: {list(modules)[:20]}…")
     captured: dict[str, torch.Tensor] = {}
-    hooks = [modules[n].register_forward_hook(lambda _m, _i, out, n=n: captured.__setitem__(n, out)) for n in layers]
+    hooks = [
+        modules[n].register_forward_hook(lambda _m, _i, out, n=n: captured.__setitem__(n, out))
+        for n in layers
+    ]
     was_training = model.training
     model.eval()
     try:
@@ -220,7 +228,9 @@ def layer_features(
             if targets is not None:
                 tensors = [captured[n] for n in layers]
                 gs = torch.autograd.grad(loss_fn(out, targets), tensors, allow_unused=True)
-                grads = {n: (g if g is not None else torch.zeros_like(t)) for n, t, g in zip(layers, tensors, gs)}
+                grads = {
+                    n: (g if g is not None else torch.zeros_like(t)) for n, t, g in zip(layers, tensors, gs)
+                }
     finally:
         for h in hooks:
             h.remove()
@@ -237,7 +247,9 @@ def _subsample(rows: torch.Tensor, max_rows: int, seed: int) -> torch.Tensor:
     return rows[torch.randperm(rows.shape[0], generator=g)[:max_rows].to(rows.device)]
 
 
-def layer_summary(H: torch.Tensor, G: torch.Tensor | None, thresholds: Thresholds = Thresholds()) -> dict[str, float]:
+def layer_summary(
+    H: torch.Tensor, G: torch.Tensor | None, thresholds: Thresholds = Thresholds()
+) -> dict[str, float]:
     """Every single-layer metric of the module docstring for one (H, G) pair."""
     out = {
         "dead": dead_fraction(H, thresholds.dead_tol, thresholds.tau_dead),
@@ -251,8 +263,9 @@ def layer_summary(H: torch.Tensor, G: torch.Tensor | None, thresholds: Threshold
     return out
 
 
-def clone_r2_by_layer(feats: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
-                      profiles: dict[str, Profile]) -> dict[str, float]:
+def clone_r2_by_layer(
+    feats: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], profiles: dict[str, Profile]
+) -> dict[str, float]:
     """Forward and backward cloning R² per layer: keys ``<layer>/forward`` and ``<layer>/backward``."""
     out = {}
     for name, profile in profiles.items():

@@ -111,7 +111,9 @@ def check_out_root(root: str | Path, study: str) -> Path:
 def new_run_dir(root: str | Path, study: str) -> Path:
     """Create and return a new, empty run directory ``root/study/YYYYmmdd-HHMMSS-NNN`` (never reused)."""
     if not study or "/" in study or study.startswith("."):
-        raise ValueError(f"study name {study!r} must be a non-empty plain name (no '/', not starting with '.')")
+        raise ValueError(
+            f"study name {study!r} must be a non-empty plain name (no '/', not starting with '.')"
+        )
     parent = check_out_root(root, study) / study
     parent.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -122,7 +124,9 @@ def new_run_dir(root: str | Path, study: str) -> Path:
         except FileExistsError:
             continue
         return candidate
-    raise RuntimeError(f"could not create a fresh run directory under {parent} after {MAX_RUN_DIR_ATTEMPTS} tries")
+    raise RuntimeError(
+        f"could not create a fresh run directory under {parent} after {MAX_RUN_DIR_ATTEMPTS} tries"
+    )
 
 
 def _installed_version(distribution: str) -> str | None:
@@ -257,7 +261,9 @@ def tracked_run(run_dir: Path, message: str = "") -> Iterator[Path]:
         write_status(run_dir, DIVERGED, err.message, **err.where)
         raise
     except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C, or a Slurm job requeued by submitit
-        write_status(run_dir, FAILED, f"interrupted ({type(err).__name__}); continue it with --resume {run_dir}")
+        write_status(
+            run_dir, FAILED, f"interrupted ({type(err).__name__}); continue it with --resume {run_dir}"
+        )
         raise
     except BaseException as err:
         write_status(run_dir, FAILED, f"{type(err).__name__}: {err}")
@@ -274,7 +280,9 @@ def check_resumable(run_dir: str | Path) -> dict[str, Any]:
     body = read_config_file(run_dir)
     status = read_status(run_dir)
     if status is not None and status["state"] == COMPLETE:
-        raise RunFileError(f"--resume {run_dir}: the run is complete already (status.json: complete); nothing to do")
+        raise RunFileError(
+            f"--resume {run_dir}: the run is complete already (status.json: complete); nothing to do"
+        )
     return body
 
 
@@ -401,7 +409,9 @@ def create_exclusive(path: str | Path) -> IO[bytes]:
     try:
         return Path(path).open("xb")
     except FileExistsError:
-        raise FileExistsError(f"{path} already exists; figures are never overwritten (give a new --output)") from None
+        raise FileExistsError(
+            f"{path} already exists; figures are never overwritten (give a new --output)"
+        ) from None
 
 
 def _sanitize(value: Any) -> Any:
@@ -429,7 +439,12 @@ class ProgressBar:
     """
 
     def __init__(
-        self, total: int, desc: str = "", enabled: bool = True, stream: IO[str] | None = None, force: bool = False
+        self,
+        total: int,
+        desc: str = "",
+        enabled: bool = True,
+        stream: IO[str] | None = None,
+        force: bool = False,
     ) -> None:
         if total < 0:
             raise ValueError(f"total must be ≥ 0, got {total}")
@@ -457,7 +472,9 @@ class ProgressBar:
         frac = min(1.0, self.count / self.total) if self.total else 1.0
         filled = round(frac * PROGRESS_WIDTH)
         eta = elapsed / self.count * (self.total - self.count) if self.count else math.nan
-        extras = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.postfix.items())
+        extras = " ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.postfix.items()
+        )
         eta_text = "?" if math.isnan(eta) else str(_dt.timedelta(seconds=int(eta)))
         head = f"{self.desc} " if self.desc else ""
         return f"{head}[{'#' * filled}{'-' * (PROGRESS_WIDTH - filled)}] {self.count}/{self.total} {extras} ETA {eta_text}"

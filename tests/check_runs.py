@@ -22,5 +22,7 @@ def result_of(check_id: str, seed: int = 0, thorough: bool = False) -> Result:
 def assert_as_expected(check_id: str, seed: int = 0, thorough: bool = False) -> Result:
     """Run (or reuse) the check and assert that it ends with its registered verdict; return the result."""
     result = result_of(check_id, seed, thorough)
-    assert result.outcome.status == result.check.expected, f"{check_id} (seed {seed}): {result.outcome.detail}"
+    assert result.outcome.status == result.check.expected, (
+        f"{check_id} (seed {seed}): {result.outcome.detail}"
+    )
     return result

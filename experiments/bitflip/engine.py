@@ -410,7 +410,9 @@ def make_engine(
 
         return TorchBitFlipEngine(task, width, seeds, device=device, **kwargs)
     if not on_cpu:
-        raise ValueError(f"engine={engine!r} runs on the CPU; use engine='torch' or 'auto' for device={device!r}")
+        raise ValueError(
+            f"engine={engine!r} runs on the CPU; use engine='torch' or 'auto' for device={device!r}"
+        )
     if engine == "numpy":
         return BitFlipEngine(task, width, seeds, **kwargs)
     reason = fused_unavailable_reason(kwargs.get("activation", "relu"))

@@ -35,6 +35,7 @@ from theory.activations import get_activation, kaiming_gain
 DEFAULT_WIDTH = 5  # Dohare et al.'s num_features
 DEFAULT_LR = 0.01  # Dohare et al.'s step size for SGD (cfg/sgd/bp/relu.json)
 
+
 @dataclass(frozen=True)
 class LearnerParameters:
     """Parameters of one learner: hidden weights [width, m+1] (bias last), output weights [width], bias."""
@@ -150,7 +151,9 @@ class ReferenceLearner:
 
     def _start_cbp(self) -> None:
         assert self.cbp_settings is not None
-        layer = UnitLayer(self.net.hidden, self.net.out, self.net.activation, gain=kaiming_gain(self.activation))
+        layer = UnitLayer(
+            self.net.hidden, self.net.out, self.net.activation, gain=kaiming_gain(self.activation)
+        )
         s = self.cbp_settings
         self.cbp = ContinualBackprop(
             [layer],

@@ -175,7 +175,12 @@ class TorchBitFlipEngine(EngineBase):
             fresh = ((draws * 2.0 - 1.0) * self.reinit_bound).to(self.torch_dtype)
             w[:, :, :m] = torch.where(selected[:, :, None], fresh, w[:, :, :m])
         w[:, :, m] = torch.where(selected, torch.zeros_like(v), w[:, :, m])
-        for state, value in ((v, 0.0), (self._utility, 0.0), (self._mean_activation, 0.0), (self._decay_power, 1.0)):
+        for state, value in (
+            (v, 0.0),
+            (self._utility, 0.0),
+            (self._mean_activation, 0.0),
+            (self._decay_power, 1.0),
+        ):
             state.masked_fill_(selected, value)
         self._age.masked_fill_(selected, 0)
         taken = counts.to(torch.int64)

@@ -13,6 +13,18 @@ from experiments.cloning.verify import (
 )
 
 __all__ = [
-    "FLOAT32_RTOL", "FLOAT64_RTOL", "PERTURBATIONS", "ClonePlan", "CloneReport", "Feature", "Profile",
-    "TensorMap", "collapse", "compare_with_base", "expand", "expand_with_plan", "manifold_residual", "tolerance_for",
+    "FLOAT32_RTOL",
+    "FLOAT64_RTOL",
+    "PERTURBATIONS",
+    "ClonePlan",
+    "CloneReport",
+    "Feature",
+    "Profile",
+    "TensorMap",
+    "collapse",
+    "compare_with_base",
+    "expand",
+    "expand_with_plan",
+    "manifold_residual",
+    "tolerance_for",
 ]

@@ -97,7 +97,7 @@ def certify(clone: nn.Module, plan: ClonePlan) -> Certificate:
                 bc = max(bc, block_constant_residual(w, rows, cols))
             out.append(TensorCertificate(name, "weight", re / scale, ce / scale, bc / scale))
         elif tmap.axes:
-            (axis, profile), = tmap.axes.items()
+            ((axis, profile),) = tmap.axes.items()
             mat = t.movedim(axis, -1).reshape(-1, t.shape[axis])
             bc = block_constant_residual(mat, [[i] for i in range(mat.shape[0])], profile.blocks())
             out.append(TensorCertificate(name, "per-unit", 0.0, 0.0, bc / scale))

@@ -81,18 +81,23 @@ class ClonePlan:
             self.factor * outer.factor,
             {n: m.compose(outer.params[n]) for n, m in self.params.items()},
             {n: m.compose(outer.buffers[n]) for n, m in self.buffers.items()},
-            {n: Feature(f.axis, f.profile.compose(outer.outputs[n].profile)) for n, f in self.outputs.items()},
+            {
+                n: Feature(f.axis, f.profile.compose(outer.outputs[n].profile))
+                for n, f in self.outputs.items()
+            },
         )
 
 
-def expand(model: nn.Module, factor: int, perturb: Perturbation = "none", perturb_scale: float = 0.1,
-           seed: int = 0) -> nn.Module:
+def expand(
+    model: nn.Module, factor: int, perturb: Perturbation = "none", perturb_scale: float = 0.1, seed: int = 0
+) -> nn.Module:
     """A ``factor``-times wider model computing the same function (see the module docstring)."""
     return expand_with_plan(model, factor, perturb, perturb_scale, seed)[0]
 
 
-def expand_with_plan(model: nn.Module, factor: int, perturb: Perturbation = "none", perturb_scale: float = 0.1,
-                     seed: int = 0) -> tuple[nn.Module, ClonePlan]:
+def expand_with_plan(
+    model: nn.Module, factor: int, perturb: Perturbation = "none", perturb_scale: float = 0.1, seed: int = 0
+) -> tuple[nn.Module, ClonePlan]:
     """:func:`expand` and the :class:`ClonePlan` relating the clone to ``model``."""
     spec = getattr(model, "spec", None)
     if not isinstance(spec, ModelSpec):
@@ -118,8 +123,9 @@ def expand_with_plan(model: nn.Module, factor: int, perturb: Perturbation = "non
     return clone, plan
 
 
-def symmetry_breaking_noise(weight: torch.Tensor, tmap: TensorMap, kind: Perturbation, scale: float,
-                            generator: torch.Generator) -> torch.Tensor:
+def symmetry_breaking_noise(
+    weight: torch.Tensor, tmap: TensorMap, kind: Perturbation, scale: float, generator: torch.Generator
+) -> torch.Tensor:
     """Gaussian noise (std ``scale``·RMS(weight)) projected so the clone's function is unchanged.
 
     ``equitable``: P − P̄_in − P̄_out + P̄_in,out (block means over source / target units): every block row
@@ -170,7 +176,9 @@ class _Cloner:
         dst = (self.clone_buffers if buffer else self.clone_params)[name]
         value = tmap.apply(src.detach()) if src.is_floating_point() else src.detach().clone()
         if value.shape != dst.shape:
-            raise AssertionError(f"{name}: cloned shape {tuple(value.shape)} ≠ clone shape {tuple(dst.shape)}")
+            raise AssertionError(
+                f"{name}: cloned shape {tuple(value.shape)} ≠ clone shape {tuple(dst.shape)}"
+            )
         with torch.no_grad():
             dst.copy_(value)
         (self.plan.buffers if buffer else self.plan.params)[name] = tmap
@@ -246,7 +254,9 @@ class _Cloner:
             if len(base.normalized_shape) != 1:
                 raise NotImplementedError(f"{name}: LayerNorm over more than the feature axis")
             if profile.uniform_multiplicity() is None:
-                raise ValueError(f"{name}: LayerNorm is exact only when every unit has the same number of clones")
+                raise ValueError(
+                    f"{name}: LayerNorm is exact only when every unit has the same number of clones"
+                )
         if isinstance(base, nn.GroupNorm):
             _check_groups(name, base.num_groups, profile)
         vector = TensorMap({0: profile}, out_axis=0)
@@ -272,7 +282,9 @@ class _Cloner:
         if clone.head_dim != base.head_dim:
             raise AssertionError(f"{name}: cloning must duplicate heads, not widen them")
         clone.scale = base.scale  # 1/sqrt(d_head) of the base, kept exactly
-        heads = Feature(-1, Profile.between(base.heads * base.head_dim, clone.heads * clone.head_dim, base.head_dim))
+        heads = Feature(
+            -1, Profile.between(base.heads * base.head_dim, clone.heads * clone.head_dim, base.head_dim)
+        )
         for proj in ("q", "k", "v"):
             pname = self._join(name, proj)
             self.linear(pname, self.base_modules[pname], self.clone_modules[pname], inp, inner=base.head_dim)  # type: ignore[arg-type]
@@ -311,7 +323,9 @@ def _check_groups(name: str, groups: int, profile: Profile) -> None:
     """The clone GroupNorm keeps the base's G: it is exact iff every clone group covers one base group uniformly
     (:mod:`experiments.cloning.groupnorm`, where the condition is proved)."""
     if profile.n_clone % groups or profile.n_base % groups:
-        raise ValueError(f"{name}: {groups} groups must divide base ({profile.n_base}) and clone ({profile.n_clone}) widths")
+        raise ValueError(
+            f"{name}: {groups} groups must divide base ({profile.n_base}) and clone ({profile.n_clone}) widths"
+        )
     cover = group_cover(profile, groups, groups)
     if not cover.exact:
         raise ValueError(f"{name}: GroupNorm would not be exact: {cover.why_not()}")

@@ -60,7 +60,9 @@ class GroupCover:
 
 def _check_groups_divide(groups: int, width: int, what: str) -> None:
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or width % groups:
-        raise ValueError(f"{what}: the number of groups must be a positive integer dividing {width}, got {groups!r}")
+        raise ValueError(
+            f"{what}: the number of groups must be a positive integer dividing {width}, got {groups!r}"
+        )
 
 
 def group_cover(profile: Profile, base_groups: int, clone_groups: int) -> GroupCover:
@@ -72,7 +74,7 @@ def group_cover(profile: Profile, base_groups: int, clone_groups: int) -> GroupC
     covers: list[int | None] = []
     reasons: list[str] = []
     for g_clone in range(clone_groups):
-        members = profile.index[g_clone * s_clone:(g_clone + 1) * s_clone]
+        members = profile.index[g_clone * s_clone : (g_clone + 1) * s_clone]
         sources = sorted({int(c) // s for c in members})
         counts = torch.bincount(members, minlength=profile.n_base)
         if len(sources) != 1:
@@ -80,18 +82,22 @@ def group_cover(profile: Profile, base_groups: int, clone_groups: int) -> GroupC
             reasons.append(f"clone group {g_clone} mixes base groups {sources}")
             continue
         g = sources[0]
-        inside = counts[g * s:(g + 1) * s]
+        inside = counts[g * s : (g + 1) * s]
         if s_clone % s or not bool((inside == s_clone // s).all()):
             covers.append(None)
-            reasons.append(f"clone group {g_clone} holds base group {g}'s channels {inside.tolist()} times, not "
-                           f"{s_clone / s:g} each")
+            reasons.append(
+                f"clone group {g_clone} holds base group {g}'s channels {inside.tolist()} times, not "
+                f"{s_clone / s:g} each"
+            )
             continue
         covers.append(g)
         reasons.append("")
     return GroupCover(base_groups, clone_groups, tuple(covers), tuple(reasons))
 
 
-def numpy_group_norm(x: np.ndarray, groups: int, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+def numpy_group_norm(
+    x: np.ndarray, groups: int, weight: np.ndarray, bias: np.ndarray, eps: float
+) -> np.ndarray:
     """GroupNorm of x with shape (N, C, *spatial) in float64: contiguous groups, biased variance, then γ, β."""
     x = np.asarray(x, dtype=np.float64)
     n, c = x.shape[:2]
@@ -100,9 +106,9 @@ def numpy_group_norm(x: np.ndarray, groups: int, weight: np.ndarray, bias: np.nd
     out = np.empty_like(flat)
     size = c // groups
     for g in range(groups):
-        block = flat[:, g * size:(g + 1) * size, :]
+        block = flat[:, g * size : (g + 1) * size, :]
         mean = block.mean(axis=(1, 2), keepdims=True)
         var = ((block - mean) ** 2).mean(axis=(1, 2), keepdims=True)
-        out[:, g * size:(g + 1) * size, :] = (block - mean) / np.sqrt(var + eps)
+        out[:, g * size : (g + 1) * size, :] = (block - mean) / np.sqrt(var + eps)
     out = out * np.asarray(weight)[None, :, None] + np.asarray(bias)[None, :, None]
     return out.reshape(x.shape)

@@ -93,7 +93,9 @@ class Profile:
     def compose(self, outer: Profile) -> Profile:
         """π ∘ ρ for ρ = ``outer`` (a clone of this clone): the profile relative to the original base."""
         if outer.n_base != self.n_clone:
-            raise ValueError(f"cannot compose: outer maps onto {outer.n_base} units, this profile has {self.n_clone}")
+            raise ValueError(
+                f"cannot compose: outer maps onto {outer.n_base} units, this profile has {self.n_clone}"
+            )
         return Profile(self.index[outer.index], self.n_base)
 
     def gather(self, t: torch.Tensor, axis: int) -> torch.Tensor:
@@ -178,5 +180,8 @@ class TensorMap:
         axes = dict(self.axes)
         for axis, p in outer.axes.items():
             axes[axis] = axes[axis].compose(p) if axis in axes else p
-        return TensorMap(axes, self.in_axis if self.in_axis is not None else outer.in_axis,
-                         self.out_axis if self.out_axis is not None else outer.out_axis)
+        return TensorMap(
+            axes,
+            self.in_axis if self.in_axis is not None else outer.in_axis,
+            self.out_axis if self.out_axis is not None else outer.out_axis,
+        )

@@ -86,8 +86,14 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def compare_with_base(
-    base: nn.Module, clone: nn.Module, plan: ClonePlan, inputs: torch.Tensor, targets: torch.Tensor,
-    loss_fn: LossFn = F.cross_entropy, train: bool = False, gradient_reference: str = "tensor",
+    base: nn.Module,
+    clone: nn.Module,
+    plan: ClonePlan,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn: LossFn = F.cross_entropy,
+    train: bool = False,
+    gradient_reference: str = "tensor",
 ) -> CloneReport:
     """One forward/backward of base and clone on (inputs, targets); see the module docstring.
 
@@ -116,8 +122,10 @@ def compare_with_base(
     loss_fn(clone_out, targets).backward()
     base_params, clone_params = dict(base.named_parameters()), dict(clone.named_parameters())
     vanishing = _vanishing_gradients(base, inputs, targets, loss_fn, train)
-    largest = max((float(torch.linalg.vector_norm(p.grad)) for p in base_params.values() if p.grad is not None),
-                  default=0.0)
+    largest = max(
+        (float(torch.linalg.vector_norm(p.grad)) for p in base_params.values() if p.grad is not None),
+        default=0.0,
+    )
     for name, tmap in plan.params.items():
         bp, cp = base_params[name], clone_params[name]
         report.parameters[name] = relative_deviation(cp.detach(), tmap.apply(bp.detach()))
@@ -139,20 +147,25 @@ def compare_with_base(
     return report
 
 
-def _vanishing_gradients(base: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn: LossFn,
-                         train: bool) -> set[str]:
+def _vanishing_gradients(
+    base: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn: LossFn, train: bool
+) -> set[str]:
     """Names of parameters whose gradient vanishes identically, decided on a float64 copy of ``base``
     (the copy does one forward pass; with ``train`` its running statistics move, the original's do not)."""
     ref = copy.deepcopy(base).to(torch.float64)
     ref.train(train)
     ref.zero_grad(set_to_none=True)
     loss_fn(ref(inputs.to(torch.float64)), targets).backward()
-    grads = {n: float(torch.linalg.vector_norm(p.grad)) for n, p in ref.named_parameters() if p.grad is not None}
+    grads = {
+        n: float(torch.linalg.vector_norm(p.grad)) for n, p in ref.named_parameters() if p.grad is not None
+    }
     largest = max(grads.values(), default=0.0)
     return {n for n, g in grads.items() if g <= VANISHING_GRADIENT * largest}
 
 
-def _run(model: nn.Module, plan: ClonePlan, inputs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _run(
+    model: nn.Module, plan: ClonePlan, inputs: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     acts: dict[str, torch.Tensor] = {}
     modules = dict(model.named_modules())
     hooks = [
@@ -216,8 +229,14 @@ ULP = 2.0**-52
 SENSITIVITY_PROBES = 4
 
 
-def ulp_sensitivity(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, train: bool = False,
-                    loss_fn: LossFn = F.cross_entropy, probes: int = SENSITIVITY_PROBES) -> float:
+def ulp_sensitivity(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    train: bool = False,
+    loss_fn: LossFn = F.cross_entropy,
+    probes: int = SENSITIVITY_PROBES,
+) -> float:
     """Largest relative change of any gradient of ``model`` when every parameter is multiplied by
     (1 + 2⁻⁵²·ξ), ξ ~ N(0, 1) (max over ``probes`` seeded draws): the float64 conditioning of this
     instance. A clone's weights W/m_in are rounded to the nearest double, so a clone cannot agree with its
@@ -240,6 +259,10 @@ def ulp_sensitivity(model: nn.Module, inputs: torch.Tensor, targets: torch.Tenso
         for n, p in ref.named_parameters():
             if p.grad is not None:
                 moved_grad = moved_params[n].grad  # None: no gradient reached it, i.e. zero
-                worst = max(worst, relative_deviation(torch.zeros_like(p.grad) if moved_grad is None else moved_grad,
-                                                      p.grad))
+                worst = max(
+                    worst,
+                    relative_deviation(
+                        torch.zeros_like(p.grad) if moved_grad is None else moved_grad, p.grad
+                    ),
+                )
     return worst

@@ -29,8 +29,19 @@ DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int, int]] = {
 checks model sizes and counts steps with before any data is loaded."""
 
 __all__ = [
-    "DATASETS", "DATASET_SHAPES", "DataFileError", "DatasetNotFound", "ImageDataset", "channel_stats", "load_dataset",
-    "make_loader", "make_synthetic", "normalize", "random_crop_flip", "read_idx", "resolve_pin_memory",
+    "DATASETS",
+    "DATASET_SHAPES",
+    "DataFileError",
+    "DatasetNotFound",
+    "ImageDataset",
+    "channel_stats",
+    "load_dataset",
+    "make_loader",
+    "make_synthetic",
+    "normalize",
+    "random_crop_flip",
+    "read_idx",
+    "resolve_pin_memory",
     "shuffle_generator",
 ]
 

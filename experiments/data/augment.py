@@ -6,7 +6,9 @@ from __future__ import annotations
 import torch
 
 
-def random_crop_flip(x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_crop_flip(
+    x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Zero-pad by ``padding``, crop back to H×W at a random offset per sample, flip with prob. 1/2.
 
     Random numbers are drawn on the CPU from ``generator`` (reproducible on any device) and moved over.

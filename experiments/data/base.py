@@ -47,8 +47,9 @@ def check_not_folder(path: Path, role: str) -> None:
         raise DataFileError(path, f"is a folder, but it should be a file ({role})")
 
 
-def check_labels(labels: object, path: Path, entry: str, count: int, count_of: str, num_classes: int,
-                 dataset: str) -> np.ndarray:
+def check_labels(
+    labels: object, path: Path, entry: str, count: int, count_of: str, num_classes: int, dataset: str
+) -> np.ndarray:
     """``labels`` (``entry`` of the file ``path``; "" for the whole file) as int64 [count], each in
     0..num_classes-1, where ``count`` is the number of images in ``count_of``; anything else is a
     DataFileError on ``path``. Only integer labels are accepted (no rounding of floats, no parsing of
@@ -66,8 +67,11 @@ def check_labels(labels: object, path: Path, entry: str, count: int, count_of: s
     if len(arr) != count:
         raise DataFileError(path, f"{subject}holds {len(arr)} labels, but {count_of} holds {count} images")
     if len(arr) and (int(arr.min()) < 0 or int(arr.max()) >= num_classes):
-        raise DataFileError(path, f"{subject}has labels in [{int(arr.min())}, {int(arr.max())}], outside "
-                                  f"0..{num_classes - 1} ({dataset} has {num_classes} classes)")
+        raise DataFileError(
+            path,
+            f"{subject}has labels in [{int(arr.min())}, {int(arr.max())}], outside "
+            f"0..{num_classes - 1} ({dataset} has {num_classes} classes)",
+        )
     return arr.astype(np.int64)
 
 
@@ -82,8 +86,10 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         if self.images.dim() != 4 or self.labels.dim() != 1 or len(self.images) != len(self.labels):
-            raise ValueError(f"images must be [N, C, H, W] and labels [N]; got {tuple(self.images.shape)}, "
-                             f"{tuple(self.labels.shape)}")
+            raise ValueError(
+                f"images must be [N, C, H, W] and labels [N]; got {tuple(self.images.shape)}, "
+                f"{tuple(self.labels.shape)}"
+            )
         if len(self.labels) and (int(self.labels.min()) < 0 or int(self.labels.max()) >= self.num_classes):
             raise ValueError(f"labels must lie in [0, {self.num_classes})")
 

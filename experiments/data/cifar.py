@@ -58,11 +58,22 @@ class CifarSource:
 
 
 SOURCES: dict[str, CifarSource] = {
-    "cifar10": CifarSource("cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)),
-                           ("test_batch",), "labels", 10,
-                           "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
-    "cifar100": CifarSource("cifar-100-python", ("train",), ("test",), "fine_labels", 100,
-                            "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+    "cifar10": CifarSource(
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        ("test_batch",),
+        "labels",
+        10,
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    ),
+    "cifar100": CifarSource(
+        "cifar-100-python",
+        ("train",),
+        ("test",),
+        "fine_labels",
+        100,
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    ),
 }
 
 # The globals a numpy array needs to unpickle (numpy ≥ 2 writes numpy._core, older numpy numpy.core; bytes
@@ -82,8 +93,8 @@ class _ArrayUnpickler(pickle.Unpickler):
         if (module, name) in {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}:
             return super().find_class(module, name)
         for core in ("numpy.core.", "numpy._core."):
-            if module.startswith(core) and (module[len(core):], name) in _NUMPY_GLOBALS:
-                return super().find_class(f"{_NUMPY_CORE}.{module[len(core):]}", name)
+            if module.startswith(core) and (module[len(core) :], name) in _NUMPY_GLOBALS:
+                return super().find_class(f"{_NUMPY_CORE}.{module[len(core) :]}", name)
         raise _RefusedGlobal(f"{module}.{name}")
 
 
@@ -97,19 +108,23 @@ def _unpickle(path: Path) -> object:
             obj = _ArrayUnpickler(stream, encoding="bytes").load()
             end = stream.tell()
     except _RefusedGlobal as err:
-        problem = (f"is refused: its pickle refers to {err}, which no CIFAR batch holds (only dicts, lists, "
-                   f"bytes, strings, numbers and numpy arrays are loaded)")
+        problem = (
+            f"is refused: its pickle refers to {err}, which no CIFAR batch holds (only dicts, lists, "
+            f"bytes, strings, numbers and numpy arrays are loaded)"
+        )
         raise DataFileError(path, problem) from None
     except DataFileError:
         raise
     except OSError as err:
         raise DataFileError(path, f"cannot be read ({err.strerror or err})") from None
     except Exception as err:  # noqa: BLE001 -- a damaged pickle fails in many ways (EOFError, KeyError, ...)
-        raise DataFileError(path, f"is not a readable CIFAR pickle (truncated or corrupt?): "
-                                  f"{type(err).__name__}: {err}") from None
+        raise DataFileError(
+            path, f"is not a readable CIFAR pickle (truncated or corrupt?): {type(err).__name__}: {err}"
+        ) from None
     if end != size:
-        raise DataFileError(path, f"has {size - end} bytes after the end of its pickle (garbled or two files "
-                                  f"joined?)")
+        raise DataFileError(
+            path, f"has {size - end} bytes after the end of its pickle (garbled or two files joined?)"
+        )
     return obj
 
 
@@ -123,8 +138,10 @@ def _read_batch(path: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     source = SOURCES[name]
     obj = _unpickle(path)
     if not isinstance(obj, dict):
-        raise DataFileError(path, f"holds a pickled {type(obj).__name__}, expected a dict with 'data' and "
-                                  f"'{source.label_key}'")
+        raise DataFileError(
+            path,
+            f"holds a pickled {type(obj).__name__}, expected a dict with 'data' and '{source.label_key}'",
+        )
     batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
     keys = ", ".join(sorted(repr(k) for k in batch))
     if "data" not in batch:
@@ -136,10 +153,13 @@ def _read_batch(path: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray):
         raise DataFileError(path, f"'data' is a {type(data).__name__}, expected a numpy array [N, {PIXELS}]")
     if data.ndim != 2 or data.shape[1] != PIXELS or data.shape[0] == 0:
-        raise DataFileError(path, f"'data' has shape {data.shape}, expected [N ≥ 1, {PIXELS}] "
-                                  f"(N images of 3×32×32, channel-major)")
-    labels = check_labels(batch[source.label_key], path, f"'{source.label_key}'", len(data), "'data'",
-                          source.num_classes, name)
+        raise DataFileError(
+            path,
+            f"'data' has shape {data.shape}, expected [N ≥ 1, {PIXELS}] (N images of 3×32×32, channel-major)",
+        )
+    labels = check_labels(
+        batch[source.label_key], path, f"'{source.label_key}'", len(data), "'data'", source.num_classes, name
+    )
     return _as_pixels(data, path).reshape(-1, *IMAGE_SHAPE), labels
 
 
@@ -159,13 +179,17 @@ def _as_pixels(data: np.ndarray, path: Path) -> np.ndarray:
     if data.dtype.kind in "iu":
         lo, hi = int(data.min()), int(data.max())
         if lo < 0 or hi > PIXEL_MAX:
-            raise DataFileError(path, f"'data' ({data.dtype}) has values in [{lo}, {hi}], expected pixels "
-                                      f"in 0..{PIXEL_MAX}")
+            raise DataFileError(
+                path, f"'data' ({data.dtype}) has values in [{lo}, {hi}], expected pixels in 0..{PIXEL_MAX}"
+            )
         return data.astype(np.uint8)
     if data.dtype.kind == "f":
-        raise DataFileError(path, f"'data' is {data.dtype}; CIFAR pixels are uint8 0..{PIXEL_MAX}, and "
-                                  f"float data is not converted because its scale (0..1 or 0..{PIXEL_MAX}) "
-                                  f"cannot be told")
+        raise DataFileError(
+            path,
+            f"'data' is {data.dtype}; CIFAR pixels are uint8 0..{PIXEL_MAX}, and "
+            f"float data is not converted because its scale (0..1 or 0..{PIXEL_MAX}) "
+            f"cannot be told",
+        )
     raise DataFileError(path, f"'data' has dtype {data.dtype}, expected uint8 pixels")
 
 

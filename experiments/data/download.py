@@ -49,5 +49,6 @@ def unpack(archive: Path, into: Path) -> None:
             kinds = ", ".join((".zip", *TAR_SUFFIXES))
             raise DataFileError(archive, f"is not an archive this loader unpacks ({kinds})")
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as err:
-        raise DataFileError(archive, f"cannot be unpacked ({type(err).__name__}: {err}); delete it and "
-                                     f"download again") from None
+        raise DataFileError(
+            archive, f"cannot be unpacked ({type(err).__name__}: {err}); delete it and download again"
+        ) from None

@@ -16,8 +16,15 @@ def resolve_pin_memory(flag: bool | str, device: str) -> bool:
     return flag and torch.cuda.is_available()
 
 
-def make_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool, seed: int,
-                pin_memory: bool = False, num_workers: int = 0) -> DataLoader:
+def make_loader(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    pin_memory: bool = False,
+    num_workers: int = 0,
+) -> DataLoader:
     """Batches of (images, labels); shuffling from a seeded generator (reproducible epochs)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
@@ -28,8 +35,13 @@ def make_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, shu
     dataset = TensorDataset(images, labels)
     generator = torch.Generator().manual_seed(seed)
     base = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(base, batch_size, drop_last=False), batch_size=None,
-                      pin_memory=pin_memory, num_workers=num_workers)
+    return DataLoader(
+        dataset,
+        sampler=BatchSampler(base, batch_size, drop_last=False),
+        batch_size=None,
+        pin_memory=pin_memory,
+        num_workers=num_workers,
+    )
 
 
 def shuffle_generator(loader: DataLoader) -> torch.Generator | None:

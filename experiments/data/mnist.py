@@ -57,19 +57,24 @@ def _parse(fh: io.BufferedIOBase, path: Path) -> np.ndarray:
         raise DataFileError(path, f"is too short ({len(magic_bytes)} bytes) to be an IDX file")
     magic = int.from_bytes(magic_bytes, "big")
     if magic not in _KIND:
-        raise DataFileError(path, f"starts with {magic_bytes.hex()}, not an IDX magic number "
-                                  f"(images 00000803 or labels 00000801)")
+        raise DataFileError(
+            path,
+            f"starts with {magic_bytes.hex()}, not an IDX magic number (images 00000803 or labels 00000801)",
+        )
     ndim = magic_bytes[3]
     header = _read_up_to(fh, 4 * ndim)
     if len(header) < 4 * ndim:
-        raise DataFileError(path, f"is truncated inside its header ({4 + len(header)} bytes, "
-                                  f"{4 + 4 * ndim} needed)")
+        raise DataFileError(
+            path, f"is truncated inside its header ({4 + len(header)} bytes, {4 + 4 * ndim} needed)"
+        )
     dims = [int.from_bytes(header[4 * i : 4 * i + 4], "big") for i in range(ndim)]
     size = int(np.prod(dims, dtype=object))
     payload = _read_up_to(fh, size + 1)
     if len(payload) < size:
-        raise DataFileError(path, f"is truncated: its header declares {dims} ({size} bytes of data) but it "
-                                  f"holds {len(payload)}")
+        raise DataFileError(
+            path,
+            f"is truncated: its header declares {dims} ({size} bytes of data) but it holds {len(payload)}",
+        )
     if len(payload) > size:
         raise DataFileError(path, f"holds more data than the {dims} ({size} bytes) its header declares")
     return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
@@ -111,10 +116,19 @@ def _find(root: Path, stem: str) -> Path | None:
 
 def _missing_hint(root: Path) -> str:
     """IDX-looking files under other names (e.g. ``train-images.idx3-ubyte`` from some archives)."""
-    known = {f"{split}-{kind}-ubyte{gz}" for split in ("train", "t10k")
-             for kind in ("images-idx3", "labels-idx1") for gz in ("", ".gz")}
-    found = sorted(p.name for folder in (root, root / "MNIST" / "raw") if folder.is_dir()
-                   for p in folder.iterdir() if "idx" in p.name and p.name not in known)
+    known = {
+        f"{split}-{kind}-ubyte{gz}"
+        for split in ("train", "t10k")
+        for kind in ("images-idx3", "labels-idx1")
+        for gz in ("", ".gz")
+    }
+    found = sorted(
+        p.name
+        for folder in (root, root / "MNIST" / "raw")
+        if folder.is_dir()
+        for p in folder.iterdir()
+        if "idx" in p.name and p.name not in known
+    )
     return f" Found instead: {', '.join(found)} (rename them to the names above)." if found else ""
 
 
@@ -133,14 +147,18 @@ def load_mnist(data_dir: str | Path, train: bool = True, download: bool = False)
     if image_path is None or label_path is None:
         missing = root / stems[0 if image_path is None else 1]
         where = f"{missing} (or .gz, or under {root / 'MNIST' / 'raw'})"
-        raise DatasetNotFound(missing, f"MNIST file missing: {where}; get it from {MIRROR} or pass "
-                                       f"download=true.{_missing_hint(root)}")
+        raise DatasetNotFound(
+            missing,
+            f"MNIST file missing: {where}; get it from {MIRROR} or pass download=true.{_missing_hint(root)}",
+        )
     images, labels = read_idx(image_path), read_idx(label_path)
     _check_kind(image_path, images, IMAGE_MAGIC)
     _check_kind(label_path, labels, LABEL_MAGIC)
     if images.shape[0] == 0 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-        raise DataFileError(image_path, f"holds images of shape {images.shape}, expected "
-                                        f"[N ≥ 1, {IMAGE_SIDE}, {IMAGE_SIDE}] (MNIST)")
+        raise DataFileError(
+            image_path,
+            f"holds images of shape {images.shape}, expected [N ≥ 1, {IMAGE_SIDE}, {IMAGE_SIDE}] (MNIST)",
+        )
     y = check_labels(labels, label_path, "", len(images), str(image_path), NUM_CLASSES, "MNIST")
     x = torch.from_numpy(images.copy()).unsqueeze(1)
     return ImageDataset(x, torch.from_numpy(y), NUM_CLASSES, "mnist")
@@ -149,8 +167,9 @@ def load_mnist(data_dir: str | Path, train: bool = True, download: bool = False)
 def _check_kind(path: Path, array: np.ndarray, magic: int) -> None:
     if array.ndim != (magic & 0xFF):
         other = LABEL_MAGIC if magic == IMAGE_MAGIC else IMAGE_MAGIC
-        raise DataFileError(path, f"holds IDX {_KIND[other]}, expected {_KIND[magic]} (images and labels "
-                                  f"files swapped?)")
+        raise DataFileError(
+            path, f"holds IDX {_KIND[other]}, expected {_KIND[magic]} (images and labels files swapped?)"
+        )
 
 
 def _fetch_gz(url: str, target: Path) -> None:
@@ -159,5 +178,6 @@ def _fetch_gz(url: str, target: Path) -> None:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as r:
             target.write_bytes(r.read())
     except (urllib.error.URLError, OSError) as err:
-        raise DatasetNotFound(target, f"could not download {url} ({err}); place the IDX files so that "
-                                      f"{target} exists") from None
+        raise DatasetNotFound(
+            target, f"could not download {url} ({err}); place the IDX files so that {target} exists"
+        ) from None

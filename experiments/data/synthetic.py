@@ -18,9 +18,15 @@ FREQUENCIES_PER_PROTOTYPE = 4
 MAX_FREQUENCY = 3
 
 
-def make_synthetic(num_samples: int, num_classes: int = 10, image_shape: tuple[int, int, int] = (3, 8, 8),
-                   noise: float = 0.6, max_shift: int = 1, seed: int = 0,
-                   sample_seed: int | None = None) -> ImageDataset:
+def make_synthetic(
+    num_samples: int,
+    num_classes: int = 10,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    noise: float = 0.6,
+    max_shift: int = 1,
+    seed: int = 0,
+    sample_seed: int | None = None,
+) -> ImageDataset:
     """``num_samples`` images (classes balanced round-robin); prototypes depend on ``seed`` only, the
     samples on ``sample_seed`` (default ``seed``), so train and test sets share classes."""
     if num_samples < 1 or num_classes < 2:
@@ -28,8 +34,9 @@ def make_synthetic(num_samples: int, num_classes: int = 10, image_shape: tuple[i
     if len(image_shape) != 3 or min(image_shape) < 1:
         raise ValueError(f"image_shape must be C, H, W, each ≥ 1, got {tuple(image_shape)}")
     if not (math.isfinite(noise) and noise >= 0) or max_shift < 0:
-        raise ValueError(f"need a finite noise ≥ 0 and max_shift ≥ 0, got noise={noise}, "
-                         f"max_shift={max_shift}")
+        raise ValueError(
+            f"need a finite noise ≥ 0 and max_shift ≥ 0, got noise={noise}, max_shift={max_shift}"
+        )
     c, h, w = image_shape
     g = torch.Generator().manual_seed(seed)
     rows, cols = torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64)

@@ -36,11 +36,14 @@ def _decode(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             if im.size != (IMAGE_SIDE, IMAGE_SIDE):
-                raise DataFileError(path, f"is {im.size[0]}×{im.size[1]}, expected {IMAGE_SIDE}×{IMAGE_SIDE} "
-                                          f"(Tiny ImageNet)")
+                raise DataFileError(
+                    path, f"is {im.size[0]}×{im.size[1]}, expected {IMAGE_SIDE}×{IMAGE_SIDE} (Tiny ImageNet)"
+                )
             if im.mode not in ACCEPTED_MODES:
-                raise DataFileError(path, f"has image mode {im.mode}; accepted: RGB, or L (greyscale, "
-                                          f"replicated to 3 channels)")
+                raise DataFileError(
+                    path,
+                    f"has image mode {im.mode}; accepted: RGB, or L (greyscale, replicated to 3 channels)",
+                )
             im.load()
             arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
     except DataFileError:
@@ -57,8 +60,9 @@ def _image_files(folder: Path) -> list[Path]:
         if p.name.startswith("."):
             continue
         if p.is_dir() or p.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataFileError(p, f"is not an image file ({', '.join(IMAGE_SUFFIXES)}); only images belong "
-                                   f"in {folder}")
+            raise DataFileError(
+                p, f"is not an image file ({', '.join(IMAGE_SUFFIXES)}); only images belong in {folder}"
+            )
         files.append(p)
     return files
 
@@ -98,21 +102,28 @@ def _train_items(root: Path, wnids: list[str], wnids_file: Path) -> list[tuple[P
     train_dir = root / "train"
     check_folder(train_dir, "the Tiny ImageNet training folder")
     if not train_dir.is_dir():
-        raise DatasetNotFound(train_dir, f"Tiny ImageNet training images missing: expected {train_dir} with "
-                                         f"one folder per class of {wnids_file}")
+        raise DatasetNotFound(
+            train_dir,
+            f"Tiny ImageNet training images missing: expected {train_dir} with "
+            f"one folder per class of {wnids_file}",
+        )
     listed = set(wnids)
     unlisted = sorted(p.name for p in train_dir.iterdir() if p.is_dir() and p.name not in listed)
     if unlisted:
-        raise DataFileError(train_dir, f"holds class folders not listed in {wnids_file}: {_first(unlisted)} "
-                                       f"({len(unlisted)} in all)")
+        raise DataFileError(
+            train_dir,
+            f"holds class folders not listed in {wnids_file}: {_first(unlisted)} ({len(unlisted)} in all)",
+        )
     items: list[tuple[Path, int]] = []
     for label, wnid in enumerate(wnids):
         folder = train_dir / wnid / "images"
         check_folder(train_dir / wnid, f"the training folder of class {wnid}")
         check_folder(folder, f"the training images of class {wnid}")
         if not folder.is_dir():
-            raise DataFileError(folder, f"is missing: class {wnid} is listed in {wnids_file} but has no "
-                                        f"training images folder")
+            raise DataFileError(
+                folder,
+                f"is missing: class {wnid} is listed in {wnids_file} but has no training images folder",
+            )
         files = _image_files(folder)
         if not files:
             raise DataFileError(folder, f"holds no images, but class {wnid} is listed in {wnids_file}")
@@ -153,8 +164,9 @@ def _val_items(root: Path, index: dict[str, int], wnids_file: Path) -> list[tupl
         raise DataFileError(ann, "annotates no images")
     unannotated = [p.name for p in _image_files(images_dir) if p.name not in seen]
     if unannotated:
-        raise DataFileError(images_dir, f"holds {len(unannotated)} images not annotated in {ann}: "
-                                        f"{_first(unannotated)}")
+        raise DataFileError(
+            images_dir, f"holds {len(unannotated)} images not annotated in {ann}: {_first(unannotated)}"
+        )
     return items
 
 
@@ -167,10 +179,16 @@ def load_tiny_imagenet(data_dir: str | Path, train: bool = True, download: bool 
     check_not_folder(wnids_file, "the Tiny ImageNet class list")
     if not wnids_file.is_file():
         if not download:
-            hint = (f" data_dir must be the folder that contains {FOLDER}, i.e. data_dir={base.parent}."
-                    if (base / "wnids.txt").is_file() else "")
-            raise DatasetNotFound(wnids_file, f"Tiny ImageNet not found: expected {wnids_file} (unzip {URL} "
-                                              f"under {data_dir}) or pass download=true.{hint}")
+            hint = (
+                f" data_dir must be the folder that contains {FOLDER}, i.e. data_dir={base.parent}."
+                if (base / "wnids.txt").is_file()
+                else ""
+            )
+            raise DatasetNotFound(
+                wnids_file,
+                f"Tiny ImageNet not found: expected {wnids_file} (unzip {URL} "
+                f"under {data_dir}) or pass download=true.{hint}",
+            )
         fetch_and_extract(URL, base, wnids_file, "Tiny ImageNet")
     wnids = _read_wnids(wnids_file)
     if train:

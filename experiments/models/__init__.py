@@ -31,6 +31,8 @@ def construct(spec: ModelSpec) -> nn.Module:
     return _CONSTRUCTORS[spec.arch](spec)
 
 
-def build(arch: str, input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10, **options: Any) -> nn.Module:
+def build(
+    arch: str, input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10, **options: Any
+) -> nn.Module:
     """Build ``arch`` ∈ {mlp, cnn, resnet, vit} with the Appendix B.1.3 defaults overridden by ``options``."""
     return construct(make_spec(arch, tuple(input_shape), num_classes, **options))  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, stride: int, spec: ModelSpec) -> None:
         super().__init__()
+
         def norm(channels: int) -> nn.Module:
             return make_norm(spec.normalization, channels, "map", spec.affine, spec.groups)
 

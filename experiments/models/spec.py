@@ -118,7 +118,9 @@ def make_spec(arch: str, input_shape: tuple[int, int, int], num_classes: int, **
     defaults = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch]}
     unknown = sorted(set(options) - set(defaults))
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for arch {arch!r}; valid options: {', '.join(sorted(defaults))}")
+        raise ValueError(
+            f"unknown option(s) {unknown} for arch {arch!r}; valid options: {', '.join(sorted(defaults))}"
+        )
     opts = {**defaults, **options}
     if len(tuple(input_shape)) != 3 or any(int(s) < 1 for s in input_shape):
         raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {input_shape!r}")
@@ -129,7 +131,9 @@ def make_spec(arch: str, input_shape: tuple[int, int, int], num_classes: int, **
     if not width > 0:
         raise ValueError(f"width must be > 0 (a multiplier of the default sizes), got {width}")
     if opts["normalization"] not in NORMALIZATIONS:
-        raise ValueError(f"unknown normalization {opts['normalization']!r}; choices: {', '.join(NORMALIZATIONS)}")
+        raise ValueError(
+            f"unknown normalization {opts['normalization']!r}; choices: {', '.join(NORMALIZATIONS)}"
+        )
     get_activation(opts["activation"])  # raises ValueError listing the registered names
     if not 0.0 <= float(opts["dropout"]) < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {opts['dropout']}")
@@ -147,13 +151,18 @@ def make_spec(arch: str, input_shape: tuple[int, int, int], num_classes: int, **
         if not channels:
             raise ValueError("channels must list at least one convolution width")
         if min(height, width_px) < 2 ** len(channels):
-            raise ValueError(f"images of {height}×{width_px} are too small for {len(channels)} 2×2 max-pool stages")
+            raise ValueError(
+                f"images of {height}×{width_px} are too small for {len(channels)} 2×2 max-pool stages"
+            )
         sizes = {"channels": channels, "fc": _scale(int(opts["fc"]), width, "fc")}
     elif arch == "resnet":
         blocks = tuple(int(b) for b in opts["blocks"])
         if not blocks or min(blocks) < 1:
             raise ValueError(f"blocks must be positive counts per stage, got {opts['blocks']!r}")
-        sizes = {"blocks": blocks, "base_channels": _scale(int(opts["base_channels"]), width, "base_channels")}
+        sizes = {
+            "blocks": blocks,
+            "base_channels": _scale(int(opts["base_channels"]), width, "base_channels"),
+        }
     else:
         patch, dim, heads = int(opts["patch_size"]), int(opts["dim"]), int(opts["heads"])
         if heads < 1 or dim % heads:

@@ -43,7 +43,13 @@ class Attention(nn.Module):
 
 class FeedForward(nn.Sequential):
     def __init__(self, dim: int, hidden: int, activation: str, dropout: float) -> None:
-        super().__init__(nn.Linear(dim, hidden), Elementwise(activation), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout))
+        super().__init__(
+            nn.Linear(dim, hidden),
+            Elementwise(activation),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, dim),
+            nn.Dropout(dropout),
+        )
 
 
 class TransformerBlock(nn.Module):

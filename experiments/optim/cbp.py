@@ -241,11 +241,17 @@ class ContinualBackprop:
         replacement budget, and the state of the re-initialization generator (for a resumable checkpoint).
         A custom ``sampler`` holds state this object cannot see: then this is a ValueError."""
         if not self._own_sampler:
-            raise ValueError("ContinualBackprop with a custom sampler cannot save its state; pass a generator")
+            raise ValueError(
+                "ContinualBackprop with a custom sampler cannot save its state; pass a generator"
+            )
         return {
             "layers": [
-                {"age": s.age.cpu().clone(), "utility": s.utility.cpu().clone(),
-                 "mean_activation": s.mean_activation.cpu().clone(), "replacement_budget": s.replacement_budget}
+                {
+                    "age": s.age.cpu().clone(),
+                    "utility": s.utility.cpu().clone(),
+                    "mean_activation": s.mean_activation.cpu().clone(),
+                    "replacement_budget": s.replacement_budget,
+                }
                 for s in self.states
             ],
             "generator": None if self.generator is None else self.generator.get_state(),
@@ -254,12 +260,16 @@ class ContinualBackprop:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved (tensors go to each layer's device)."""
         if len(state["layers"]) != len(self.states):
-            raise ValueError(f"the saved CBP state has {len(state['layers'])} layers, this one {len(self.states)}")
+            raise ValueError(
+                f"the saved CBP state has {len(state['layers'])} layers, this one {len(self.states)}"
+            )
         for unit_state, saved in zip(self.states, state["layers"]):
             for name in ("age", "utility", "mean_activation"):
                 current = getattr(unit_state, name)
                 if saved[name].shape != current.shape:
-                    raise ValueError(f"the saved CBP {name} has shape {tuple(saved[name].shape)}, expected {tuple(current.shape)}")
+                    raise ValueError(
+                        f"the saved CBP {name} has shape {tuple(saved[name].shape)}, expected {tuple(current.shape)}"
+                    )
                 current.copy_(saved[name].to(current.device))
             unit_state.replacement_budget = float(saved["replacement_budget"])
         if (state["generator"] is None) != (self.generator is None):

@@ -153,7 +153,9 @@ def _mlp_targets(model: MLP) -> list[CBPTarget]:
             raise TypeError(
                 f"MLP layout changed: expected an activation at index {here + 2}, got {type(act).__name__}"
             )
-        layer = UnitLayer(_weight_layer(modules[here], "MLP layout"), _weight_layer(modules[nxt], "MLP layout"), act)
+        layer = UnitLayer(
+            _weight_layer(modules[here], "MLP layout"), _weight_layer(modules[nxt], "MLP layout"), act
+        )
         targets.append(CBPTarget(names[id(modules[here])], layer, _norm_or_none(norm)))
     return targets
 
@@ -172,7 +174,9 @@ def _cnn_targets(model: CNN) -> list[CBPTarget]:
         if not isinstance(pool, nn.MaxPool2d):
             raise TypeError(f"CNN layout changed: expected max-pooling at index {here + 3}")
         incoming = _weight_layer(modules[here], "CNN layout")
-        outgoing = _weight_layer(modules[convs[k + 1]] if k + 1 < len(convs) else modules[fc_at], "CNN layout")
+        outgoing = _weight_layer(
+            modules[convs[k + 1]] if k + 1 < len(convs) else modules[fc_at], "CNN layout"
+        )
         spatial = 1 if isinstance(outgoing, nn.Conv2d) else outgoing.in_features // incoming.weight.shape[0]
         layer = UnitLayer(incoming, outgoing, pool, spatial_size=spatial)
         targets.append(CBPTarget(names[id(modules[here])], layer, _norm_or_none(norm)))
@@ -180,7 +184,9 @@ def _cnn_targets(model: CNN) -> list[CBPTarget]:
     targets.append(
         CBPTarget(
             names[id(modules[fc_at])],
-            UnitLayer(_weight_layer(modules[fc_at], "CNN layout"), _weight_layer(modules[out_at], "CNN layout"), act),
+            UnitLayer(
+                _weight_layer(modules[fc_at], "CNN layout"), _weight_layer(modules[out_at], "CNN layout"), act
+            ),
             _norm_or_none(norm),
         )
     )
@@ -205,9 +211,15 @@ def _vit_targets(model: ViT) -> list[CBPTarget]:
     targets = []
     for block in model.blocks:
         if not isinstance(block.mlp, nn.Sequential):
-            raise TypeError(f"ViT layout changed: expected an nn.Sequential MLP, got {type(block.mlp).__name__}")
+            raise TypeError(
+                f"ViT layout changed: expected an nn.Sequential MLP, got {type(block.mlp).__name__}"
+            )
         mlp = list(block.mlp)
-        fc1, act, fc2 = _weight_layer(mlp[0], "ViT MLP layout"), mlp[1], _weight_layer(mlp[3], "ViT MLP layout")
+        fc1, act, fc2 = (
+            _weight_layer(mlp[0], "ViT MLP layout"),
+            mlp[1],
+            _weight_layer(mlp[3], "ViT MLP layout"),
+        )
         targets.append(CBPTarget(names[id(fc1)], UnitLayer(fc1, fc2, act)))
     return targets
 

@@ -143,7 +143,9 @@ class BitFlipConfig(BaseConfig):
     figures: bool = param(True, "write figure_b1.png and figure_b2.png")
     out: str = param(DEFAULT_OUT, "root folder of run directories")
     checkpoint_every: int = param(
-        DEFAULT_CHECKPOINT_SAMPLES, "samples between checkpoints (at bin ends), for --resume (0 = none)", low=0
+        DEFAULT_CHECKPOINT_SAMPLES,
+        "samples between checkpoints (at bin ends), for --resume (0 = none)",
+        low=0,
     )
 
     def validate(self) -> None:
@@ -174,7 +176,9 @@ class BitFlipConfig(BaseConfig):
     def inert_keys(self) -> dict[str, Inert]:
         out: dict[str, Inert] = {}
         if not self.uses_cbp:
-            out |= inert(CBP_KEYS, "switch_step < samples", f"switch_step={self.switch_step} ≥ samples={self.samples}")
+            out |= inert(
+                CBP_KEYS, "switch_step < samples", f"switch_step={self.switch_step} ≥ samples={self.samples}"
+            )
         elif self.replacement_rate == 0:
             out |= inert(CBP_KEYS[1:], "replacement_rate > 0", "replacement_rate=0: CBP replaces no unit")
         if self.flipping_bits == 0:
@@ -251,7 +255,9 @@ def bin_logger(
         if bad:
             raise Diverged.at(
                 f"the online loss (lr={cfg.lr}) is not finite for seed(s) {', '.join(map(str, bad))}",
-                width=width, step=step, seeds=bad,
+                width=width,
+                step=step,
+                seeds=bad,
             )
         features = engine.hidden_features(probe)
         if not np.isfinite(features).all():
@@ -296,8 +302,11 @@ def resume(run_dir: str | Path) -> Path:
     engines = make_engines(cfg)
     if checkpoint is not None and checkpoint["state"]["engine"] is not None:
         check_backend(engines[cfg.width[checkpoint["state"]["width_index"]]], checkpoint["state"]["engine"])
-    at = "the start (no checkpoint)" if checkpoint is None else (
-        f"sample {checkpoint['step']} of width {cfg.width[checkpoint['state']['width_index']]}")
+    at = (
+        "the start (no checkpoint)"
+        if checkpoint is None
+        else (f"sample {checkpoint['step']} of width {cfg.width[checkpoint['state']['width_index']]}")
+    )
     with tracked_run(run_dir, f"resumed from {at}"):
         train_widths(cfg, engines, run_dir, checkpoint)
     return run_dir
@@ -310,7 +319,9 @@ def train_widths(
     A checkpoint's ``state``: ``width_index``, ``timings`` (finished widths) and ``engine``
     (:func:`experiments.studies.bitflip_state.capture_engine`, None when taken between widths)."""
     probe = run_probe_inputs(cfg.run_seeds(), cfg.num_bits, cfg.probe_size)  # each run's own batch
-    saver = Checkpointer(run_dir, STUDY, json.loads(json.dumps(cfg.to_dict(), allow_nan=False)), cfg.checkpoint_every)
+    saver = Checkpointer(
+        run_dir, STUDY, json.loads(json.dumps(cfg.to_dict(), allow_nan=False)), cfg.checkpoint_every
+    )
     timings: dict[str, float] = {}
     first, lines, elapsed_before = 0, 0, 0.0
     widths = list(engines)
@@ -332,27 +343,45 @@ def train_widths(
             start = time.perf_counter() - (elapsed_before if index == first else 0.0)
             on_bin = bin_logger(cfg, engine, width, probe, log, bar)
 
-            def logged_and_saved(step: int, losses: np.ndarray, index: int = index, on_bin: Any = on_bin,
-                                 engine: EngineBase = engine, start: float = start) -> None:
+            def logged_and_saved(
+                step: int,
+                losses: np.ndarray,
+                index: int = index,
+                on_bin: Any = on_bin,
+                engine: EngineBase = engine,
+                start: float = start,
+            ) -> None:
                 on_bin(step, losses)
                 if step < cfg.samples and saver.due(step, step - cfg.bin_size):
                     log.sync()
-                    saver.save(step, log.lines, {"width_index": index, "timings": timings,
-                                                 "engine": capture_engine(engine),
-                                                 "elapsed_s": time.perf_counter() - start})
+                    saver.save(
+                        step,
+                        log.lines,
+                        {
+                            "width_index": index,
+                            "timings": timings,
+                            "engine": capture_engine(engine),
+                            "elapsed_s": time.perf_counter() - start,
+                        },
+                    )
 
             engine.run_binned(cfg.samples - engine.step, cfg.bin_size, logged_and_saved)
             timings[str(width)] = time.perf_counter() - start
             if saver.every and index + 1 < len(widths):
                 log.sync()
-                saver.save(cfg.samples, log.lines, {"width_index": index + 1, "timings": timings, "engine": None})
+                saver.save(
+                    cfg.samples, log.lines, {"width_index": index + 1, "timings": timings, "engine": None}
+                )
     run = load_run(run_dir, KIND)
     summary = summarize_runs([run])
     summary["wall_seconds_per_width"] = timings
     summary["engine_per_width"] = {
-        str(w): e.backend if e.fallback_note is None else f"{e.backend} ({e.fallback_note})" for w, e in engines.items()
+        str(w): e.backend if e.fallback_note is None else f"{e.backend} ({e.fallback_note})"
+        for w, e in engines.items()
     }
-    summary["sample_steps_per_second"] = {w: cfg.samples * len(cfg.run_seeds()) / s for w, s in timings.items()}
+    summary["sample_steps_per_second"] = {
+        w: cfg.samples * len(cfg.run_seeds()) / s for w, s in timings.items()
+    }
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     targets = {name: run_dir / name for name in FIGURE_NAMES}
     if cfg.figures and not any(path.exists() for path in targets.values()):  # drawn already if killed after
@@ -370,14 +399,26 @@ def missing_records(cfg: BitFlipConfig, records: list[dict[str, Any]]) -> str | 
         short = [s for s in cfg.run_seeds() if (width, s) not in done]
         if short:
             last = max((int(r["step"]) for r in records if r.get("width") == width), default=0)
-            problems.append(f"width {width}: {len(short)} of {len(cfg.run_seeds())} seeds stop before step "
-                            f"{cfg.samples} (last bin logged: step {last})")
+            problems.append(
+                f"width {width}: {len(short)} of {len(cfg.run_seeds())} seeds stop before step "
+                f"{cfg.samples} (last bin logged: step {last})"
+            )
     return "; ".join(problems) or None
 
 
 KIND = StudyKind(
-    STUDY, BitFlipConfig, missing_records, lambda config: "bit flipping", frozenset({"chunk_size"}),
-    environment_keys=("numpy", "numba", "torch", "torch_threads", *(name.lower() for name in THREAD_ENVIRONMENT)),
+    STUDY,
+    BitFlipConfig,
+    missing_records,
+    lambda config: "bit flipping",
+    frozenset({"chunk_size"}),
+    environment_keys=(
+        "numpy",
+        "numba",
+        "torch",
+        "torch_threads",
+        *(name.lower() for name in THREAD_ENVIRONMENT),
+    ),
 )
 """The bit-flipping study for :mod:`experiments.analysis`: the chunk size changes no number (tested
 bitwise); the engines are numba (fused; absent numba means the numpy engine) or numpy, the probe metrics
@@ -447,7 +488,9 @@ def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
                     continue
                 seeds.add(int(s.count.max()))
                 varies = int(s.count.min()) != int(s.count.max())
-                text = (f"{label}, " if many else "") + f"width {width}" + (f" ({s.n_label})" if varies else "")
+                text = (
+                    (f"{label}, " if many else "") + f"width {width}" + (f" ({s.n_label})" if varies else "")
+                )
                 ax.plot(s.steps, s.mean, label=text)
                 ax.fill_between(s.steps, s.mean - s.std, s.mean + s.std, alpha=0.25)
     switches = sorted({g[0].config.switch_step for g in groups.values() if g[0].config.uses_cbp})
@@ -503,10 +546,16 @@ FIGURES = StudyFigures(KIND, FIGURE_NAMES, lambda run_dir: run_dir, draw)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bitflip`` subcommand's arguments: ``[--preset NAME] [--out DIR] [key=value ...]``."""
-    parser.add_argument("--preset", default=None, choices=list(BitFlipConfig.PRESETS),
-                        help=f"one of {', '.join(BitFlipConfig.PRESETS)} (default: default)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        choices=list(BitFlipConfig.PRESETS),
+        help=f"one of {', '.join(BitFlipConfig.PRESETS)} (default: default)",
+    )
     add_resume_argument(parser)
-    parser.add_argument("--out", default=None, help=f"root folder of run directories (same as out=DIR; default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", default=None, help=f"root folder of run directories (same as out=DIR; default {DEFAULT_OUT})"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     parser.epilog = "keys:\n" + BitFlipConfig.describe()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter

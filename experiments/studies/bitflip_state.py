@@ -38,10 +38,28 @@ NUMPY_CBP_ARRAYS = ("age", "decay_power", "mean_activation", "utility", "budget"
 
 ENGINE_ARRAYS: dict[str, tuple[str, ...]] = {
     "numpy": ("hidden", "output", "output_bias"),
-    "fused": ("_w", "output", "output_bias", "_age", "_decay_power", "_mean_activation", "_utility", "_budget",
-              "_words"),
-    "torch": ("_w", "_v", "_c", "_age", "_decay_power", "_mean_activation", "_utility", "_budget",
-              "_replacements"),
+    "fused": (
+        "_w",
+        "output",
+        "output_bias",
+        "_age",
+        "_decay_power",
+        "_mean_activation",
+        "_utility",
+        "_budget",
+        "_words",
+    ),
+    "torch": (
+        "_w",
+        "_v",
+        "_c",
+        "_age",
+        "_decay_power",
+        "_mean_activation",
+        "_utility",
+        "_budget",
+        "_replacements",
+    ),
 }
 """Per engine, the attributes (numpy arrays or torch tensors) that learning changes in place."""
 
@@ -70,21 +88,30 @@ def capture_engine(engine: EngineBase) -> dict[str, Any]:
         "data": {
             "step": int(data.step),
             "flip_bits": array_to_tensor(data.flip_bits),
-            "streams": [{name: gen.bit_generator.state for name, gen in streams.items()} for streams in data.streams],
+            "streams": [
+                {name: gen.bit_generator.state for name, gen in streams.items()} for streams in data.streams
+            ],
         },
     }
     if engine.backend == "numpy":
         cbp = engine.cbp_state  # type: ignore[attr-defined]
-        state["cbp"] = None if cbp is None else {
-            **{name: array_to_tensor(getattr(cbp, name)) for name in NUMPY_CBP_ARRAYS},
-            "maturing": {int(step): array_to_tensor(counts) for step, counts in cbp.maturing.items()},
-        }
+        state["cbp"] = (
+            None
+            if cbp is None
+            else {
+                **{name: array_to_tensor(getattr(cbp, name)) for name in NUMPY_CBP_ARRAYS},
+                "maturing": {int(step): array_to_tensor(counts) for step, counts in cbp.maturing.items()},
+            }
+        )
     else:
         pool = engine._pool  # type: ignore[attr-defined]
         start = pool.start if engine.backend == "fused" else engine._pool_start.cpu().numpy()  # type: ignore[attr-defined]
         state["cbp_on"] = bool(engine._cbp_on)  # type: ignore[attr-defined]
-        state["pool"] = {"values": array_to_tensor(pool.values), "start": array_to_tensor(start),
-                         "stop": array_to_tensor(pool.stop)}
+        state["pool"] = {
+            "values": array_to_tensor(pool.values),
+            "start": array_to_tensor(start),
+            "stop": array_to_tensor(pool.stop),
+        }
     return state
 
 
@@ -92,16 +119,24 @@ def restore_engine(engine: EngineBase, state: dict[str, Any]) -> None:
     """Bring ``engine`` (freshly built from the same configuration) to the captured ``state``."""
     check_backend(engine, state)
     if len(state["data"]["streams"]) != engine.num_runs:
-        raise ValueError(f"the checkpoint holds {len(state['data']['streams'])} runs, the engine {engine.num_runs}")
+        raise ValueError(
+            f"the checkpoint holds {len(state['data']['streams'])} runs, the engine {engine.num_runs}"
+        )
     engine.step = state["step"]
     engine.replacements[...] = tensor_to_array(state["replacements"], engine.replacements)
     for name in ENGINE_ARRAYS[engine.backend]:
         _load_into(getattr(engine, name), state["arrays"][name])
     if engine.backend == "numpy":
         saved_cbp = state["cbp"]
-        engine.cbp_state = None if saved_cbp is None else _CBPState(  # type: ignore[attr-defined]
-            **{name: tensor_to_array(saved_cbp[name]) for name in NUMPY_CBP_ARRAYS},
-            maturing={int(step): tensor_to_array(counts) for step, counts in saved_cbp["maturing"].items()},
+        engine.cbp_state = (
+            None
+            if saved_cbp is None
+            else _CBPState(  # type: ignore[attr-defined]
+                **{name: tensor_to_array(saved_cbp[name]) for name in NUMPY_CBP_ARRAYS},
+                maturing={
+                    int(step): tensor_to_array(counts) for step, counts in saved_cbp["maturing"].items()
+                },
+            )
         )
     else:
         _restore_pool(engine, state)
@@ -137,7 +172,9 @@ def _stored(value: np.ndarray | torch.Tensor) -> torch.Tensor:
 def _load_into(target: np.ndarray | torch.Tensor, saved: torch.Tensor) -> None:
     """Write ``saved`` into the engine's array or tensor in place (its dtype, layout and device kept)."""
     if tuple(saved.shape) != tuple(target.shape):
-        raise ValueError(f"the checkpoint holds an array of shape {tuple(saved.shape)}, the engine {tuple(target.shape)}")
+        raise ValueError(
+            f"the checkpoint holds an array of shape {tuple(saved.shape)}, the engine {tuple(target.shape)}"
+        )
     if isinstance(target, torch.Tensor):
         target.copy_(saved.to(target.device, target.dtype))
     else:

@@ -126,15 +126,29 @@ class CloningConfig(BaseConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": {
-            "dataset": "synthetic", "synthetic_shape": (3, 8, 8), "train_samples": 2048, "test_samples": 512,
-            "synthetic_noise": 2.0, "arch": "mlp", "width": 0.25, "base_epochs": 4, "clone_epochs": 40,
-            "batch_size": 64, "base_lr": 0.05, "lr": 0.05, "metric_every": 5, "metric_batch": 256,
-            "augment": False, "threads": 1,
+            "dataset": "synthetic",
+            "synthetic_shape": (3, 8, 8),
+            "train_samples": 2048,
+            "test_samples": 512,
+            "synthetic_noise": 2.0,
+            "arch": "mlp",
+            "width": 0.25,
+            "base_epochs": 4,
+            "clone_epochs": 40,
+            "batch_size": 64,
+            "base_lr": 0.05,
+            "lr": 0.05,
+            "metric_every": 5,
+            "metric_batch": 256,
+            "augment": False,
+            "threads": 1,
         },
         "paper": {"dataset": "cifar10", "base_epochs": 20, "clone_epochs": 500, "metric_every": 5},
     }
 
-    dataset: Literal["synthetic", "cifar10", "cifar100", "mnist", "tiny_imagenet"] = param("cifar10", "dataset")
+    dataset: Literal["synthetic", "cifar10", "cifar100", "mnist", "tiny_imagenet"] = param(
+        "cifar10", "dataset"
+    )
     data_dir: str = param("data", "folder holding the dataset files")
     download: bool = param(False, "download the dataset when missing (needs network)")
     synthetic_shape: tuple[int, ...] = param((3, 8, 8), "C,H,W of the synthetic task", low=1)
@@ -147,11 +161,14 @@ class CloningConfig(BaseConfig):
     )
     activation: str = param("default", "activation (theory registry name; default = relu, gelu for vit)")
     normalization: Literal["default", "none", "batch", "layer", "group"] = param(
-        "default", "normalization; default = batch (layer for vit), Figure B.7")
+        "default", "normalization; default = batch (layer for vit), Figure B.7"
+    )
     dropout: float = param(0.0, "dropout probability of base and clone", low=0.0, high=1.0, high_open=True)
     patch_size: int = param(0, "ViT patch size (0 = 8, or 4 for images smaller than 16)", low=0)
     clone_factor: int = param(2, "width expansion factor", low=2)
-    perturb: Literal["none", "equitable", "forward"] = param("none", "symmetry-breaking variant of the expansion")
+    perturb: Literal["none", "equitable", "forward"] = param(
+        "none", "symmetry-breaking variant of the expansion"
+    )
     perturb_scale: float = param(0.1, "perturbation std relative to each weight's RMS", low=0.0)
     base_lr: float = param(0.01, "SGD learning rate of the base pre-training", low=0.0, low_open=True)
     optimizer: Literal["sgd", "adam", "noisy_sgd"] = param("sgd", "optimizer of the side-by-side phase")
@@ -164,7 +181,9 @@ class CloningConfig(BaseConfig):
     metric_every: int = param(5, "epochs between metric evaluations", low=1)
     metric_batch: int = param(512, "size of the stratified metric batch", low=2)
     augment: bool = param(True, "random crop (padding 4) and horizontal flip on the device")
-    amp: Literal["auto", "off", "bf16", "fp16"] = param("auto", "mixed precision (auto: bf16 on CUDA, off on CPU)")
+    amp: Literal["auto", "off", "bf16", "fp16"] = param(
+        "auto", "mixed precision (auto: bf16 on CUDA, off on CPU)"
+    )
     pin_memory: Literal["auto", "true", "false"] = param("auto", "pinned host memory (auto: on CUDA only)")
     num_workers: int = param(0, "DataLoader worker processes", low=0)
     out: str = param("runs", "root folder of run directories")
@@ -205,15 +224,27 @@ def load_data(cfg: CloningConfig) -> tuple[ImageDataset, ImageDataset]:
         n_train = cfg.train_samples or SYNTHETIC_TRAIN_DEFAULT
         n_test = cfg.test_samples or SYNTHETIC_TEST_DEFAULT
         train = make_synthetic(n_train, image_shape=shape, noise=cfg.synthetic_noise, seed=cfg.seed)  # type: ignore[arg-type]
-        test = make_synthetic(n_test, image_shape=shape, noise=cfg.synthetic_noise, seed=cfg.seed,  # type: ignore[arg-type]
-                              sample_seed=cfg.seed + SYNTHETIC_TEST_SEED_OFFSET)
+        test = make_synthetic(
+            n_test,
+            image_shape=shape,
+            noise=cfg.synthetic_noise,
+            seed=cfg.seed,  # type: ignore[arg-type]
+            sample_seed=cfg.seed + SYNTHETIC_TEST_SEED_OFFSET,
+        )
         return train, test
     full_train = load_dataset(cfg.dataset, cfg.data_dir, True, cfg.download)
     full_test = load_dataset(cfg.dataset, cfg.data_dir, False, cfg.download)
-    for key, n, full in (("train_samples", cfg.train_samples, full_train), ("test_samples", cfg.test_samples, full_test)):
+    for key, n, full in (
+        ("train_samples", cfg.train_samples, full_train),
+        ("test_samples", cfg.test_samples, full_test),
+    ):
         if n > len(full):
-            raise ConfigError(f"{key}={n} exceeds the {len(full)} images of {cfg.dataset}; give at most {len(full)} (0 = all)")
-    return full_train.subset(cfg.train_samples or None, cfg.seed), full_test.subset(cfg.test_samples or None, cfg.seed)
+            raise ConfigError(
+                f"{key}={n} exceeds the {len(full)} images of {cfg.dataset}; give at most {len(full)} (0 = all)"
+            )
+    return full_train.subset(cfg.train_samples or None, cfg.seed), full_test.subset(
+        cfg.test_samples or None, cfg.seed
+    )
 
 
 def model_options(cfg: CloningConfig, input_shape: tuple[int, int, int]) -> dict[str, Any]:
@@ -242,7 +273,9 @@ class CloningSetup:
 
     def prep(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images to the device, in [0, 1], normalised per channel."""
-        return normalize(images.to(self.precision.device, non_blocking=True).float() / 255.0, self.mean, self.std)
+        return normalize(
+            images.to(self.precision.device, non_blocking=True).float() / 255.0, self.mean, self.std
+        )
 
 
 def prepare(cfg: CloningConfig, check_out: bool = True) -> tuple[CloningSetup, ImageDataset]:
@@ -257,7 +290,9 @@ def prepare(cfg: CloningConfig, check_out: bool = True) -> tuple[CloningSetup, I
         raise ConfigError(str(err)) from None
     for key, size in (("metric_batch", cfg.metric_batch), ("batch_size", cfg.batch_size)):
         if size > len(train):
-            raise ConfigError(f"{key}={size} exceeds the {len(train)} training images; give at most {len(train)}")
+            raise ConfigError(
+                f"{key}={size} exceeds the {len(train)} training images; give at most {len(train)}"
+            )
     mean, std = channel_stats(train.as_float())
     precision = Precision.resolve(cfg.amp, cfg.device)
     pin = resolve_pin_memory(PIN_MEMORY[cfg.pin_memory], cfg.device)
@@ -327,7 +362,9 @@ def train_step(side: Side, x: torch.Tensor, y: torch.Tensor, precision: Precisio
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
     """Eval-mode accuracy of ``model`` on (x, y) in batches of ``batch``."""
     model.eval()
-    correct = sum(int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum()) for i in range(0, len(y), batch))
+    correct = sum(
+        int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum()) for i in range(0, len(y), batch)
+    )
     return correct / max(1, len(y))
 
 
@@ -357,10 +394,14 @@ def check_parameters(state: CloningState) -> None:
     """:class:`Diverged` when a parameter of a side holds NaN or inf."""
     for side in state.sides:
         if not all(bool(torch.isfinite(p).all()) for p in side.model.parameters()):
-            raise Diverged.at(f"the {side.name}'s parameters are not finite", phase=state.phase, epoch=state.epoch)
+            raise Diverged.at(
+                f"the {side.name}'s parameters are not finite", phase=state.phase, epoch=state.epoch
+            )
 
 
-def clone_metrics(setup: CloningSetup, state: CloningState, metric_x: torch.Tensor, metric_y: torch.Tensor) -> dict[str, float]:
+def clone_metrics(
+    setup: CloningSetup, state: CloningState, metric_x: torch.Tensor, metric_y: torch.Tensor
+) -> dict[str, float]:
     """Cloning R² (forward, backward, mean; per layer), effective ranks, agreement, manifold distances."""
     assert state.expansion is not None
     check_parameters(state)
@@ -371,7 +412,10 @@ def clone_metrics(setup: CloningSetup, state: CloningState, metric_x: torch.Tens
         clone_out, clone_h, clone_g = layer_features(clone, metric_x, metric_y, exp.layers, seed=seed)
         r2 = clone_r2_by_layer(clone_h, clone_g, exp.profiles)
         last = exp.layers[-1]
-        ranks = {"clone_effective_rank": effective_rank(clone_h[last]), "base_effective_rank": effective_rank(base_h[last])}
+        ranks = {
+            "clone_effective_rank": effective_rank(clone_h[last]),
+            "base_effective_rank": effective_rank(base_h[last]),
+        }
     except NonFiniteFeatures as err:
         raise Diverged.at(str(err), phase=state.phase, epoch=state.epoch) from None
     forward = [v for k, v in r2.items() if k.endswith("/forward")]
@@ -395,7 +439,9 @@ def clone_metrics(setup: CloningSetup, state: CloningState, metric_x: torch.Tens
 def side_by_side_optimizer(cfg: CloningConfig, model: nn.Module) -> torch.optim.Optimizer:
     """The optimizer of the side-by-side phase (noisy SGD with its σ₀, λ and the run's seed)."""
     if cfg.optimizer == "noisy_sgd":
-        return make_optimizer("noisy_sgd", model.parameters(), lr=cfg.lr, sigma0=cfg.sigma0, decay=cfg.decay, seed=cfg.seed)
+        return make_optimizer(
+            "noisy_sgd", model.parameters(), lr=cfg.lr, sigma0=cfg.sigma0, decay=cfg.decay, seed=cfg.seed
+        )
     return make_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr)
 
 
@@ -410,7 +456,10 @@ def expand(setup: CloningSetup, state: CloningState, metric_x: torch.Tensor, met
     clone.zero_grad(set_to_none=True)
     layers = feature_layers(base)
     state.expansion = Expansion(
-        plan, [p.detach().clone() for p in clone.parameters()], layers, {n: plan.outputs[n].profile for n in layers}
+        plan,
+        [p.detach().clone() for p in clone.parameters()],
+        layers,
+        {n: plan.outputs[n].profile for n in layers},
     )
     state.sides = [
         Side("clone", clone, side_by_side_optimizer(cfg, clone)),
@@ -428,9 +477,14 @@ def run(cfg: CloningConfig) -> Path:
         seed_everything(cfg.seed)
         setup, test = prepare(cfg)
         train = setup.train
-        resolved = {"amp": str(setup.precision.dtype), "pin_memory": setup.pin_memory,
-                    "input_shape": list(train.input_shape), "num_classes": train.num_classes,
-                    "train_samples": len(train), "test_samples": len(test)}
+        resolved = {
+            "amp": str(setup.precision.dtype),
+            "pin_memory": setup.pin_memory,
+            "input_shape": list(train.input_shape),
+            "num_classes": train.num_classes,
+            "train_samples": len(train),
+            "test_samples": len(test),
+        }
         with open_run(cfg.out, STUDY, cfg, extra={"resolved": resolved}) as run_dir:
             train_and_log(setup, test, run_dir)
             draw_run(run_dir)
@@ -462,8 +516,14 @@ def capture_state(state: CloningState) -> dict[str, Any]:
     return {
         "phase": state.phase,
         "epoch": state.epoch,
-        "sides": [{"name": side.name, "model": module_to_cpu_state(side.model),
-                   "optimizer": optimizer_to_cpu_state(side.optimizer)} for side in state.sides],
+        "sides": [
+            {
+                "name": side.name,
+                "model": module_to_cpu_state(side.model),
+                "optimizer": optimizer_to_cpu_state(side.optimizer),
+            }
+            for side in state.sides
+        ],
         "loader_generator": None if generator is None else generator.get_state(),
         "aug_generator": state.aug_gen.get_state(),
         "scaler": None if state.scaler is None else state.scaler.state_dict(),
@@ -481,10 +541,14 @@ def restore_state(setup: CloningSetup, state: CloningState, saved: dict[str, Any
         layers = feature_layers(base)
         start = [t.to(device) for t in saved["clone_start"]]
         state.expansion = Expansion(plan, start, layers, {n: plan.outputs[n].profile for n in layers})
-        state.sides = [Side("clone", clone, side_by_side_optimizer(cfg, clone)),
-                       Side("base", base, side_by_side_optimizer(cfg, base))]
+        state.sides = [
+            Side("clone", clone, side_by_side_optimizer(cfg, clone)),
+            Side("base", base, side_by_side_optimizer(cfg, base)),
+        ]
     if [side.name for side in state.sides] != [side["name"] for side in saved["sides"]]:
-        raise ValueError(f"the checkpoint's models {[s['name'] for s in saved['sides']]} do not match the phase")
+        raise ValueError(
+            f"the checkpoint's models {[s['name'] for s in saved['sides']]} do not match the phase"
+        )
     for side, side_state in zip(state.sides, saved["sides"]):
         side.model.load_state_dict(side_state["model"])
         load_optimizer_state(side.optimizer, side_state["optimizer"])
@@ -497,18 +561,29 @@ def restore_state(setup: CloningSetup, state: CloningState, saved: dict[str, Any
         state.scaler.load_state_dict(saved["scaler"])
 
 
-def train_and_log(setup: CloningSetup, test: ImageDataset, run_dir: Path, checkpoint: dict[str, Any] | None = None) -> None:
+def train_and_log(
+    setup: CloningSetup, test: ImageDataset, run_dir: Path, checkpoint: dict[str, Any] | None = None
+) -> None:
     """Both phases, logging one record per epoch to ``run_dir``'s metrics.jsonl; with ``checkpoint``,
     from that checkpoint on (the global random states restored last, after every object is rebuilt)."""
     cfg, train, device = setup.cfg, setup.train, setup.precision.device
     metric_idx = stratified_indices(train.labels, cfg.metric_batch, cfg.seed)
     metric_x, metric_y = setup.prep(train.images[metric_idx]), train.labels[metric_idx].to(device)
     test_x, test_y = setup.prep(test.images), test.labels.to(device)
-    base = build(cfg.arch, train.input_shape, train.num_classes, **model_options(cfg, train.input_shape)).to(device)
+    base = build(cfg.arch, train.input_shape, train.num_classes, **model_options(cfg, train.input_shape)).to(
+        device
+    )
     state = CloningState(
         sides=[Side("base", base, make_optimizer("sgd", base.parameters(), lr=cfg.base_lr))],
-        loader=make_loader(train.images, train.labels, cfg.batch_size, shuffle=True, seed=cfg.seed,
-                           pin_memory=setup.pin_memory, num_workers=cfg.num_workers),
+        loader=make_loader(
+            train.images,
+            train.labels,
+            cfg.batch_size,
+            shuffle=True,
+            seed=cfg.seed,
+            pin_memory=setup.pin_memory,
+            num_workers=cfg.num_workers,
+        ),
         aug_gen=torch.Generator().manual_seed(cfg.seed + AUGMENT_SEED_OFFSET),
         scaler=setup.precision.new_scaler(),
     )
@@ -538,18 +613,31 @@ def train_and_log(setup: CloningSetup, test: ImageDataset, run_dir: Path, checkp
         while state.phase == "base" and state.epoch < cfg.base_epochs:
             train_epoch(setup, state, bar)
             side = state.sides[0]
-            log.log(step=state.epoch - 1 - cfg.base_epochs, phase="base", epoch=state.epoch,
-                    base_loss=side.epoch.loss_sum / side.epoch.seen, base_acc=side.epoch.correct / side.epoch.seen,
-                    base_test_acc=accuracy(base, test_x, test_y, cfg.batch_size))
+            log.log(
+                step=state.epoch - 1 - cfg.base_epochs,
+                phase="base",
+                epoch=state.epoch,
+                base_loss=side.epoch.loss_sum / side.epoch.seen,
+                base_acc=side.epoch.correct / side.epoch.seen,
+                base_test_acc=accuracy(base, test_x, test_y, cfg.batch_size),
+            )
             maybe_checkpoint(log)
         if state.phase == "base":
             deviation = expand(setup, state, metric_x, metric_y)
-            log.log(step=0, phase="clone", epoch=0, expansion_max_deviation=deviation,
-                    **clone_metrics(setup, state, metric_x, metric_y))
+            log.log(
+                step=0,
+                phase="clone",
+                epoch=0,
+                expansion_max_deviation=deviation,
+                **clone_metrics(setup, state, metric_x, metric_y),
+            )
         while state.epoch < cfg.clone_epochs:
             train_epoch(setup, state, bar)
-            record: dict[str, Any] = {**state.sides[0].summary(), **state.sides[1].summary(),
-                                      "elapsed_s": time.monotonic() - start}
+            record: dict[str, Any] = {
+                **state.sides[0].summary(),
+                **state.sides[1].summary(),
+                "elapsed_s": time.monotonic() - start,
+            }
             if state.epoch % cfg.metric_every == 0 or state.epoch == cfg.clone_epochs:
                 check_parameters(state)
                 record["clone_test_acc"] = accuracy(state.sides[0].model, test_x, test_y, cfg.batch_size)
@@ -584,8 +672,11 @@ KIND = StudyKind(STUDY, CloningConfig, missing_records, lambda config: str(confi
 PANELS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Cloning R²", ("cloning_r2",), "R²"),
     ("Training loss (solid: clone, dashed: base)", ("clone_loss", "base_loss"), "loss"),
-    ("Effective rank, last hidden layer (solid: clone, dashed: base)", ("clone_effective_rank", "base_effective_rank"),
-     "effective rank"),
+    (
+        "Effective rank, last hidden layer (solid: clone, dashed: base)",
+        ("clone_effective_rank", "base_effective_rank"),
+        "effective rank",
+    ),
 )
 
 
@@ -606,8 +697,13 @@ def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
                     continue
                 who = key.split("_")[0] if len(keys) > 1 else ""
                 pooled = int(s.count.max()) > 1
-                ax.plot(s.steps, s.mean, color=colour, linestyle="-" if ki == 0 else "--",
-                        label=f"{label} {who}".strip() + (f" ({s.n_label})" if pooled else ""))
+                ax.plot(
+                    s.steps,
+                    s.mean,
+                    color=colour,
+                    linestyle="-" if ki == 0 else "--",
+                    label=f"{label} {who}".strip() + (f" ({s.n_label})" if pooled else ""),
+                )
                 if pooled:
                     ax.fill_between(s.steps, s.mean - s.std, s.mean + s.std, color=colour, alpha=0.2)
         ax.set_title(title)
@@ -634,8 +730,12 @@ def draw_run(run_dir: Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default=None, choices=list(CloningConfig.PRESETS),
-                        help="configuration preset (default: smoke)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        choices=list(CloningConfig.PRESETS),
+        help="configuration preset (default: smoke)",
+    )
     parser.add_argument("--out", default=None, help="root folder of run directories (same as out=DIR)")
     add_resume_argument(parser)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="configuration overrides")

@@ -36,7 +36,9 @@ class StudyFigures:
     draw: Callable[[Groups, dict[str, Path]], list[Path]]
 
 
-def destinations(figures: StudyFigures, run_dirs: Sequence[Path], output: str | Path | None) -> dict[str, Path]:
+def destinations(
+    figures: StudyFigures, run_dirs: Sequence[Path], output: str | Path | None
+) -> dict[str, Path]:
     """The file of every figure of ``figures`` by the rules of the module docstring; a file that already
     exists is a FileExistsError naming it (nothing is written then)."""
     if output is not None:
@@ -76,14 +78,18 @@ def save_figure(fig: Any, path: Path, dpi: int = FIGURE_DPI) -> Path:
     return path
 
 
-def redraw(figures: StudyFigures, paths: Sequence[str | Path], output: str | Path | None) -> tuple[list[Path], list[str]]:
+def redraw(
+    figures: StudyFigures, paths: Sequence[str | Path], output: str | Path | None
+) -> tuple[list[Path], list[str]]:
     """Load the runs under ``paths``, group them (:func:`experiments.analysis.group_runs`) and draw the
     study's figures (:func:`destinations`); returns the written files and the notes for the reader."""
     runs = [load_run(d, figures.kind) for d in find_runs(paths)]
     groups = group_runs(runs)
     empty = [run for run in runs if not run.records]
     if len(empty) == len(runs):
-        raise FileNotFoundError(f"no records to draw: {', '.join(str(r.path) for r in empty)} hold no metrics yet")
+        raise FileNotFoundError(
+            f"no records to draw: {', '.join(str(r.path) for r in empty)} hold no metrics yet"
+        )
     targets = destinations(figures, [run.path for run in runs], output)
     return figures.draw(groups, targets), groups.notes
 

@@ -30,8 +30,12 @@ STUDY_FIGURES: dict[str, StudyFigures] = {
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("runs", nargs="+", help="run directories (or folders containing run directories), or one "
-                        "sweep directory (its figure goes into SWEEP_DIR/plots/<stamp>/)")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        help="run directories (or folders containing run directories), or one "
+        "sweep directory (its figure goes into SWEEP_DIR/plots/<stamp>/)",
+    )
     parser.add_argument(
         "--output",
         default=None,

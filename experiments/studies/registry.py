@@ -54,7 +54,9 @@ class Study:
         return STEP_UNITS[self.name]
 
 
-def _input(dataset: str, synthetic_shape: tuple[int, ...], synthetic_classes: int) -> tuple[tuple[int, int, int], int, int]:
+def _input(
+    dataset: str, synthetic_shape: tuple[int, ...], synthetic_classes: int
+) -> tuple[tuple[int, int, int], int, int]:
     if dataset == "synthetic":
         c, h, w = synthetic_shape
         return (c, h, w), synthetic_classes, 0
@@ -100,20 +102,36 @@ def bitflip_precheck(cfg: bitflip.BitFlipConfig) -> None:
 
 STUDIES: dict[str, Study] = {
     "cloning": Study(
-        "cloning", cloning.CloningConfig,
+        "cloning",
+        cloning.CloningConfig,
         lambda preset, overrides: resolve_config(cloning.CloningConfig, preset, overrides),
         cloning_precheck,
         lambda cfg: cfg.total_steps(cloning_train_samples(cfg)),
-        cloning.run, cloning.resume, "seed", cloning.FIGURES,
+        cloning.run,
+        cloning.resume,
+        "seed",
+        cloning.FIGURES,
     ),
     "continual": Study(
-        "continual", continual.ContinualConfig, continual.resolve_continual_config, continual_precheck,
-        lambda cfg: cfg.total_steps(), continual.run, continual.resume, "seeds", continual.FIGURES,
+        "continual",
+        continual.ContinualConfig,
+        continual.resolve_continual_config,
+        continual_precheck,
+        lambda cfg: cfg.total_steps(),
+        continual.run,
+        continual.resume,
+        "seeds",
+        continual.FIGURES,
     ),
     "bitflip": Study(
-        "bitflip", bitflip.BitFlipConfig,
+        "bitflip",
+        bitflip.BitFlipConfig,
         lambda preset, overrides: resolve_config(bitflip.BitFlipConfig, preset, overrides),
-        bitflip_precheck, lambda cfg: cfg.total_steps(), bitflip.run_study, bitflip.resume, "seeds",
+        bitflip_precheck,
+        lambda cfg: cfg.total_steps(),
+        bitflip.run_study,
+        bitflip.resume,
+        "seeds",
         bitflip.FIGURES,
     ),
 }

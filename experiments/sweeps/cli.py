@@ -40,32 +40,63 @@ from experiments.sweeps.worker import DIVERGED_PREFIX
 DEFAULT_OUT = "runs"
 DEFAULT_PRESET = {"cloning": "smoke", "continual": "smoke", "bitflip": "default"}
 EXIT_SOME_FAILED = 1
-EXECUTOR_FLAGS = ("jobs", "threads_per_run", "slurm_partition", "slurm_account", "gpus_per_run", "cpus_per_run",
-                  "timeout_min", "array_parallelism")
+EXECUTOR_FLAGS = (
+    "jobs",
+    "threads_per_run",
+    "slurm_partition",
+    "slurm_account",
+    "gpus_per_run",
+    "cpus_per_run",
+    "timeout_min",
+    "array_parallelism",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("study", nargs="?", default=None, help=f"the study to sweep: {', '.join(STUDIES)}")
     parser.add_argument("--preset", default=None, help="the study's preset (with --figure: smoke or paper)")
-    parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,…",
-                        help="an axis of the grid (repeat for a Cartesian product); list values: KEY=1,2;3,4")
-    parser.add_argument("--figure", default=None, metavar="ID", help="a named figure sweep (2.1, B.7, …; see --list)")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,…",
+        help="an axis of the grid (repeat for a Cartesian product); list values: KEY=1,2;3,4",
+    )
+    parser.add_argument(
+        "--figure", default=None, metavar="ID", help="a named figure sweep (2.1, B.7, …; see --list)"
+    )
     parser.add_argument("--seeds", default=None, help="with --figure: the seeds to run (e.g. 0..9)")
     parser.add_argument("--list", action="store_true", help="list the named figure sweeps")
     parser.add_argument("--json", action="store_true", help="with --list: as JSON")
     parser.add_argument("--status", default=None, metavar="SWEEP_DIR", help="print the state of every point")
-    parser.add_argument("--resume", default=None, metavar="SWEEP_DIR", help="finish every point that is not done")
+    parser.add_argument(
+        "--resume", default=None, metavar="SWEEP_DIR", help="finish every point that is not done"
+    )
     parser.add_argument("--dry-run", action="store_true", help="check and list the points, run nothing")
-    parser.add_argument("--out", default=None, help=f"root folder of sweep directories (default {DEFAULT_OUT})")
-    parser.add_argument("--executor", default=None, choices=EXECUTORS, help="where points run (default local)")
-    parser.add_argument("--jobs", type=int, default=None, help="local: points at a time (default: the core count)")
-    parser.add_argument("--threads-per-run", type=int, default=None, help="torch/BLAS threads per point (default 1)")
+    parser.add_argument(
+        "--out", default=None, help=f"root folder of sweep directories (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--executor", default=None, choices=EXECUTORS, help="where points run (default local)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="local: points at a time (default: the core count)"
+    )
+    parser.add_argument(
+        "--threads-per-run", type=int, default=None, help="torch/BLAS threads per point (default 1)"
+    )
     parser.add_argument("--slurm-partition", default=None)
     parser.add_argument("--slurm-account", default=None)
-    parser.add_argument("--gpus-per-run", type=int, default=None, help="slurm: GPUs per job (default 1; bitflip 0)")
+    parser.add_argument(
+        "--gpus-per-run", type=int, default=None, help="slurm: GPUs per job (default 1; bitflip 0)"
+    )
     parser.add_argument("--cpus-per-run", type=int, default=None, help="slurm: CPUs per job (default 2)")
-    parser.add_argument("--timeout-min", type=int, default=None, help="slurm: time limit per job (default 240)")
-    parser.add_argument("--array-parallelism", type=int, default=None, help="slurm: jobs of the array at a time")
+    parser.add_argument(
+        "--timeout-min", type=int, default=None, help="slurm: time limit per job (default 240)"
+    )
+    parser.add_argument(
+        "--array-parallelism", type=int, default=None, help="slurm: jobs of the array at a time"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="keys fixed for every point")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = __doc__
@@ -87,7 +118,9 @@ def main(args: argparse.Namespace) -> int:
         return list_figure_sweeps(args.json)
     if args.status:
         if _executor_arguments(args):
-            raise SweepError(f"--status takes no executor options (got {', '.join(_executor_arguments(args))})")
+            raise SweepError(
+                f"--status takes no executor options (got {', '.join(_executor_arguments(args))})"
+            )
         return print_status(require_sweep_dir(args.status))
     if args.resume:
         return resume_sweep(args)
@@ -125,7 +158,9 @@ def plan(args: argparse.Namespace) -> tuple[Study, str, Grid, list[str], FigureS
     if args.figure is not None:
         figure = find_figure_sweep(args.figure)
         if args.study is not None:
-            raise SweepError(f"--figure {args.figure} sweeps the {figure.study} study; give no study (got {args.study})")
+            raise SweepError(
+                f"--figure {args.figure} sweeps the {figure.study} study; give no study (got {args.study})"
+            )
         if args.grid:
             raise SweepError(f"--figure {args.figure} has its own grid; --grid does not act with it")
         scale_name = args.preset or "smoke"
@@ -135,16 +170,22 @@ def plan(args: argparse.Namespace) -> tuple[Study, str, Grid, list[str], FigureS
         seeds = parse_seeds(args.seeds)
         scale, grid = figure.grid(scale_name, seeds)
         given = {o.partition("=")[0].strip() for o in args.overrides}
-        fixed = [f for f in figure.fixed(scale_name, seeds) if f.partition("=")[0] not in given] + list(args.overrides)
+        fixed = [f for f in figure.fixed(scale_name, seeds) if f.partition("=")[0] not in given] + list(
+            args.overrides
+        )
         return study, scale.study_preset, grid, fixed, figure, scale_name
     if args.study is None:
-        raise SweepError(f"give a study ({', '.join(STUDIES)}) with --grid KEY=V1,V2,…, or --figure ID (see --list)")
+        raise SweepError(
+            f"give a study ({', '.join(STUDIES)}) with --grid KEY=V1,V2,…, or --figure ID (see --list)"
+        )
     study = get_study(args.study)
     if args.seeds is not None:
         raise SweepError(f"--seeds only acts with --figure; sweep seeds with --grid {study.seed_key}=0..4")
     preset = args.preset or DEFAULT_PRESET[study.name]
     if preset not in study.config_class.PRESETS:
-        raise SweepError(f"unknown preset {preset!r} for {study.name}; presets: {', '.join(study.config_class.PRESETS)}")
+        raise SweepError(
+            f"unknown preset {preset!r} for {study.name}; presets: {', '.join(study.config_class.PRESETS)}"
+        )
     if not args.grid:
         raise SweepError(f"give at least one --grid KEY=V1,V2,… for the {study.name} sweep (or --figure ID)")
     axes = tuple(parse_grid_option(study, text) for text in args.grid)
@@ -168,16 +209,29 @@ def new_sweep(args: argparse.Namespace) -> int:
     study, preset, grid, fixed, figure, scale = plan(args)
     points = expand(study, preset, grid, fixed, check_machine=options.kind != "slurm")
     total = sum(p.steps for p in points)
-    what = f"figure sweep {figure.name} ({', '.join(figure.figures)}), {scale}" if figure else f"{study.name}, preset {preset}"
-    print(f"{len(points)} runs, {total:,} {study.step_unit} in total ({what}; executor {options.kind})", flush=True)
+    what = (
+        f"figure sweep {figure.name} ({', '.join(figure.figures)}), {scale}"
+        if figure
+        else f"{study.name}, preset {preset}"
+    )
+    print(
+        f"{len(points)} runs, {total:,} {study.step_unit} in total ({what}; executor {options.kind})",
+        flush=True,
+    )
     if args.dry_run:
         for point in points:
             print(f"  {point.name}  {point.describe()}  ({point.steps:,} steps)")
         return 0
     header = {
-        "study": study.name, "preset": preset, "figure_sweep": figure.name if figure else None,
-        "figures": list(figure.figures) if figure else [], "scale": scale, "grid": grid.to_dict(), "fixed": fixed,
-        "executor": options.to_dict(), "executors": [{**options.to_dict(), "started_utc": now_utc()}],
+        "study": study.name,
+        "preset": preset,
+        "figure_sweep": figure.name if figure else None,
+        "figures": list(figure.figures) if figure else [],
+        "scale": scale,
+        "grid": grid.to_dict(),
+        "fixed": fixed,
+        "executor": options.to_dict(),
+        "executors": [{**options.to_dict(), "started_utc": now_utc()}],
         "argv": sys.argv,
     }
     sweep = SweepDir.create(args.out or DEFAULT_OUT, header, points)
@@ -195,13 +249,17 @@ def execute(sweep: SweepDir, indices: list[int], options: ExecutorOptions) -> in
         entry = sweep.points[index]
         error = f": {entry['error']}" if entry.get("error") else ""
         verb = "submitted" if options.kind == "slurm" else entry["state"]
-        print(f"[{finished}/{len(indices)}] point {entry['name']} ({_labels(entry)}) {verb}{error}", flush=True)
+        print(
+            f"[{finished}/{len(indices)}] point {entry['name']} ({_labels(entry)}) {verb}{error}", flush=True
+        )
 
     try:
         run_points(sweep, indices, options, report)
     except KeyboardInterrupt:
         sweep.refresh()
-        print(f"interrupted; continue with: python -m experiments sweep --resume {sweep.path}", file=sys.stderr)
+        print(
+            f"interrupted; continue with: python -m experiments sweep --resume {sweep.path}", file=sys.stderr
+        )
         return EXIT_SOME_FAILED
     counts = sweep.counts()
     print(", ".join(f"{n} {state}" for state, n in counts.items() if n))
@@ -232,7 +290,9 @@ def resume_sweep(args: argparse.Namespace) -> int:
             continue
         if state == RUNNING:
             if process_alive(entry.get("host"), entry.get("pid"), str(sweep.path)):
-                raise SweepError(f"{where} is still running (pid {entry['pid']} on this host); wait for it or stop it")
+                raise SweepError(
+                    f"{where} is still running (pid {entry['pid']} on this host); wait for it or stop it"
+                )
             if entry.get("job_id") and slurm_job_active(sweep, str(entry["job_id"])):
                 skipped.append(f"{where}: its Slurm job {entry['job_id']} is still queued or running")
                 continue
@@ -252,8 +312,11 @@ def resume_sweep(args: argparse.Namespace) -> int:
     for line in skipped:
         print(f"note: {line}", file=sys.stderr)
     total = sum(sweep.points[i]["steps"] for i in todo)
-    print(f"{len(todo)} of {len(sweep.points)} points to run, {total:,} {get_study(sweep.study).step_unit} at most "
-          f"(those with a checkpoint continue from it; executor {options.kind})", flush=True)
+    print(
+        f"{len(todo)} of {len(sweep.points)} points to run, {total:,} {get_study(sweep.study).step_unit} at most "
+        f"(those with a checkpoint continue from it; executor {options.kind})",
+        flush=True,
+    )
     if not todo:
         return EXIT_SOME_FAILED if sweep.counts()[FAILED] else 0
     return execute(sweep, todo, options)
@@ -263,13 +326,24 @@ def print_status(sweep: SweepDir) -> int:
     sweep.refresh()
     counts = sweep.counts()
     name = sweep.body.get("figure_sweep") or sweep.study
-    print(f"{sweep.path}: {name}, {len(sweep.points)} points: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    print(
+        f"{sweep.path}: {name}, {len(sweep.points)} points: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    )
     for entry in sweep.points:
         if entry["state"] == FAILED:
-            print(f"  failed  {entry['name']} ({_labels(entry)}): {entry.get('error') or 'no error recorded'}")
+            print(
+                f"  failed  {entry['name']} ({_labels(entry)}): {entry.get('error') or 'no error recorded'}"
+            )
         elif entry["state"] == RUNNING:
-            where = f"job {entry['job_id']}" if entry.get("job_id") else f"pid {entry.get('pid')} on {entry.get('host')}"
-            print(f"  running {entry['name']} ({_labels(entry)}): {where}, attempt {entry.get('attempts', 1)}")
+            where = (
+                f"job {entry['job_id']}"
+                if entry.get("job_id")
+                else f"pid {entry.get('pid')} on {entry.get('host')}"
+            )
+            print(
+                f"  running {entry['name']} ({_labels(entry)}): {where}, attempt {entry.get('attempts', 1)}"
+            )
     return 0
 
 
@@ -282,18 +356,27 @@ def list_figure_sweeps(as_json: bool) -> int:
             _, grid = figure.grid(scale)
             points: list[Point] = expand(study, figure.scales[scale].study_preset, grid, figure.fixed(scale))
             counts[scale] = {"points": len(points), "steps": sum(p.steps for p in points)}
-        rows.append({
-            "name": figure.name, "figure": ", ".join(figure.figures), "figures": list(figure.figures),
-            "study": figure.study, "points": counts["paper"]["points"], "description": figure.description,
-            "presets": counts, "step_unit": study.step_unit,
-        })
+        rows.append(
+            {
+                "name": figure.name,
+                "figure": ", ".join(figure.figures),
+                "figures": list(figure.figures),
+                "study": figure.study,
+                "points": counts["paper"]["points"],
+                "description": figure.description,
+                "presets": counts,
+                "step_unit": study.step_unit,
+            }
+        )
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'name':16} {'figures':34} {'study':10} {'points smoke/paper':>18}  steps at paper scale")
     for row in rows:
         p = row["presets"]
-        print(f"{row['name']:16} {row['figure']:34} {row['study']:10} "
-              f"{p['smoke']['points']:>8} / {p['paper']['points']:<7}  {p['paper']['steps']:,} {row['step_unit']}")
+        print(
+            f"{row['name']:16} {row['figure']:34} {row['study']:10} "
+            f"{p['smoke']['points']:>8} / {p['paper']['points']:<7}  {p['paper']['steps']:,} {row['step_unit']}"
+        )
     print("run one: python -m experiments sweep --figure ID [--preset smoke|paper]")
     return 0

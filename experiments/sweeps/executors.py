@@ -64,8 +64,12 @@ class ExecutorOptions:
 
     OWN: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (
         ("jobs", ("local",)),
-        ("slurm_partition", ("slurm",)), ("slurm_account", ("slurm",)), ("gpus_per_run", ("slurm",)),
-        ("cpus_per_run", ("slurm",)), ("timeout_min", ("slurm",)), ("array_parallelism", ("slurm",)),
+        ("slurm_partition", ("slurm",)),
+        ("slurm_account", ("slurm",)),
+        ("gpus_per_run", ("slurm",)),
+        ("cpus_per_run", ("slurm",)),
+        ("timeout_min", ("slurm",)),
+        ("array_parallelism", ("slurm",)),
     )
 
     def check(self) -> None:
@@ -74,8 +78,10 @@ class ExecutorOptions:
             raise SweepError(f"--executor {self.kind!r} is not valid; choices: {', '.join(EXECUTORS)}")
         for name, kinds in self.OWN:
             if getattr(self, name) is not None and self.kind not in kinds:
-                raise SweepError(f"--{name.replace('_', '-')} only acts with --executor {' or '.join(kinds)} "
-                                 f"(here --executor {self.kind}); drop it")
+                raise SweepError(
+                    f"--{name.replace('_', '-')} only acts with --executor {' or '.join(kinds)} "
+                    f"(here --executor {self.kind}); drop it"
+                )
         for name in ("jobs", "threads_per_run", "cpus_per_run", "timeout_min", "array_parallelism"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -132,7 +138,9 @@ def run_local(sweep: SweepDir, indices: list[int], jobs: int, threads: int, repo
             index, code = futures[future], future.result()
             with lock:
                 if code != 0 and sweep.read_point(index)["state"] != FAILED:  # died without saying why
-                    how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"ended with status {code}"
+                    how = (
+                        f"killed by {signal.Signals(-code).name}" if code < 0 else f"ended with status {code}"
+                    )
                     log = f"{POINTS_DIR}/{sweep.points[index]['name']}/{LOG_FILE}"
                     sweep.set_point(index, FAILED, error=f"the worker process was {how} (see {log})")
                 sweep.refresh()
@@ -161,7 +169,11 @@ def check_slurm() -> None:
 
 def slurm_parameters(options: ExecutorOptions, study: str, threads: int) -> dict[str, object]:
     """The ``update_parameters`` of the Slurm job array (module docstring)."""
-    gpus = options.gpus_per_run if options.gpus_per_run is not None else (0 if study == "bitflip" else IMAGE_STUDY_GPUS)
+    gpus = (
+        options.gpus_per_run
+        if options.gpus_per_run is not None
+        else (0 if study == "bitflip" else IMAGE_STUDY_GPUS)
+    )
     params: dict[str, object] = {
         "name": f"lop-{study}",
         "timeout_min": options.timeout_min or DEFAULT_TIMEOUT_MIN,
@@ -170,8 +182,11 @@ def slurm_parameters(options: ExecutorOptions, study: str, threads: int) -> dict
         "tasks_per_node": 1,
         "nodes": 1,
     }
-    for name, key in (("slurm_partition", "slurm_partition"), ("slurm_account", "slurm_account"),
-                      ("array_parallelism", "slurm_array_parallelism")):
+    for name, key in (
+        ("slurm_partition", "slurm_partition"),
+        ("slurm_account", "slurm_account"),
+        ("array_parallelism", "slurm_array_parallelism"),
+    ):
         value = getattr(options, name)
         if value is not None:
             params[key] = value
@@ -185,7 +200,9 @@ def submit_slurm(sweep: SweepDir, indices: list[int], options: ExecutorOptions, 
     executor = submitit.AutoExecutor(folder=sweep.path / SUBMITIT_DIR / "%j", cluster="slurm")
     try:
         executor.update_parameters(**slurm_parameters(options, sweep.study, threads))
-        jobs = executor.map_array(PointJob(), [str(sweep.path)] * len(indices), indices, [threads] * len(indices))
+        jobs = executor.map_array(
+            PointJob(), [str(sweep.path)] * len(indices), indices, [threads] * len(indices)
+        )
     except (ValueError, RuntimeError, subprocess.CalledProcessError) as err:
         raise SweepError(f"submitting the job array to Slurm failed: {one_line(str(err))}") from None
     for index, job in zip(indices, jobs):
@@ -204,6 +221,8 @@ def slurm_job_active(sweep: SweepDir, job_id: str) -> bool:
     try:
         state = submitit.SlurmJob(folder=sweep.path / SUBMITIT_DIR / "%j", job_id=job_id).state
     except Exception as err:  # noqa: BLE001 -- sacct missing or failing: do not guess (a second copy would write the same run)
-        raise SweepError(f"cannot tell whether Slurm job {job_id} still runs ({one_line(str(err))}); "
-                         f"cancel it (scancel {job_id}) or wait, then resume again") from None
+        raise SweepError(
+            f"cannot tell whether Slurm job {job_id} still runs ({one_line(str(err))}); "
+            f"cancel it (scancel {job_id}) or wait, then resume again"
+        ) from None
     return str(state).upper().split()[0] in ACTIVE_SLURM_STATES

@@ -42,8 +42,14 @@ from experiments.sweeps.grid import Axis, Block, Choice, Grid, SweepError
 
 PAPER_SEEDS = (0, 1, 2, 3, 4)
 SMOKE_SEEDS = (0, 1)
-CLONING_SMOKE = ("train_samples=512", "test_samples=256", "base_epochs=2", "clone_epochs=10", "metric_every=2",
-                 "metric_batch=128")
+CLONING_SMOKE = (
+    "train_samples=512",
+    "test_samples=256",
+    "base_epochs=2",
+    "clone_epochs=10",
+    "metric_every=2",
+    "metric_batch=128",
+)
 """The cloning smoke preset shrunk for sweeps (a ViT point takes ~30 s on one loaded core instead of ~500 s)."""
 CONTINUAL_SMOKE = ("tasks=3", "steps_per_task=50", "log_interval=25", "metric_batch_size=128")
 BITFLIP_SMOKE = ("samples=200000", "switch_step=100000", "bin_size=10000", "summary_window=50000")
@@ -111,7 +117,9 @@ def with_arch(arch: str) -> Callable[[dict[str, Any]], bool]:
     return lambda config: config["arch"] == arch
 
 
-def _arch_facets(prefix: str, archs: tuple[str, ...], title: str, curve: Callable[..., str]) -> tuple[Facet, ...]:
+def _arch_facets(
+    prefix: str, archs: tuple[str, ...], title: str, curve: Callable[..., str]
+) -> tuple[Facet, ...]:
     return tuple(Facet(f"{prefix}_{arch}", f"{title}, {arch}", with_arch(arch), curve) for arch in archs)
 
 
@@ -121,19 +129,26 @@ def by_labels(*axes: str) -> Callable[[dict[str, Any], dict[str, str]], str]:
 
 
 ARCHS = ("mlp", "cnn", "resnet", "vit")
-ESCAPE = Axis("method", (choice("SGD", optimizer="sgd"),
-                         choice("noisy SGD", optimizer="noisy_sgd", sigma0=0.01, decay=0.999),
-                         choice("dropout", dropout=0.1)))
+ESCAPE = Axis(
+    "method",
+    (
+        choice("SGD", optimizer="sgd"),
+        choice("noisy SGD", optimizer="noisy_sgd", sigma0=0.01, decay=0.999),
+        choice("dropout", dropout=0.1),
+    ),
+)
 SIGMAS, DECAYS = (0.001, 0.01, 0.1), (0.99, 0.999, 0.9999)
 PAPER_SIGMA0, PAPER_DECAY = 0.01, 0.999
 
 
 def noisy_grid(archs: tuple[str, ...]) -> Grid:
     """σ₀ varied at the paper's λ, and λ varied at the paper's σ₀ (two blocks)."""
-    return Grid((
-        Block((axis("arch", *archs), axis("sigma0", *SIGMAS), axis("decay", PAPER_DECAY))),
-        Block((axis("arch", *archs), axis("sigma0", PAPER_SIGMA0), axis("decay", *DECAYS))),
-    ))
+    return Grid(
+        (
+            Block((axis("arch", *archs), axis("sigma0", *SIGMAS), axis("decay", PAPER_DECAY))),
+            Block((axis("arch", *archs), axis("sigma0", PAPER_SIGMA0), axis("decay", *DECAYS))),
+        )
+    )
 
 
 def with_arch_at(arch: str, key: str, value: float) -> Callable[[dict[str, Any]], bool]:
@@ -144,71 +159,244 @@ def with_arch_at(arch: str, key: str, value: float) -> Callable[[dict[str, Any]]
 def noisy_facets() -> tuple[Facet, ...]:
     out = []
     for figure_sigma, figure_decay, arch in (("B8", "B9", "mlp"), ("B10", "B11", "vit")):
-        out.append(Facet(f"{figure_sigma}_{arch}_sigma0", f"Figure {figure_sigma[0]}.{figure_sigma[1:]}: σ₀ (λ = 0.999), {arch}",
-                         with_arch_at(arch, "decay", PAPER_DECAY), lambda c, labels: f"σ₀={c['sigma0']}"))
-        out.append(Facet(f"{figure_decay}_{arch}_decay", f"Figure {figure_decay[0]}.{figure_decay[1:]}: λ (σ₀ = 0.01), {arch}",
-                         with_arch_at(arch, "sigma0", PAPER_SIGMA0), lambda c, labels: f"λ={c['decay']}"))
+        out.append(
+            Facet(
+                f"{figure_sigma}_{arch}_sigma0",
+                f"Figure {figure_sigma[0]}.{figure_sigma[1:]}: σ₀ (λ = 0.999), {arch}",
+                with_arch_at(arch, "decay", PAPER_DECAY),
+                lambda c, labels: f"σ₀={c['sigma0']}",
+            )
+        )
+        out.append(
+            Facet(
+                f"{figure_decay}_{arch}_decay",
+                f"Figure {figure_decay[0]}.{figure_decay[1:]}: λ (σ₀ = 0.01), {arch}",
+                with_arch_at(arch, "sigma0", PAPER_SIGMA0),
+                lambda c, labels: f"λ={c['decay']}",
+            )
+        )
     return tuple(out)
 
 
-NORMALIZATION = Axis("normalization", (choice("none", normalization="none"),
-                                       choice("norm+affine", normalization="default", affine="true"),
-                                       choice("norm", normalization="default", affine="false")))
+NORMALIZATION = Axis(
+    "normalization",
+    (
+        choice("none", normalization="none"),
+        choice("norm+affine", normalization="default", affine="true"),
+        choice("norm", normalization="default", affine="false"),
+    ),
+)
 DROPOUT = Axis("dropout", (Choice("default dropout", ()), choice("no dropout", dropout=0.0)))
 
 FIGURE_SWEEPS: tuple[FigureSweep, ...] = (
     FigureSweep(
-        "cloning-escape", ("2.1", "B.7"), "cloning",
+        "cloning-escape",
+        ("2.1", "B.7"),
+        "cloning",
         "cloning: architectures × SGD / noisy SGD / dropout (Figure 2.1 is the MLP column of B.7)",
-        {"smoke": SweepScale("smoke", CLONING_SMOKE, Grid((Block((axis("arch", *ARCHS), ESCAPE)),)), SMOKE_SEEDS),
-         "paper": SweepScale("paper", ("lr=0.01",), Grid((Block((axis("arch", *ARCHS), ESCAPE)),)), PAPER_SEEDS)},
-        _arch_facets("fig2.1_B7", ARCHS, "Figures 2.1 / B.7", by_labels("method")), "seed",
+        {
+            "smoke": SweepScale(
+                "smoke", CLONING_SMOKE, Grid((Block((axis("arch", *ARCHS), ESCAPE)),)), SMOKE_SEEDS
+            ),
+            "paper": SweepScale(
+                "paper", ("lr=0.01",), Grid((Block((axis("arch", *ARCHS), ESCAPE)),)), PAPER_SEEDS
+            ),
+        },
+        _arch_facets("fig2.1_B7", ARCHS, "Figures 2.1 / B.7", by_labels("method")),
+        "seed",
     ),
     FigureSweep(
-        "noisy-sgd", ("B.8", "B.9", "B.10", "B.11"), "cloning",
+        "noisy-sgd",
+        ("B.8", "B.9", "B.10", "B.11"),
+        "cloning",
         "cloning: noisy SGD's σ₀ (B.8 MLP, B.10 ViT) and λ (B.9 MLP, B.11 ViT)",
-        {"smoke": SweepScale("smoke", (*CLONING_SMOKE, "optimizer=noisy_sgd"), noisy_grid(("mlp", "vit")), SMOKE_SEEDS),
-         "paper": SweepScale("paper", ("optimizer=noisy_sgd", "lr=0.01"), noisy_grid(("mlp", "vit")), PAPER_SEEDS)},
-        noisy_facets(), "seed",
+        {
+            "smoke": SweepScale(
+                "smoke", (*CLONING_SMOKE, "optimizer=noisy_sgd"), noisy_grid(("mlp", "vit")), SMOKE_SEEDS
+            ),
+            "paper": SweepScale(
+                "paper", ("optimizer=noisy_sgd", "lr=0.01"), noisy_grid(("mlp", "vit")), PAPER_SEEDS
+            ),
+        },
+        noisy_facets(),
+        "seed",
     ),
     FigureSweep(
-        "dropout", ("B.12",), "cloning", "cloning: dropout probability × learning rate, MLP, CNN, ViT (SGD)",
-        {"smoke": SweepScale("smoke", CLONING_SMOKE, Grid((Block((axis("arch", "mlp", "cnn", "vit"), axis("dropout", 0.1, 0.2),
-                                                                   axis("lr", 0.05, 0.005))),)), SMOKE_SEEDS),
-         "paper": SweepScale("paper", (), Grid((Block((axis("arch", "mlp", "cnn", "vit"), axis("dropout", 0.05, 0.1, 0.2),
-                                                        axis("lr", 0.01, 0.001, 0.0001))),)), PAPER_SEEDS)},
-        _arch_facets("B12", ("mlp", "cnn", "vit"), "Figure B.12", by_labels("dropout", "lr")), "seed",
+        "dropout",
+        ("B.12",),
+        "cloning",
+        "cloning: dropout probability × learning rate, MLP, CNN, ViT (SGD)",
+        {
+            "smoke": SweepScale(
+                "smoke",
+                CLONING_SMOKE,
+                Grid(
+                    (
+                        Block(
+                            (
+                                axis("arch", "mlp", "cnn", "vit"),
+                                axis("dropout", 0.1, 0.2),
+                                axis("lr", 0.05, 0.005),
+                            )
+                        ),
+                    )
+                ),
+                SMOKE_SEEDS,
+            ),
+            "paper": SweepScale(
+                "paper",
+                (),
+                Grid(
+                    (
+                        Block(
+                            (
+                                axis("arch", "mlp", "cnn", "vit"),
+                                axis("dropout", 0.05, 0.1, 0.2),
+                                axis("lr", 0.01, 0.001, 0.0001),
+                            )
+                        ),
+                    )
+                ),
+                PAPER_SEEDS,
+            ),
+        },
+        _arch_facets("B12", ("mlp", "cnn", "vit"), "Figure B.12", by_labels("dropout", "lr")),
+        "seed",
     ),
     FigureSweep(
-        "adam-mlp", ("B.13",), "cloning", "cloning: SGD against Adam, MLP",
-        {"smoke": SweepScale("smoke", (*CLONING_SMOKE, "arch=mlp"), Grid((Block((Axis("optimizer", (
-            choice("SGD", optimizer="sgd"), choice("Adam", optimizer="adam", lr=0.001))),)),)), SMOKE_SEEDS),
-         "paper": SweepScale("paper", ("arch=mlp",), Grid((Block((Axis("optimizer", (
-             choice("SGD", optimizer="sgd", lr=0.01), choice("Adam", optimizer="adam", lr=0.001))),)),)), PAPER_SEEDS)},
-        (Facet("B13_mlp", "Figure B.13: SGD vs Adam, MLP", lambda c: True, by_labels("optimizer")),), "seed",
+        "adam-mlp",
+        ("B.13",),
+        "cloning",
+        "cloning: SGD against Adam, MLP",
+        {
+            "smoke": SweepScale(
+                "smoke",
+                (*CLONING_SMOKE, "arch=mlp"),
+                Grid(
+                    (
+                        Block(
+                            (
+                                Axis(
+                                    "optimizer",
+                                    (
+                                        choice("SGD", optimizer="sgd"),
+                                        choice("Adam", optimizer="adam", lr=0.001),
+                                    ),
+                                ),
+                            )
+                        ),
+                    )
+                ),
+                SMOKE_SEEDS,
+            ),
+            "paper": SweepScale(
+                "paper",
+                ("arch=mlp",),
+                Grid(
+                    (
+                        Block(
+                            (
+                                Axis(
+                                    "optimizer",
+                                    (
+                                        choice("SGD", optimizer="sgd", lr=0.01),
+                                        choice("Adam", optimizer="adam", lr=0.001),
+                                    ),
+                                ),
+                            )
+                        ),
+                    )
+                ),
+                PAPER_SEEDS,
+            ),
+        },
+        (Facet("B13_mlp", "Figure B.13: SGD vs Adam, MLP", lambda c: True, by_labels("optimizer")),),
+        "seed",
     ),
     FigureSweep(
-        "adam-vit", ("B.14",), "cloning", "cloning: SGD against Adam, ViT",
-        {"smoke": SweepScale("smoke", (*CLONING_SMOKE, "arch=vit"), Grid((Block((Axis("optimizer", (
-            choice("SGD", optimizer="sgd"), choice("Adam", optimizer="adam", lr=0.0001))),)),)), SMOKE_SEEDS),
-         "paper": SweepScale("paper", ("arch=vit",), Grid((Block((Axis("optimizer", (
-             choice("SGD", optimizer="sgd", lr=0.01), choice("Adam", optimizer="adam", lr=0.0001))),)),)), PAPER_SEEDS)},
-        (Facet("B14_vit", "Figure B.14: SGD vs Adam, ViT", lambda c: True, by_labels("optimizer")),), "seed",
+        "adam-vit",
+        ("B.14",),
+        "cloning",
+        "cloning: SGD against Adam, ViT",
+        {
+            "smoke": SweepScale(
+                "smoke",
+                (*CLONING_SMOKE, "arch=vit"),
+                Grid(
+                    (
+                        Block(
+                            (
+                                Axis(
+                                    "optimizer",
+                                    (
+                                        choice("SGD", optimizer="sgd"),
+                                        choice("Adam", optimizer="adam", lr=0.0001),
+                                    ),
+                                ),
+                            )
+                        ),
+                    )
+                ),
+                SMOKE_SEEDS,
+            ),
+            "paper": SweepScale(
+                "paper",
+                ("arch=vit",),
+                Grid(
+                    (
+                        Block(
+                            (
+                                Axis(
+                                    "optimizer",
+                                    (
+                                        choice("SGD", optimizer="sgd", lr=0.01),
+                                        choice("Adam", optimizer="adam", lr=0.0001),
+                                    ),
+                                ),
+                            )
+                        ),
+                    )
+                ),
+                PAPER_SEEDS,
+            ),
+        },
+        (Facet("B14_vit", "Figure B.14: SGD vs Adam, ViT", lambda c: True, by_labels("optimizer")),),
+        "seed",
     ),
     FigureSweep(
-        "continual", ("3.1", "3.2", "4.1", "B.3", "B.4", "B.5", "B.6"), "continual",
+        "continual",
+        ("3.1", "3.2", "4.1", "B.3", "B.4", "B.5", "B.6"),
+        "continual",
         "continual learning: architectures × normalization (± affine) × dropout",
-        {"smoke": SweepScale("smoke", CONTINUAL_SMOKE, Grid((Block((axis("arch", *ARCHS), NORMALIZATION, DROPOUT)),)),
-                             SMOKE_SEEDS),
-         "paper": SweepScale("paper", (), Grid((Block((axis("arch", *ARCHS), NORMALIZATION, DROPOUT)),)), PAPER_SEEDS)},
-        _arch_facets("continual", ARCHS, "Figures 3.1, 3.2, 4.1, B.3–B.6", by_labels("normalization", "dropout")),
+        {
+            "smoke": SweepScale(
+                "smoke",
+                CONTINUAL_SMOKE,
+                Grid((Block((axis("arch", *ARCHS), NORMALIZATION, DROPOUT)),)),
+                SMOKE_SEEDS,
+            ),
+            "paper": SweepScale(
+                "paper", (), Grid((Block((axis("arch", *ARCHS), NORMALIZATION, DROPOUT)),)), PAPER_SEEDS
+            ),
+        },
+        _arch_facets(
+            "continual", ARCHS, "Figures 3.1, 3.2, 4.1, B.3–B.6", by_labels("normalization", "dropout")
+        ),
         "seeds",
     ),
     FigureSweep(
-        "bitflip", ("B.1", "B.2"), "bitflip", "bit flipping: SGD then CBP, one point per width (seeds vectorized)",
-        {"smoke": SweepScale("smoke", BITFLIP_SMOKE, Grid((Block((axis("width", 5, 10, 50, 100),)),)), (0, 1, 2, 3)),
-         "paper": SweepScale("paper", (), Grid((Block((axis("width", 5, 10, 50, 100),)),)), PAPER_SEEDS)},
-        (Facet("B1_B2", "Figures B.1 / B.2", lambda c: True, lambda c, labels: "bit flipping"),), None,
+        "bitflip",
+        ("B.1", "B.2"),
+        "bitflip",
+        "bit flipping: SGD then CBP, one point per width (seeds vectorized)",
+        {
+            "smoke": SweepScale(
+                "smoke", BITFLIP_SMOKE, Grid((Block((axis("width", 5, 10, 50, 100),)),)), (0, 1, 2, 3)
+            ),
+            "paper": SweepScale("paper", (), Grid((Block((axis("width", 5, 10, 50, 100),)),)), PAPER_SEEDS),
+        },
+        (Facet("B1_B2", "Figures B.1 / B.2", lambda c: True, lambda c, labels: "bit flipping"),),
+        None,
     ),
 )
 """Every named figure sweep (``python -m experiments sweep --list``)."""
@@ -224,7 +412,11 @@ def find_figure_sweep(text: str) -> FigureSweep:
     wanted = normalize_figure_id(text)
     for sweep in FIGURE_SWEEPS:
         ids = {normalize_figure_id(f) for f in sweep.figures} | {f.replace(".", "") for f in sweep.figures}
-        if text == sweep.name or wanted in ids or wanted.replace(".", "") in {i.replace(".", "") for i in ids}:
+        if (
+            text == sweep.name
+            or wanted in ids
+            or wanted.replace(".", "") in {i.replace(".", "") for i in ids}
+        ):
             return sweep
     known = ", ".join(f"{s.name} ({', '.join(s.figures)})" for s in FIGURE_SWEEPS)
     raise SweepError(f"--figure {text!r} names no figure sweep; figure sweeps: {known}")

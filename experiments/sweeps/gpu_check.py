@@ -94,7 +94,9 @@ def _peak_memory(device: str) -> float | None:
     return torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
 
 
-def _host_batch(shape: tuple[int, int, int], classes: int, batch: int, pin: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _host_batch(
+    shape: tuple[int, int, int], classes: int, batch: int, pin: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (batch, *shape), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, classes, (batch,), generator=g)
@@ -103,7 +105,9 @@ def _host_batch(shape: tuple[int, int, int], classes: int, batch: int, pin: bool
 
 def _prep(images: torch.Tensor, device: str) -> torch.Tensor:
     x = images.to(device, non_blocking=True).float() / 255.0
-    return normalize(x, torch.full((x.shape[1],), 0.5, device=device), torch.full((x.shape[1],), 0.25, device=device))
+    return normalize(
+        x, torch.full((x.shape[1],), 0.5, device=device), torch.full((x.shape[1],), 0.25, device=device)
+    )
 
 
 def measure_cloning(arch: str, device: str, steps: int, warmup: int, batch: int | None) -> Measurement:
@@ -114,10 +118,14 @@ def measure_cloning(arch: str, device: str, steps: int, warmup: int, batch: int 
     _reset_memory(device)
     base = build(arch, shape, classes, **cloning.model_options(cfg, shape)).to(device)
     clone, _ = expand_with_plan(base, cfg.clone_factor)
-    sides = [Side("clone", clone, make_optimizer("sgd", clone.parameters(), lr=cfg.lr)),
-             Side("base", base, make_optimizer("sgd", base.parameters(), lr=cfg.lr))]
+    sides = [
+        Side("clone", clone, make_optimizer("sgd", clone.parameters(), lr=cfg.lr)),
+        Side("base", base, make_optimizer("sgd", base.parameters(), lr=cfg.lr)),
+    ]
     images, labels = _host_batch(shape, classes, batch, device.startswith("cuda"))
-    generator = torch.Generator(device=device).manual_seed(0) if device.startswith("cuda") else torch.Generator()
+    generator = (
+        torch.Generator(device=device).manual_seed(0) if device.startswith("cuda") else torch.Generator()
+    )
 
     def step() -> None:
         x = random_crop_flip(_prep(images, device), AUGMENT_PADDING, True, generator)
@@ -140,7 +148,9 @@ def measure_continual(arch: str, device: str, steps: int, warmup: int, batch: in
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     images, labels = _host_batch(shape, cfg.classes_per_task, batch, device.startswith("cuda"))
     task = torch.arange(cfg.classes_per_task, device=device)
-    metric_images, metric_labels = _host_batch(shape, classes, min(cfg.metric_batch_size, max(batch, 8)), False)
+    metric_images, metric_labels = _host_batch(
+        shape, classes, min(cfg.metric_batch_size, max(batch, 8)), False
+    )
     metric_x, metric_y = _prep(metric_images, device), metric_labels.to(device)
 
     def step() -> None:
@@ -148,7 +158,9 @@ def measure_continual(arch: str, device: str, steps: int, warmup: int, batch: in
         continual_train_step(model, optimizer, x, y, task, amp, None)
 
     train = _timed(step, steps, warmup, device)
-    suite = _timed(lambda: metric_suite(model, metric_x, metric_y, 0), max(1, steps // cfg.log_interval), 1, device)
+    suite = _timed(
+        lambda: metric_suite(model, metric_x, metric_y, 0), max(1, steps // cfg.log_interval), 1, device
+    )
     per_step = train + suite / cfg.log_interval
     return Measurement("continual", arch, batch, 1.0 / per_step, _peak_memory(device))
 
@@ -160,7 +172,9 @@ def measure_bitflip(width: int, steps: int, warmup: int) -> Measurement:
     for phase in ([], ["switch_step=0"]):  # SGD (the paper's first half), then SGD + CBP
         cfg = resolve_config(bitflip.BitFlipConfig, "paper", [f"width={width}", *phase])
         engine = bitflip.make_engines(cfg)[width]
-        seconds = _timed(lambda engine=engine: engine.advance(BITFLIP_STEPS_PER_CHECK_STEP), steps, warmup, "cpu")
+        seconds = _timed(
+            lambda engine=engine: engine.advance(BITFLIP_STEPS_PER_CHECK_STEP), steps, warmup, "cpu"
+        )
         rates.append(BITFLIP_STEPS_PER_CHECK_STEP * len(cfg.run_seeds()) / seconds)
     return Measurement("bitflip", str(width), len(cfg.run_seeds()), 2.0 / sum(1.0 / r for r in rates), None)
 
@@ -174,7 +188,9 @@ def estimate_sweeps(measured: dict[tuple[str, str], Measurement], gpus: int) -> 
     rows = []
     for figure in FIGURE_SWEEPS:
         _, grid = figure.grid("paper")
-        points = expand(get_study(figure.study), figure.scales["paper"].study_preset, grid, figure.fixed("paper"))
+        points = expand(
+            get_study(figure.study), figure.scales["paper"].study_preset, grid, figure.fixed("paper")
+        )
         seconds, unmeasured = 0.0, set()
         for point in points:
             key = (figure.study, point_case(figure.study, point.config))
@@ -183,28 +199,52 @@ def estimate_sweeps(measured: dict[tuple[str, str], Measurement], gpus: int) -> 
             else:
                 unmeasured.add(key[1])
         hours = seconds / SECONDS_PER_HOUR
-        rows.append({
-            "name": figure.name, "figures": list(figure.figures), "points": len(points),
-            "steps": sum(p.steps for p in points), "device_hours": None if unmeasured else hours,
-            "wall_hours": None if unmeasured else hours / gpus if figure.study != "bitflip" else hours,
-            "unmeasured": sorted(unmeasured),
-        })
+        rows.append(
+            {
+                "name": figure.name,
+                "figures": list(figure.figures),
+                "points": len(points),
+                "steps": sum(p.steps for p in points),
+                "device_hours": None if unmeasured else hours,
+                "wall_hours": None if unmeasured else hours / gpus if figure.study != "bitflip" else hours,
+                "unmeasured": sorted(unmeasured),
+            }
+        )
     return rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N, or cpu for the CPU form")
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"timed steps per case (default {DEFAULT_STEPS})")
-    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help=f"untimed steps first (default {DEFAULT_WARMUP})")
-    parser.add_argument("--batch-size", type=int, default=None, help="instead of the presets' (then not paper-scale)")
-    parser.add_argument("--only", nargs="+", default=None, metavar="STUDY:CASE",
-                        help="cases to time, e.g. cloning:resnet continual:vit bitflip:100 (default: all)")
-    parser.add_argument("--gpus", type=int, default=1, help="GPUs to divide each sweep's GPU-hours over (default 1)")
-    parser.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON (a new file)")
+    parser.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help=f"timed steps per case (default {DEFAULT_STEPS})"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=DEFAULT_WARMUP, help=f"untimed steps first (default {DEFAULT_WARMUP})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="instead of the presets' (then not paper-scale)"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="STUDY:CASE",
+        help="cases to time, e.g. cloning:resnet continual:vit bitflip:100 (default: all)",
+    )
+    parser.add_argument(
+        "--gpus", type=int, default=1, help="GPUs to divide each sweep's GPU-hours over (default 1)"
+    )
+    parser.add_argument(
+        "--json", default=None, metavar="PATH", help="also write the results as JSON (a new file)"
+    )
 
 
 def cases(only: list[str] | None) -> list[tuple[str, str]]:
-    every = [("cloning", a) for a in ARCHS] + [("continual", a) for a in ARCHS] + [("bitflip", str(w)) for w in WIDTHS]
+    every = (
+        [("cloning", a) for a in ARCHS]
+        + [("continual", a) for a in ARCHS]
+        + [("bitflip", str(w)) for w in WIDTHS]
+    )
     if only is None:
         return every
     chosen = []
@@ -212,7 +252,9 @@ def cases(only: list[str] | None) -> list[tuple[str, str]]:
         study, _, case = text.partition(":")
         match = [c for c in every if c[0] == study and (not case or c[1] == case)]
         if not match:
-            raise SweepError(f"--only {text!r} names no case; cases: {', '.join(f'{s}:{c}' for s, c in every)}")
+            raise SweepError(
+                f"--only {text!r} names no case; cases: {', '.join(f'{s}:{c}' for s, c in every)}"
+            )
         chosen += [c for c in match if c not in chosen]
     return chosen
 
@@ -227,9 +269,13 @@ def main(args: argparse.Namespace) -> int:
     if args.json and Path(args.json).exists():
         raise FileExistsError(f"--json {args.json} already exists; results are never overwritten")
     chosen = cases(args.only)
-    where = torch.cuda.get_device_name(device) if device.startswith("cuda") else "CPU (no autocast, no pinning)"
+    where = (
+        torch.cuda.get_device_name(device) if device.startswith("cuda") else "CPU (no autocast, no pinning)"
+    )
     scale = "paper-scale batches" if args.batch_size is None else f"batch {args.batch_size}: NOT paper-scale"
-    print(f"gpu-check on {device} ({where}); {args.steps} timed steps after {args.warmup}; {scale}", flush=True)
+    print(
+        f"gpu-check on {device} ({where}); {args.steps} timed steps after {args.warmup}; {scale}", flush=True
+    )
     print(f"{'study':10} {'case':7} {'batch':>5} {'steps/s':>10} {'peak GPU MiB':>13}")
     measured: dict[tuple[str, str], Measurement] = {}
     for study, case in chosen:
@@ -249,18 +295,27 @@ def main(args: argparse.Namespace) -> int:
         memory = "-" if m.peak_memory_mib is None else f"{m.peak_memory_mib:,.0f}"
         print(f"{study:10} {case:7} {m.batch:>5} {m.steps_per_s:>10,.1f} {memory:>13}", flush=True)
     rows = estimate_sweeps(measured, args.gpus)
-    print(f"\nestimated cost of each figure sweep at paper scale ({args.gpus} GPU(s); bitflip runs on CPU cores):")
+    print(
+        f"\nestimated cost of each figure sweep at paper scale ({args.gpus} GPU(s); bitflip runs on CPU cores):"
+    )
     print(f"{'figure sweep':16} {'figures':28} {'points':>6} {'device-hours':>13} {'wall hours':>11}")
     for row in rows:
         if row["unmeasured"]:
             hours = f"n/a (not measured: {', '.join(row['unmeasured'])})"
             print(f"{row['name']:16} {', '.join(row['figures']):28} {row['points']:>6}  {hours}")
         else:
-            print(f"{row['name']:16} {', '.join(row['figures']):28} {row['points']:>6} "
-                  f"{row['device_hours']:>13,.1f} {row['wall_hours']:>11,.1f}")
+            print(
+                f"{row['name']:16} {', '.join(row['figures']):28} {row['points']:>6} "
+                f"{row['device_hours']:>13,.1f} {row['wall_hours']:>11,.1f}"
+            )
     if args.json:
-        body = {"device": device, "device_name": where, "steps": args.steps, "batch_size": args.batch_size,
-                "measurements": [m.to_dict() for m in measured.values()], "sweeps": rows}
+        body = {
+            "device": device,
+            "device_name": where,
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "measurements": [m.to_dict() for m in measured.values()],
+            "sweeps": rows,
+        }
         Path(args.json).write_text(json.dumps(body, indent=2, allow_nan=False) + "\n")
     return 0 if measured else 1
-

@@ -83,8 +83,15 @@ class Grid:
     blocks: tuple[Block, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"blocks": [[{"axis": a.name, "choices": [{"label": c.label, "sets": dict(c.sets)} for c in a.choices]}
-                            for a in b.axes] for b in self.blocks]}
+        return {
+            "blocks": [
+                [
+                    {"axis": a.name, "choices": [{"label": c.label, "sets": dict(c.sets)} for c in a.choices]}
+                    for a in b.axes
+                ]
+                for b in self.blocks
+            ]
+        }
 
     def with_axis(self, axis: Axis) -> Grid:
         """Every block with ``axis`` appended (a figure sweep's seeds)."""
@@ -133,9 +140,13 @@ def parse_grid_option(study: Study, text: str) -> Axis:
     key, _, values = (part.strip() for part in text.partition("="))
     hints = field_types(study)
     if key not in hints:
-        raise SweepError(f"--grid {key}: unknown key {key!r} for the {study.name} study; valid keys: {', '.join(hints)}")
+        raise SweepError(
+            f"--grid {key}: unknown key {key!r} for the {study.name} study; valid keys: {', '.join(hints)}"
+        )
     if key in SWEEP_SET_KEYS:
-        raise SweepError(f"--grid {key}: {key} is set by the sweep (each point writes under SWEEP_DIR/points/NNN)")
+        raise SweepError(
+            f"--grid {key}: {key} is set by the sweep (each point writes under SWEEP_DIR/points/NNN)"
+        )
     texts = split_values(key, hints[key], values)
     if not texts:
         raise SweepError(f"--grid {key}= lists no values; give --grid {key}=V1,V2,…")
@@ -170,7 +181,9 @@ def requested(study: Study, preset: str, overrides: list[str], key: str, default
     return str(study.config_class.PRESETS.get(preset, {}).get(key, default))
 
 
-def expand(study: Study, preset: str, grid: Grid, fixed: list[str], check_machine: bool = True) -> list[Point]:
+def expand(
+    study: Study, preset: str, grid: Grid, fixed: list[str], check_machine: bool = True
+) -> list[Point]:
     """Every point of ``grid`` resolved and checked (module docstring); raises :class:`SweepError`.
     ``check_machine=False`` skips the checks that depend on this machine (a Slurm sweep runs elsewhere)."""
     hints = field_types(study)
@@ -178,7 +191,9 @@ def expand(study: Study, preset: str, grid: Grid, fixed: list[str], check_machin
     for item in fixed:
         key = item.partition("=")[0].strip()
         if key in SWEEP_SET_KEYS:
-            raise SweepError(f"{key}= is set by the sweep (each point writes under SWEEP_DIR/points/NNN); use --out DIR")
+            raise SweepError(
+                f"{key}= is set by the sweep (each point writes under SWEEP_DIR/points/NNN); use --out DIR"
+            )
         fixed_keys[key] = item
     if not grid.blocks:
         raise SweepError("the sweep has no grid: give at least one --grid KEY=V1,V2,… (or --figure ID)")
@@ -191,13 +206,17 @@ def expand(study: Study, preset: str, grid: Grid, fixed: list[str], check_machin
                 raise SweepError(f"the grid axis {axis.name} lists no values")
             for key in sorted(axis.keys):
                 if key not in hints:
-                    raise SweepError(f"grid axis {axis.name}: unknown key {key!r}; valid keys: {', '.join(hints)}")
+                    raise SweepError(
+                        f"grid axis {axis.name}: unknown key {key!r}; valid keys: {', '.join(hints)}"
+                    )
                 if key in fixed_keys:
                     raise SweepError(
                         f"{key} is both in the grid (axis {axis.name}) and fixed ({fixed_keys[key]}); give it in one place"
                     )
                 if key in seen:
-                    raise SweepError(f"{key} is set by two grid axes ({seen[key]} and {axis.name}); give it in one")
+                    raise SweepError(
+                        f"{key} is set by two grid axes ({seen[key]} and {axis.name}); give it in one"
+                    )
                 seen[key] = axis.name
     points: list[Point] = []
     by_config: dict[str, Point] = {}
@@ -222,7 +241,9 @@ def expand(study: Study, preset: str, grid: Grid, fixed: list[str], check_machin
                     f"drop one of the values"
                 )
             device = requested(study, preset, [*fixed, *overrides], "device", DEFAULT_DEVICE)
-            point = Point(len(points), block_index, labels, [*overrides, *extra], cfg, study.steps(cfg), device)
+            point = Point(
+                len(points), block_index, labels, [*overrides, *extra], cfg, study.steps(cfg), device
+            )
             by_config[signature] = point
             points.append(point)
     return points

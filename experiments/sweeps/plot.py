@@ -57,8 +57,10 @@ def plot_sweep(path: str | Path, output: str | Path | None = None) -> tuple[list
         members = [(e, r) for e, r in finished if facet.select(e["config"])]
         if len(members) < len(expected):
             absent = sorted({e["name"] for e in expected} - {e["name"] for e, _ in members})
-            notes.append(f"{facet.name} ({facet.title}) draws {len(members)} of its {len(expected)} points "
-                         f"(not drawn: {', '.join(absent)})")
+            notes.append(
+                f"{facet.name} ({facet.title}) draws {len(members)} of its {len(expected)} points "
+                f"(not drawn: {', '.join(absent)})"
+            )
         if not members:
             continue
         groups = curve_groups(members, facet, study, notes)
@@ -78,7 +80,9 @@ def plot_folder(sweep: SweepDir, output: str | Path | None) -> Path:
         return new_run_dir(sweep.path, PLOTS_DIR)
     out = Path(output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"--output {out} exists and is not an empty folder; figures are never overwritten")
+        raise FileExistsError(
+            f"--output {out} exists and is not an empty folder; figures are never overwritten"
+        )
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -91,12 +95,17 @@ def facets_of(sweep: SweepDir, study: Study) -> tuple[Facet, ...]:
     seed_axis = study.seed_key
 
     def curve(config: dict[str, Any], labels: dict[str, str]) -> str:
-        return describe({k: v for k, v in labels.items() if k not in (seed_axis, "seed", "seeds")}) or sweep.study
+        return (
+            describe({k: v for k, v in labels.items() if k not in (seed_axis, "seed", "seeds")})
+            or sweep.study
+        )
 
     return (Facet(sweep.study, f"{sweep.study} sweep", lambda config: True, curve),)
 
 
-def curve_groups(members: list[tuple[dict[str, Any], Run]], facet: Facet, study: Study, notes: list[str]) -> Groups:
+def curve_groups(
+    members: list[tuple[dict[str, Any], Run]], facet: Facet, study: Study, notes: list[str]
+) -> Groups:
     """The runs of each curve, pooled over seeds by :func:`experiments.analysis.group_runs` (which keeps
     apart runs whose environment differs). The bit-flipping curve holds one run per width: those are
     pooled when their environment agrees (``figure_b1``/``figure_b2`` separate the widths)."""
@@ -110,7 +119,9 @@ def curve_groups(members: list[tuple[dict[str, Any], Run]], facet: Facet, study:
             if len(signatures) == 1:
                 groups[label] = runs
                 continue
-            notes.append(f"{facet.name}: the runs of {label!r} differ in their environment; drawn apart, never pooled")
+            notes.append(
+                f"{facet.name}: the runs of {label!r} differ in their environment; drawn apart, never pooled"
+            )
         pooled = group_runs(runs)
         notes.extend(f"{facet.name}: {note}" for note in pooled.notes)
         if len(pooled) == 1:

@@ -56,8 +56,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 def check_transition(old: str, new: str) -> None:
     if new not in TRANSITIONS.get(old, frozenset()):
-        raise ValueError(f"a point cannot go from {old!r} to {new!r}; allowed from {old!r}: "
-                         f"{', '.join(sorted(TRANSITIONS.get(old, ()))) or 'none (final)'}")
+        raise ValueError(
+            f"a point cannot go from {old!r} to {new!r}; allowed from {old!r}: "
+            f"{', '.join(sorted(TRANSITIONS.get(old, ()))) or 'none (final)'}"
+        )
 
 
 def now_utc() -> str:
@@ -100,14 +102,29 @@ class SweepDir:
         entries = []
         for point in points:
             (path / POINTS_DIR / point.name).mkdir(parents=True)
-            entries.append({
-                "index": point.index, "name": point.name, "labels": point.labels, "overrides": point.overrides,
-                "config": point.stored_config(f"{POINTS_DIR}/{point.name}"), "steps": point.steps,
-                "state": PENDING, "error": "", "run_dir": None, "attempts": 0, "job_id": None,
-                "updated_utc": now_utc(),
-            })
-        body = {"format": SWEEP_FORMAT, "created_utc": now_utc(), **header,
-                "total_steps": sum(p.steps for p in points), "points": entries}
+            entries.append(
+                {
+                    "index": point.index,
+                    "name": point.name,
+                    "labels": point.labels,
+                    "overrides": point.overrides,
+                    "config": point.stored_config(f"{POINTS_DIR}/{point.name}"),
+                    "steps": point.steps,
+                    "state": PENDING,
+                    "error": "",
+                    "run_dir": None,
+                    "attempts": 0,
+                    "job_id": None,
+                    "updated_utc": now_utc(),
+                }
+            )
+        body = {
+            "format": SWEEP_FORMAT,
+            "created_utc": now_utc(),
+            **header,
+            "total_steps": sum(p.steps for p in points),
+            "points": entries,
+        }
         sweep = cls(path, body)
         sweep.save()
         return sweep
@@ -118,7 +135,11 @@ class SweepDir:
         if not path.is_dir():
             raise FileNotFoundError(f"{path}: no such sweep directory")
         body = read_json(path / SWEEP_FILE, "a sweep directory")
-        if not isinstance(body, dict) or body.get("format") != SWEEP_FORMAT or not isinstance(body.get("points"), list):
+        if (
+            not isinstance(body, dict)
+            or body.get("format") != SWEEP_FORMAT
+            or not isinstance(body.get("points"), list)
+        ):
             raise RunFileError(f"{path / SWEEP_FILE} is not a sweep file of format {SWEEP_FORMAT}")
         return cls(path, body)
 

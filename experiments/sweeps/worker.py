@@ -54,12 +54,18 @@ def run_point(sweep_dir: str | Path, index: int, threads: int = 1) -> str:
         return FAILED
     except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C, or submitit requeueing a preempted job
         why = "requeued by Slurm" if isinstance(err, SystemExit) else "interrupted"
-        sweep.set_point(index, PENDING, note=f"{why}; continues from the run's last checkpoint",
-                        run_dir=_relative(sweep, index))
+        sweep.set_point(
+            index,
+            PENDING,
+            note=f"{why}; continues from the run's last checkpoint",
+            run_dir=_relative(sweep, index),
+        )
         raise
     except Exception as err:  # noqa: BLE001 -- any error fails the point alone; the sweep goes on
         traceback.print_exc()
-        sweep.set_point(index, FAILED, error=one_line(f"{type(err).__name__}: {err}"), run_dir=_relative(sweep, index))
+        sweep.set_point(
+            index, FAILED, error=one_line(f"{type(err).__name__}: {err}"), run_dir=_relative(sweep, index)
+        )
         return FAILED
     sweep.set_point(index, DONE, run_dir=str(run_dir.relative_to(sweep.path)))
     return DONE
@@ -70,7 +76,9 @@ def _run(sweep: SweepDir, index: int, entry: dict[str, Any], threads: int) -> Pa
     existing = find_point_run(sweep, index)
     with torch_threads(threads):
         if existing is None:
-            cfg = config_from_dict(study.config_class, {**entry["config"], "out": str(sweep.point_dir(index))})
+            cfg = config_from_dict(
+                study.config_class, {**entry["config"], "out": str(sweep.point_dir(index))}
+            )
             cfg = dataclasses.replace(cfg, device=cfg.resolved_device())  # where the point runs
             cfg.check_machine()
             return study.run(cfg)
@@ -113,7 +121,7 @@ def die_with_parent() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sweep_dir, index, threads = (sys.argv[1:] if argv is None else argv)
+    sweep_dir, index, threads = sys.argv[1:] if argv is None else argv
     die_with_parent()
     torch.set_num_threads(int(threads))
     return 0 if run_point(sweep_dir, int(index), int(threads)) == DONE else 1

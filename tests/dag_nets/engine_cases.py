@@ -29,8 +29,13 @@ def _skip() -> DagNet:
 def _mixed_generation() -> DagNet:
     """One wide generation whose nodes carry five activations, incl. a modulated one and a callable."""
     rng = np.random.default_rng(5)
-    acts = ["tanh", "relu", get_activation("sigmoid").modulated(1.5, -0.2), "softplus:2",
-            from_callable(lambda z: torch.sin(z) + 0.1 * z * z, name="sin_plus_square")]
+    acts = [
+        "tanh",
+        "relu",
+        get_activation("sigmoid").modulated(1.5, -0.2),
+        "softplus:2",
+        from_callable(lambda z: torch.sin(z) + 0.1 * z * z, name="sin_plus_square"),
+    ]
     G = nx.DiGraph()
     ins = [f"x{i}" for i in range(3)]
     G.add_nodes_from(ins)

@@ -25,7 +25,9 @@ def reference_index(net: DagNet, blocks: Sequence[Sequence[Hashable]], io_single
             if v not in net.index:
                 raise ValueError(f"block {b} contains {v!r}, which is not a node of the network")
             if v in block_of:
-                raise ValueError(f"node {v!r} is in block {block_of[v]} and block {b}; blocks must be disjoint")
+                raise ValueError(
+                    f"node {v!r} is in block {block_of[v]} and block {b}; blocks must be disjoint"
+                )
             block_of[v] = b
         canon.append(sorted(members, key=net.index.__getitem__))
     missing = [v for v in net.nodes if v not in block_of]
@@ -49,7 +51,9 @@ def reference_index(net: DagNet, blocks: Sequence[Sequence[Hashable]], io_single
         if not kinds.pop():
             acts = {net.node_activation[v].key: net.node_activation[v].name for v in block}
             if len(acts) > 1:
-                raise ValueError(f"block {i} mixes activations {sorted(acts.values())}; one activation per block")
+                raise ValueError(
+                    f"block {i} mixes activations {sorted(acts.values())}; one activation per block"
+                )
     pos_in_block = {v: j for b in blocks_t for j, v in enumerate(b)}
     groups: dict[tuple[int, int], list[int]] = {}
     for e, (u, v) in enumerate(net.edges):
@@ -82,7 +86,9 @@ def reference_index(net: DagNet, blocks: Sequence[Sequence[Hashable]], io_single
         "row_key_pair": np.array([p for (p, _) in row_keys], dtype=np.int64),
         "col_key_pair": np.array([p for (p, _) in col_keys], dtype=np.int64),
         "pair_shape": np.array([(len(blocks_t[i]), len(blocks_t[j])) for i, j, *_ in pairs]).reshape(-1, 2),
-        "pair_complete": np.array([len(ids) == len(blocks_t[i]) * len(blocks_t[j]) for i, j, ids, *_ in pairs]),
+        "pair_complete": np.array(
+            [len(ids) == len(blocks_t[i]) * len(blocks_t[j]) for i, j, ids, *_ in pairs]
+        ),
         "bias_block": bias_block,
         "bias_group": np.array([bias_ids[b] for b in bias_block], dtype=np.int64),
     }

@@ -47,8 +47,10 @@ def reference_colouring(net: DagNet, tol: float, max_rounds: int | None = None) 
     io = {net.index[v] for v in list(net.inputs) + list(net.outputs)}
     depth = _depths(net)
     act_ids: dict[tuple, int] = {}
-    acts = [-1 if i < len(net.inputs) else act_ids.setdefault(net.node_activation[net.nodes[i]].key, len(act_ids))
-            for i in range(n)]
+    acts = [
+        -1 if i < len(net.inputs) else act_ids.setdefault(net.node_activation[net.nodes[i]].key, len(act_ids))
+        for i in range(n)
+    ]
     start = [(i if i in io else -1, int(depth[i]), acts[i]) for i in range(n)]
     colour = _relabel(start)
     bias = np.zeros(n)

@@ -34,7 +34,9 @@ class ClonedCase:
     seed: int
 
 
-def base_dag(rng: np.random.Generator, n_hidden: int, n_out: int, p_edge: float, activations: tuple[str, ...]) -> DagNet:
+def base_dag(
+    rng: np.random.Generator, n_hidden: int, n_out: int, p_edge: float, activations: tuple[str, ...]
+) -> DagNet:
     n_in = 2
     G = nx.DiGraph()
     ins = [f"x{i}" for i in range(n_in)]
@@ -77,7 +79,11 @@ def cloned_dags(draw, activations: tuple[str, ...] = ALL_ACTIVATIONS, mode: str 
     rng = np.random.default_rng(seed)
     base = base_dag(rng, n_hidden, n_out, p_edge, activations)
     net, part = clone_network(
-        base, {f"h{i}": s for i, s in enumerate(sizes)}, mode=mode, generator=torch.Generator().manual_seed(seed), scale=0.7
+        base,
+        {f"h{i}": s for i, s in enumerate(sizes)},
+        mode=mode,
+        generator=torch.Generator().manual_seed(seed),
+        scale=0.7,
     )
     gen = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(6, 2, generator=gen, dtype=torch.float64)

@@ -16,10 +16,14 @@ EXACT = 1e-12
 @pytest.mark.parametrize("mode", ["constant", "equitable"])
 def test_clone_then_quotient_recovers_base(mode: str) -> None:
     base = mlp(2, [3, 2], 2, skip=True, seed=5)
-    net, part = clone_network(base, {"h0_0": 3, "h0_2": 2, "h1_1": 4}, mode=mode, generator=torch.Generator().manual_seed(1))
+    net, part = clone_network(
+        base, {"h0_0": 3, "h0_2": 2, "h1_1": 4}, mode=mode, generator=torch.Generator().manual_seed(1)
+    )
     back = base_network(part)
     sizes = {"h0_0": 3, "h0_2": 2, "h1_1": 4}
-    label = {v: (v, 0) if v in sizes else v for v in base.nodes}  # base nodes are named by a block's first node
+    label = {
+        v: (v, 0) if v in sizes else v for v in base.nodes
+    }  # base nodes are named by a block's first node
     for (u, v), w in base.edge_weights().items():
         assert back.edge_weights()[(label[u], label[v])] == pytest.approx(w, abs=EXACT)
     assert manifold("C", part).residual(net.flat_parameters()) < EXACT

@@ -27,17 +27,22 @@ EXACT_DISTANCE = 1e-14
 NOISE = 1e-7
 
 
-def _mlp(activation: str = "tanh", hidden: int = 3, depth: int = 2, inputs: int = 4, seed: int = 0) -> nn.Module:
+def _mlp(
+    activation: str = "tanh", hidden: int = 3, depth: int = 2, inputs: int = 4, seed: int = 0
+) -> nn.Module:
     torch.manual_seed(seed)
-    spec = make_spec("mlp", (1, 1, inputs), 2, hidden=hidden, depth=depth, normalization="none",
-                     activation=activation)
+    spec = make_spec(
+        "mlp", (1, 1, inputs), 2, hidden=hidden, depth=depth, normalization="none", activation=activation
+    )
     return MLP(spec).double().eval()
 
 
 def _batch(n: int = 16, inputs: int = 4, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, 1, 1, inputs, generator=gen, dtype=torch.float64),
-            torch.randn(n, 2, generator=gen, dtype=torch.float64))
+    return (
+        torch.randn(n, 1, 1, inputs, generator=gen, dtype=torch.float64),
+        torch.randn(n, 2, generator=gen, dtype=torch.float64),
+    )
 
 
 def _identical_rows(linear: nn.Linear) -> list[list[int]]:
@@ -89,8 +94,10 @@ def test_noisy_clones_found_within_tolerance_and_reported_inexact() -> None:
 
 def _preactivations(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     seen: list[torch.Tensor] = []
-    hooks = [lin.register_forward_hook(lambda _m, _a, out: seen.append(out.detach()))
-             for lin in _hidden_linears(model)]
+    hooks = [
+        lin.register_forward_hook(lambda _m, _a, out: seen.append(out.detach()))
+        for lin in _hidden_linears(model)
+    ]
     with torch.no_grad():
         model(x)
     for h in hooks:
@@ -146,8 +153,9 @@ def test_normal_spectrum_matches_dense_hessian_and_escape_lowers_the_module_loss
     reference = normal_stability(md.net, d.clones.partition, X, Y, method="dense")
     np.testing.assert_allclose(m.eigenvalues, reference.eigenvalues, rtol=0, atol=EIG_ATOL)
     assert m.classification == reference.classification
-    np.testing.assert_allclose(m.eigenvalues, _dense_restricted(md.net, d.clones.partition, X, Y, md.theta()),
-                               rtol=0, atol=EIG_ATOL)
+    np.testing.assert_allclose(
+        m.eigenvalues, _dense_restricted(md.net, d.clones.partition, X, Y, md.theta()), rtol=0, atol=EIG_ATOL
+    )
     assert m.escape is not None and m.escape_eigenvalue == pytest.approx(m.eigenvalues[0], abs=EIG_ATOL)
     # the module's own loss along the escape direction: L(p + εd) − L(p) = ε²λ/2 + O(ε³) (gradient tangent)
     eps = 1e-3
@@ -181,8 +189,11 @@ class ClonedResidual(nn.Module):
         W1, b1 = torch.randn(h, d, generator=gen), torch.randn(h, generator=gen)
         W2, b2 = torch.randn(h, h, generator=gen), torch.randn(h, generator=gen)
         W3 = torch.randn(2, h, generator=gen)
-        self.l1, self.l2, self.l3 = nn.Linear(d, h * copies), nn.Linear(h * copies, h * copies), \
-            nn.Linear(h * copies, 2)
+        self.l1, self.l2, self.l3 = (
+            nn.Linear(d, h * copies),
+            nn.Linear(h * copies, h * copies),
+            nn.Linear(h * copies, 2),
+        )
         with torch.no_grad():  # unit j of a hidden layer copies base unit j // copies
             self.l1.weight.copy_(W1.repeat_interleave(copies, 0))
             self.l1.bias.copy_(b1.repeat_interleave(copies))
@@ -200,13 +211,16 @@ class ClonedResidual(nn.Module):
 def test_residual_clones_curvature_on_trainable_normal_space_matches_dense() -> None:
     model = ClonedResidual()
     gen = torch.Generator().manual_seed(2)
-    x, y = torch.randn(12, 3, generator=gen, dtype=torch.float64), torch.randn(12, 2, generator=gen,
-                                                                                dtype=torch.float64)
+    x, y = (
+        torch.randn(12, 3, generator=gen, dtype=torch.float64),
+        torch.randn(12, 2, generator=gen, dtype=torch.float64),
+    )
     d = diagnose(model, x, y)
     md, m = d.module_dag, d.manifold
     assert md.parameter_map.num_fixed > 0 and m is not None and not m.skipped
-    reference = _dense_restricted(md.net, d.clones.partition, md.inputs(x), y, md.theta(),
-                                  md.parameter_map.trainable)
+    reference = _dense_restricted(
+        md.net, d.clones.partition, md.inputs(x), y, md.theta(), md.parameter_map.trainable
+    )
     assert m.normal_dimension == len(reference)
     np.testing.assert_allclose(m.eigenvalues, reference, rtol=0, atol=EIG_ATOL)
 
@@ -214,8 +228,11 @@ def test_residual_clones_curvature_on_trainable_normal_space_matches_dense() -> 
 def _killed_relu(momentum: float, weight_decay: float = 0.0, adam: bool = False):
     model = _mlp("relu", hidden=6)
     x, y = _batch(32)
-    opt = (torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=weight_decay) if adam else
-           torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay))
+    opt = (
+        torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=weight_decay)
+        if adam
+        else torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
+    )
     for _ in range(2):  # build optimizer state while the units are alive
         opt.zero_grad()
         ((model(x) - y) ** 2).mean().backward()
@@ -225,12 +242,15 @@ def _killed_relu(momentum: float, weight_decay: float = 0.0, adam: bool = False)
     return model, opt, x, y
 
 
-@pytest.mark.parametrize("momentum, weight_decay, adam, invariant", [
-    (0.0, 0.0, False, True),
-    (0.9, 0.0, False, False),  # the momentum buffer keeps moving the frozen rows
-    (0.0, 1e-2, False, False),  # weight decay shrinks them
-    (0.0, 0.0, True, False),  # Adam's first moment
-])
+@pytest.mark.parametrize(
+    "momentum, weight_decay, adam, invariant",
+    [
+        (0.0, 0.0, False, True),
+        (0.9, 0.0, False, False),  # the momentum buffer keeps moving the frozen rows
+        (0.0, 1e-2, False, False),  # weight decay shrinks them
+        (0.0, 0.0, True, False),  # Adam's first moment
+    ],
+)
 def test_frozen_invariance_matches_a_real_optimizer_step(momentum, weight_decay, adam, invariant) -> None:
     model, opt, x, y = _killed_relu(momentum, weight_decay, adam)
     d = diagnose(model, x, y, optimizer=opt)
@@ -255,14 +275,17 @@ def test_cross_entropy_with_class_indices_equals_one_hot_rows() -> None:
     np.testing.assert_array_equal(a.eigenvalues, b.eigenvalues)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"loss": "hinge"}, ValueError, "unknown loss 'hinge'; valid choices: mse, cross_entropy"),
-    ({"method": "qr"}, ValueError, "method must be one of auto, dense, lanczos"),
-    ({"k": 0}, ValueError, "k"),
-    ({"frozen_tol": -1.0}, ValueError, "frozen_tol"),
-    ({"targets": torch.zeros(3, 2)}, ValueError, r"targets must have shape \[16, 2\]"),
-    ({"targets": torch.full((16,), 5), "loss": "cross_entropy"}, ValueError, r"in \[0, 2\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"loss": "hinge"}, ValueError, "unknown loss 'hinge'; valid choices: mse, cross_entropy"),
+        ({"method": "qr"}, ValueError, "method must be one of auto, dense, lanczos"),
+        ({"k": 0}, ValueError, "k"),
+        ({"frozen_tol": -1.0}, ValueError, "frozen_tol"),
+        ({"targets": torch.zeros(3, 2)}, ValueError, r"targets must have shape \[16, 2\]"),
+        ({"targets": torch.full((16,), 5), "loss": "cross_entropy"}, ValueError, r"in \[0, 2\)"),
+    ],
+)
 def test_bad_arguments_name_the_problem(kwargs, error, match) -> None:
     x, y = _batch()
     kwargs = {"targets": y, **kwargs}

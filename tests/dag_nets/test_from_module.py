@@ -21,8 +21,9 @@ GRAD_ATOL = 1e-12
 
 def _mlp(activation: str = "tanh", hidden: int = 6, depth: int = 2, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    spec = make_spec("mlp", (1, 3, 3), 4, hidden=hidden, depth=depth, normalization="none",
-                     activation=activation)
+    spec = make_spec(
+        "mlp", (1, 3, 3), 4, hidden=hidden, depth=depth, normalization="none", activation=activation
+    )
     return MLP(spec).double().eval()
 
 
@@ -53,7 +54,7 @@ def _check_against_module(model: nn.Module, x: torch.Tensor) -> None:
     model.zero_grad()
     ((out - y) ** 2).mean().backward()
     theta = md.theta().requires_grad_(True)
-    g_theta, = torch.autograd.grad(loss_of_theta(md.net, X, y)(theta), theta)
+    (g_theta,) = torch.autograd.grad(loss_of_theta(md.net, X, y)(theta), theta)
     grads = md.parameter_map.gradient_to_parameters(g_theta)
     assert set(grads) == {n for n, p in model.named_parameters() if p.requires_grad}
     for name, g in grads.items():
@@ -113,7 +114,9 @@ def test_parameter_map_round_trip_is_exact() -> None:
 def test_part_traces_the_head_of_a_cnn() -> None:
     torch.manual_seed(3)
     model = nn.Sequential(
-        nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(),
+        nn.Conv2d(1, 2, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
         nn.Sequential(nn.Linear(32, 5), nn.Tanh(), nn.Linear(5, 2)),
     ).double()
     x = torch.randn(4, 1, 4, 4, dtype=torch.float64)
@@ -162,17 +165,20 @@ class _Product(nn.Module):
         return self.lin(x) * x
 
 
-@pytest.mark.parametrize("model, needle", [
-    (nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)), "LayerNorm"),
-    (nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)), "BatchNorm1d"),
-    (nn.Sequential(nn.Linear(4, 4), nn.Softplus()), "Softplus"),
-    (nn.Sequential(nn.Linear(4, 4), nn.GELU(approximate="tanh")), "approximate='tanh'"),
-    (nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)), "Dropout"),
-    (_Attention(), "attn"),
-    (_Shared(), "used a second time"),
-    (_Branching(), "torch.fx cannot trace"),
-    (_Product(), "product of two tensors"),
-])
+@pytest.mark.parametrize(
+    "model, needle",
+    [
+        (nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)), "LayerNorm"),
+        (nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)), "BatchNorm1d"),
+        (nn.Sequential(nn.Linear(4, 4), nn.Softplus()), "Softplus"),
+        (nn.Sequential(nn.Linear(4, 4), nn.GELU(approximate="tanh")), "approximate='tanh'"),
+        (nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)), "Dropout"),
+        (_Attention(), "attn"),
+        (_Shared(), "used a second time"),
+        (_Branching(), "torch.fx cannot trace"),
+        (_Product(), "product of two tensors"),
+    ],
+)
 def test_unsupported_layers_name_the_layer(model: nn.Module, needle: str) -> None:
     model = model.double()
     x = torch.randn(3, 4, dtype=torch.float64)
@@ -186,19 +192,25 @@ def test_unsupported_layers_name_the_layer(model: nn.Module, needle: str) -> Non
         assert SUPPORTED in message
 
 
-@pytest.mark.parametrize("bad, match", [
-    ("not a module", "torch.nn.Module"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("not a module", "torch.nn.Module"),
+    ],
+)
 def test_bad_model_type(bad: object, match: str) -> None:
     with pytest.raises(TypeError, match=match):
         from_module(bad, torch.zeros(2, 4))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("x, match", [
-    (torch.zeros(4, dtype=torch.float64), "batch tensor"),
-    (torch.zeros(2, 4, dtype=torch.int64), "finite floating"),
-    (torch.full((2, 4), float("nan"), dtype=torch.float64), "finite floating"),
-])
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (torch.zeros(4, dtype=torch.float64), "batch tensor"),
+        (torch.zeros(2, 4, dtype=torch.int64), "finite floating"),
+        (torch.full((2, 4), float("nan"), dtype=torch.float64), "finite floating"),
+    ],
+)
 def test_bad_example_input(x: torch.Tensor, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         from_module(nn.Linear(4, 2).double(), x)
@@ -219,7 +231,7 @@ def test_cross_entropy_loss_matches_torch() -> None:
     ours = loss_of_theta(md.net, md.inputs(x), F.one_hot(labels, 4).double(), "cross_entropy")(theta)
     reference = F.cross_entropy(model(x), labels)
     torch.testing.assert_close(ours, reference, rtol=0, atol=1e-14)
-    g_theta, = torch.autograd.grad(ours, theta)
+    (g_theta,) = torch.autograd.grad(ours, theta)
     model.zero_grad()
     reference.backward()
     for name, g in md.parameter_map.gradient_to_parameters(g_theta).items():

@@ -125,14 +125,26 @@ def test_bug_float32_net_accepts_weight_1e300() -> None:
     G.add_node("y")
     G.add_edge("x", "h", weight=1e300)
     G.add_edge("h", "y", weight=1.0)
-    with pytest.raises(ValueError, match=r"weight of edge \('x', 'h'\) must be finite in torch.float32: 1e\+300 "
-                                         r"lies outside its range ±3.40282e\+38"):
+    with pytest.raises(
+        ValueError,
+        match=r"weight of edge \('x', 'h'\) must be finite in torch.float32: 1e\+300 "
+        r"lies outside its range ±3.40282e\+38",
+    ):
         DagNet.from_networkx(G, inputs=["x"], outputs=["y"], dtype=torch.float32)
-    assert DagNet.from_networkx(G, inputs=["x"], outputs=["y"]).edge_weight.dtype == torch.float64  # fine in float64
+    assert (
+        DagNet.from_networkx(G, inputs=["x"], outputs=["y"]).edge_weight.dtype == torch.float64
+    )  # fine in float64
     G.edges["x", "h"]["weight"] = 1.0
     G.nodes["h"]["bias"] = -1e39
     with pytest.raises(ValueError, match=r"bias of node 'h' must be finite in torch.float32: -1e\+39"):
         DagNet.from_networkx(G, inputs=["x"], outputs=["y"], dtype=torch.float32)
     with pytest.raises(ValueError, match=r"weight of edge \('x', 'h'\) must be finite, got nan"):
-        DagNet(["x", "h", "y"], ["x"], ["y"], [("x", "h"), ("h", "y")], [float("nan"), 1.0], {},
-               {v: DagNet.from_networkx(G, ["x"], ["y"]).node_activation[v] for v in ("h", "y")})
+        DagNet(
+            ["x", "h", "y"],
+            ["x"],
+            ["y"],
+            [("x", "h"), ("h", "y")],
+            [float("nan"), 1.0],
+            {},
+            {v: DagNet.from_networkx(G, ["x"], ["y"]).node_activation[v] for v in ("h", "y")},
+        )

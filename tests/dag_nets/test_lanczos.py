@@ -97,7 +97,9 @@ class IdentityProjection(PlantedOperator):
 
 @pytest.mark.parametrize("identity", [False, True])
 @pytest.mark.parametrize(("masked", "offset", "unit"), [(0.0, 0.0, 1.0), (0.7, 0.3, 2.0), (-1.5, 2.0, 0.5)])
-def test_deflated_operator_matches_its_dense_formula(identity: bool, masked: float, offset: float, unit: float) -> None:
+def test_deflated_operator_matches_its_dense_formula(
+    identity: bool, masked: float, offset: float, unit: float
+) -> None:
     """(P'AP' + c(I − P') + τI)/u with P' = P_S − QQᵀ, applied in place, against the dense matrix; the
     input vector (numpy, as ARPACK passes it) is left unchanged."""
     size = 30
@@ -105,7 +107,9 @@ def test_deflated_operator_matches_its_dense_formula(identity: bool, masked: flo
     if identity:
         rng = np.random.default_rng(5)
         A = rng.standard_normal((size, size))
-        op = IdentityProjection(torch.eye(size, dtype=torch.float64), torch.as_tensor((A + A.T) / 2), size, size)
+        op = IdentityProjection(
+            torch.eye(size, dtype=torch.float64), torch.as_tensor((A + A.T) / 2), size, size
+        )
     U = op.U.numpy()
     Q = torch.as_tensor(np.linalg.qr(U @ np.random.default_rng(6).standard_normal((U.shape[1], 3)))[0])
     B = lanczos.DeflatedOperator(op, masked, Q, offset, unit)
@@ -137,6 +141,9 @@ def test_arpack_failure_on_a_nonzero_operator_is_a_clear_error(monkeypatch: pyte
         raise lanczos.sla.ArpackError(-9)
 
     monkeypatch.setattr(lanczos.sla, "eigsh", fails)
-    with pytest.raises(lanczos.LanczosError, match=r"ARPACK failed in Lanczos round 1 \(which='BE'.*not zero: "
-                                                     r"ARPACK error -9.*method='dense'"):
+    with pytest.raises(
+        lanczos.LanczosError,
+        match=r"ARPACK failed in Lanczos round 1 \(which='BE'.*not zero: "
+        r"ARPACK error -9.*method='dense'",
+    ):
         extreme_eigenvalues(planted(SPECTRA["simple"], size=50, seed=0), 1, tol=1e-12)

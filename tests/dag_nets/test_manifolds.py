@@ -202,7 +202,9 @@ def _grid_net(sizes: int | dict) -> tuple[DagNet, Partition]:
     base = mlp(3, [6, 6], 2, activation="tanh", seed=3)
     hidden = [v for v in base.bias_nodes if v not in base.outputs]
     factors = {v: sizes for v in hidden} if isinstance(sizes, int) else {v: sizes.get(v, 3) for v in hidden}
-    return clone_network(base, factors, mode="equitable", generator=torch.Generator().manual_seed(3), scale=0.5)
+    return clone_network(
+        base, factors, mode="equitable", generator=torch.Generator().manual_seed(3), scale=0.5
+    )
 
 
 @pytest.mark.parametrize("kind", ["RE", "CE", "C", "BC", "D"])
@@ -218,8 +220,9 @@ def test_grid_projections_match_dense_svd_and_segment_sums(kind: str) -> None:
     assert np.max(np.abs(M.tangent(eye).numpy() - P_dense)) < PROJ_TOL  # [P, m], column by column
     V = torch.randn(net.num_parameters, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     strided = V[:, 1]  # a non-contiguous vector
-    assert torch.allclose(M.normal(strided), torch.as_tensor(V.numpy()[:, 1] - P_dense @ V.numpy()[:, 1]),
-                          rtol=0, atol=PROJ_TOL)
+    assert torch.allclose(
+        M.normal(strided), torch.as_tensor(V.numpy()[:, 1] - P_dense @ V.numpy()[:, 1]), rtol=0, atol=PROJ_TOL
+    )
     E = net.num_edges
     segment = torch.empty(E, 3, dtype=torch.float64)
     _segment_normal_component(part, M.rule, _index(part, V.device, V.dtype), "all", V[:E], segment)

@@ -15,8 +15,17 @@ from tests.dag_nets.cases import Case
 from tests.dag_nets.reference_partition import reference_index
 from tests.dag_nets.strategies import ClonedCase, cloned_dags
 
-ARRAYS = ("edge_pair", "edge_row_key", "edge_col_key", "row_key_pair", "col_key_pair", "pair_shape", "pair_complete",
-          "bias_block", "bias_group")
+ARRAYS = (
+    "edge_pair",
+    "edge_row_key",
+    "edge_col_key",
+    "row_key_pair",
+    "col_key_pair",
+    "pair_shape",
+    "pair_complete",
+    "bias_block",
+    "bias_group",
+)
 
 
 def _assert_matches_reference(part: Partition, blocks: list[list]) -> None:
@@ -35,8 +44,10 @@ def _assert_matches_reference(part: Partition, blocks: list[list]) -> None:
             assert np.array_equal(a, b)
     assert np.array_equal(part.node_block, [part.block_of[v] for v in part.net.nodes])
     assert np.array_equal(part.node_block_tensor().numpy(), part.node_block)
-    assert all(part.blocks[b][part.position_in_block[i]] == v for i, (v, b) in
-               enumerate(zip(part.net.nodes, part.node_block.tolist())))
+    assert all(
+        part.blocks[b][part.position_in_block[i]] == v
+        for i, (v, b) in enumerate(zip(part.net.nodes, part.node_block.tolist()))
+    )
 
 
 def test_zoo_matches_reference(case: Case) -> None:

@@ -60,17 +60,24 @@ def _quantities(net: DagNet, engine: str, data) -> dict[str, torch.Tensor]:
     out["grad"] = g.detach()
     out["hvp_double_backward"] = torch.autograd.grad(g, leaf, v)[0]
     out["hvp_jvp_of_grad"] = torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1]
-    out["hessian"] = torch.func.jacfwd(torch.func.grad(f))(theta) if net.num_parameters <= 200 else torch.zeros(1)
+    out["hessian"] = (
+        torch.func.jacfwd(torch.func.grad(f))(theta) if net.num_parameters <= 200 else torch.zeros(1)
+    )
     leaves = [t.clone().requires_grad_(True) for t in (theta, x, noise, mask)]
     Hs, Zs = net.node_values(leaves[0], leaves[1], unit_mask=leaves[3], unit_noise=leaves[2])
-    probe = (Hs.square().sum() + (Zs * Hs).sum() + Zs.sin().sum())
+    probe = Hs.square().sum() + (Zs * Hs).sum() + Zs.sin().sum()
     for name, grad in zip(("d_theta", "d_x", "d_noise", "d_mask"), torch.autograd.grad(probe, leaves)):
         out[name] = grad
-    tangents = torch.func.jvp(lambda t, a, n, m: net.node_values(t, a, unit_mask=m, unit_noise=n),
-                              (theta, x, noise, mask), (v, x.flip(0), noise.flip(1), mask.flip(0)))[1]
+    tangents = torch.func.jvp(
+        lambda t, a, n, m: net.node_values(t, a, unit_mask=m, unit_noise=n),
+        (theta, x, noise, mask),
+        (v, x.flip(0), noise.flip(1), mask.flip(0)),
+    )[1]
     out["jvp_H"], out["jvp_Z"] = tangents
-    per_sample = torch.func.vmap(torch.func.grad(lambda t, xi, yi: get_loss("mse")(net.functional(t, xi[None]), yi[None])),
-                                 in_dims=(None, 0, 0))
+    per_sample = torch.func.vmap(
+        torch.func.grad(lambda t, xi, yi: get_loss("mse")(net.functional(t, xi[None]), yi[None])),
+        in_dims=(None, 0, 0),
+    )
     out["per_sample_grad"] = per_sample(theta, x, y)
     out["vmap_x"] = torch.func.vmap(lambda xx: net.functional(theta, xx))(torch.stack([x, 2 * x, -x]))
     out["jacrev"] = torch.func.jacrev(net.functional)(theta, x)
@@ -82,7 +89,9 @@ def test_fast_engines_match_reference(case: str) -> None:
     net = CASES[case]()
     data = _data(net)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*batching rule.*")  # the reference's index_copy_ under vmap
+        warnings.filterwarnings(
+            "ignore", message=".*batching rule.*"
+        )  # the reference's index_copy_ under vmap
         ref = _quantities(net, "reference", data)
     for engine in FAST_ENGINES:
         got = _quantities(net, engine, data)
@@ -110,7 +119,9 @@ def test_transforms_raise_no_batching_fallback_warning(case: str) -> None:
     f = loss_of_theta(net, x, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        torch.func.vmap(lambda t: torch.func.jvp(torch.func.grad(f), (theta,), (t,))[1])(torch.stack([v, 2 * v]))
+        torch.func.vmap(lambda t: torch.func.jvp(torch.func.grad(f), (theta,), (t,))[1])(
+            torch.stack([v, 2 * v])
+        )
         torch.func.vmap(net.functional, in_dims=(0, None))(torch.stack([theta, v]), x)
         if net.num_parameters < 300:
             torch.func.jacfwd(torch.func.grad(f))(theta)
@@ -121,8 +132,16 @@ def test_transforms_raise_no_batching_fallback_warning(case: str) -> None:
 def test_float32_fast_matches_reference(case: str) -> None:
     net64 = CASES[case]()
     net = net64.copy_with()
-    net = DagNet(net.nodes, net.inputs, net.outputs, net.edges, net.edge_weight.tolist(),
-                 net.node_biases(), net.node_activation, dtype=torch.float32)
+    net = DagNet(
+        net.nodes,
+        net.inputs,
+        net.outputs,
+        net.edges,
+        net.edge_weight.tolist(),
+        net.node_biases(),
+        net.node_activation,
+        dtype=torch.float32,
+    )
     x, y, theta, v, _, _ = _data(net64)
     th32 = theta.float()
     outs = {}
@@ -131,7 +150,11 @@ def test_float32_fast_matches_reference(case: str) -> None:
         f = loss_of_theta(net, x.float(), y.float())
         leaf = th32.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(f(leaf), leaf, create_graph=True)
-        outs[engine] = (net.functional(th32, x.float()), g.detach(), torch.autograd.grad(g, leaf, v.float())[0])
+        outs[engine] = (
+            net.functional(th32, x.float()),
+            g.detach(),
+            torch.autograd.grad(g, leaf, v.float())[0],
+        )
         assert all(t.dtype == torch.float32 for t in outs[engine])
     for a, b in zip(outs["auto"], outs["reference"]):
         assert _rel(a, b) < REL32
@@ -151,9 +174,14 @@ def test_adjoint_sweep_is_the_papers_delta_recursion() -> None:
     g[net.output_positions] = torch.from_numpy(mse_output_adjoint(out.numpy(), y.numpy())).T
     delta = solve(plan, w, plan.node_map(Z, derivative=True), g, transpose=True)
     for v in net.nodes:
-        assert np.max(np.abs(delta[net.index[v]].numpy() - ref.delta[v])) < REL64 * np.abs(ref.delta[v]).max() + 1e-15
+        assert (
+            np.max(np.abs(delta[net.index[v]].numpy() - ref.delta[v]))
+            < REL64 * np.abs(ref.delta[v]).max() + 1e-15
+        )
     gs = delta * plan.node_map(Z, derivative=True)
-    assert np.max(np.abs(sddmm(plan, gs, H).numpy() - ref.grad_weights)) < REL64 * np.abs(ref.grad_weights).max()
+    assert (
+        np.max(np.abs(sddmm(plan, gs, H).numpy() - ref.grad_weights)) < REL64 * np.abs(ref.grad_weights).max()
+    )
 
 
 GRADCHECK_CASES = {
@@ -206,8 +234,12 @@ def test_random_dags_match_reference(case: ClonedCase) -> None:
         f = loss_of_theta(net, case.x, case.y)
         leaf = theta.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(f(leaf), leaf, create_graph=True)
-        res[engine] = (net.functional(theta, case.x), g.detach(), torch.autograd.grad(g, leaf, v)[0],
-                       torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1])
+        res[engine] = (
+            net.functional(theta, case.x),
+            g.detach(),
+            torch.autograd.grad(g, leaf, v)[0],
+            torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1],
+        )
     for engine in ("auto", "dense"):
         for a, b in zip(res[engine], res["reference"]):
             assert _rel(a, b) < REL64
@@ -215,10 +247,14 @@ def test_random_dags_match_reference(case: ClonedCase) -> None:
 
 def test_plan_blocks_follow_the_graph_structure() -> None:
     layered = mlp(3, [24, 24], 2, seed=0).propagation_plan().summary()
-    assert layered["dense_blocks"] == 1 and layered["dense_view_blocks"] == 1  # only the 24×24 block is big enough
+    assert (
+        layered["dense_blocks"] == 1 and layered["dense_view_blocks"] == 1
+    )  # only the 24×24 block is big enough
     assert layered["dense_edges"] == 24 * 24 and layered["sparse_edges"] == 3 * 24 + 24 * 2
     skip = mlp(4, [20, 17], 3, skip=True, seed=1).propagation_plan().summary()
-    assert skip["dense_blocks"] == 1 and skip["dense_view_blocks"] == 0  # 20×17 interleaves with the skip edges
+    assert (
+        skip["dense_blocks"] == 1 and skip["dense_view_blocks"] == 0
+    )  # 20×17 interleaves with the skip edges
     sparse = random_dag(60, 500, n_in=4, n_out=3, seed=4)
     assert sparse.propagation_plan().summary()["dense_blocks"] == 0
     padded = sparse.propagation_plan(mode="dense").summary()
@@ -237,7 +273,10 @@ def test_engine_choice_is_validated_and_kept() -> None:
         DagNet.from_networkx(net.to_networkx(), inputs=net.inputs, outputs=net.outputs, engine="gpu")
     net.engine = "sparse"
     assert net.copy_with().engine == "sparse"
-    assert DagNet.from_networkx(net.to_networkx(), net.inputs, net.outputs, engine="reference").engine == "reference"
+    assert (
+        DagNet.from_networkx(net.to_networkx(), net.inputs, net.outputs, engine="reference").engine
+        == "reference"
+    )
 
 
 def test_plan_moves_between_devices_unchanged() -> None:
@@ -272,10 +311,16 @@ def test_batch_chunked_sweeps_match_whole_ones(case: str, monkeypatch: pytest.Mo
     x, y, theta, v, noise, mask = _data(net)
     x, noise, mask = (torch.cat([t, 2 * t, -t]) for t in (x, noise, mask))  # batch 15
     f = loss_of_theta(net, x, torch.cat([y, y, y]))
-    whole = (net.node_values(theta, x, unit_mask=mask, unit_noise=noise), torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1])
+    whole = (
+        net.node_values(theta, x, unit_mask=mask, unit_noise=noise),
+        torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1],
+    )
     monkeypatch.setattr(propagation, "SWEEP_CHUNK_BYTES", 1)
     monkeypatch.setattr(propagation, "MIN_SWEEP_CHUNK", 3)
-    chunked = (net.node_values(theta, x, unit_mask=mask, unit_noise=noise), torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1])
+    chunked = (
+        net.node_values(theta, x, unit_mask=mask, unit_noise=noise),
+        torch.func.jvp(torch.func.grad(f), (theta,), (v,))[1],
+    )
     for a, b in zip((*whole[0], whole[1]), (*chunked[0], chunked[1])):
         assert _rel(b, a) < REL64
 
@@ -291,7 +336,9 @@ def test_legacy_vmap_gets_a_clear_error() -> None:
     out = net.functional(leaf, x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert torch.autograd.grad(out, leaf, torch.ones(3, *out.shape, dtype=out.dtype), is_grads_batched=True)
+        assert torch.autograd.grad(
+            out, leaf, torch.ones(3, *out.shape, dtype=out.dtype), is_grads_batched=True
+        )
 
 
 def test_empty_batch() -> None:
@@ -306,11 +353,28 @@ def test_empty_batch() -> None:
 def test_cuda_engine_matches_cpu() -> None:
     net = CASES["mlp_skip"]()
     x, y, theta, v, _, _ = _data(net)
-    cpu = _quantities(net, "auto", (x, y, theta, v, torch.zeros(BATCH, net.num_nodes, dtype=torch.float64),
-                                    torch.ones(BATCH, net.num_nodes, dtype=torch.float64)))
+    cpu = _quantities(
+        net,
+        "auto",
+        (
+            x,
+            y,
+            theta,
+            v,
+            torch.zeros(BATCH, net.num_nodes, dtype=torch.float64),
+            torch.ones(BATCH, net.num_nodes, dtype=torch.float64),
+        ),
+    )
     gpu_net = net.copy_with().to("cuda")
     dev = [t.cuda() for t in (x, y, theta, v)]
-    gpu = _quantities(gpu_net, "auto", (*dev, torch.zeros(BATCH, net.num_nodes, dtype=torch.float64, device="cuda"),
-                                        torch.ones(BATCH, net.num_nodes, dtype=torch.float64, device="cuda")))
+    gpu = _quantities(
+        gpu_net,
+        "auto",
+        (
+            *dev,
+            torch.zeros(BATCH, net.num_nodes, dtype=torch.float64, device="cuda"),
+            torch.ones(BATCH, net.num_nodes, dtype=torch.float64, device="cuda"),
+        ),
+    )
     for k in cpu:
         assert _rel(gpu[k].cpu(), cpu[k]) < REL64, k

@@ -86,12 +86,16 @@ def test_matches_former_implementation(noise: float, tol: float, quantize: bool,
     for seed in range(6):
         net, _, _ = cloned_random_dag(seed=seed, n_nodes=14, n_edges=40, mode=mode)
         theta = net.flat_parameters()
-        theta = theta + noise * torch.randn(theta.shape, generator=torch.Generator().manual_seed(seed), dtype=theta.dtype)
+        theta = theta + noise * torch.randn(
+            theta.shape, generator=torch.Generator().manual_seed(seed), dtype=theta.dtype
+        )
         if quantize:
             theta = torch.round(theta / (0.4 * tol)) * (0.4 * tol)
         net = net.copy_with(theta)
         for rounds in (None, 1):
-            assert np.array_equal(equitable_colouring(net, tol, rounds), reference_colouring(net, tol, rounds))
+            assert np.array_equal(
+                equitable_colouring(net, tol, rounds), reference_colouring(net, tol, rounds)
+            )
 
 
 @given(cloned_dags(mode="constant"), st.sampled_from([0.0, 1e-12, 1e-9]))
@@ -116,8 +120,9 @@ def test_hash_collision_falls_back_to_exact_round(monkeypatch: pytest.MonkeyPatc
     """With a hash that maps everything to 0 every deviating node collides; the exact check must catch it."""
     monkeypatch.setattr(refine, "_mix", lambda x, salt: np.zeros(len(x), dtype=np.uint64))
     for seed in range(4):
-        net, planted = clone_network(small_base(seed), SIZES, mode="equitable",
-                                     generator=torch.Generator().manual_seed(seed))
+        net, planted = clone_network(
+            small_base(seed), SIZES, mode="equitable", generator=torch.Generator().manual_seed(seed)
+        )
         assert np.array_equal(equitable_colouring(net), reference_colouring(net, refine.DEFAULT_REFINE_TOL))
         assert coarsest_equitable_partition(net).as_sets() == planted.as_sets()
 

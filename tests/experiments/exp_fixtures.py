@@ -19,7 +19,13 @@ def moved_model(arch: str, normalization: str, dtype: torch.dtype, seed: int = 0
     """A tiny model whose parameters and running statistics are moved away from initialization:
     each parameter gets noise of 0.5 × its RMS, then a few train-mode passes move BN running stats."""
     torch.manual_seed(seed)
-    opts = {"width": TINY_WIDTH, "dropout": 0.0, "normalization": normalization, **ARCH_OPTIONS[arch], **options}
+    opts = {
+        "width": TINY_WIDTH,
+        "dropout": 0.0,
+        "normalization": normalization,
+        **ARCH_OPTIONS[arch],
+        **options,
+    }
     model = build(arch, TINY_INPUT, TINY_CLASSES, **opts).to(dtype)
     with torch.no_grad():
         for p in model.parameters():
@@ -32,4 +38,6 @@ def moved_model(arch: str, normalization: str, dtype: torch.dtype, seed: int = 0
 
 def batch(dtype: torch.dtype, n: int = 32, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, *TINY_INPUT, generator=g).to(dtype), torch.randint(0, TINY_CLASSES, (n,), generator=g)
+    return torch.randn(n, *TINY_INPUT, generator=g).to(dtype), torch.randint(
+        0, TINY_CLASSES, (n,), generator=g
+    )

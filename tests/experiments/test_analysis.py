@@ -33,11 +33,20 @@ def fake_run(name: str, seeds: tuple[int, ...] = (0,), records: list[dict] | Non
     if records is None:
         records = [
             {"step": step, "seed": s, "task": 0, "event": "interval", "loss": float(s + step)}
-            for s in seeds for step in (0, 10)
+            for s in seeds
+            for step in (0, 10)
         ] + [{"step": 10 * cfg.tasks, "seed": s, "task": cfg.tasks - 1, "event": "task_end"} for s in seeds]
     return Run(
-        path=Path(name), kind=CONTINUAL, config=cfg, saved=saved, environment=dict(ENVIRONMENT), resolved={"amp": "None"},
-        records=records, state=COMPLETE, message="", torn_last_line=False,
+        path=Path(name),
+        kind=CONTINUAL,
+        config=cfg,
+        saved=saved,
+        environment=dict(ENVIRONMENT),
+        resolved={"amp": "None"},
+        records=records,
+        state=COMPLETE,
+        message="",
+        torn_last_line=False,
         missing=CONTINUAL.missing(cfg, records),
     )
 
@@ -53,12 +62,23 @@ def test_bookkeeping_keys_and_inert_keys_do_not_split_a_setting() -> None:
 def test_a_differing_key_labels_the_groups() -> None:
     groups = group_runs([fake_run("a"), fake_run("b", seeds=(1,), method="cbp", replacement_rate=0.5)])
     assert sorted(groups) == ["method=cbp", "method=none"]  # a key only one group has does not vary
-    groups = group_runs([fake_run("a"), fake_run("b", seeds=(1,), method="cbp", replacement_rate=0.5),
-                         fake_run("c", seeds=(2,), method="cbp", replacement_rate=0.25)])
-    assert sorted(groups) == ["method=cbp, replacement_rate=0.25", "method=cbp, replacement_rate=0.5", "method=none"]
+    groups = group_runs(
+        [
+            fake_run("a"),
+            fake_run("b", seeds=(1,), method="cbp", replacement_rate=0.5),
+            fake_run("c", seeds=(2,), method="cbp", replacement_rate=0.25),
+        ]
+    )
+    assert sorted(groups) == [
+        "method=cbp, replacement_rate=0.25",
+        "method=cbp, replacement_rate=0.5",
+        "method=none",
+    ]
 
 
-@pytest.mark.parametrize("key, value", [("torch_threads", 2), ("torch", "2.1.0"), ("default_dtype", "torch.float64")])
+@pytest.mark.parametrize(
+    "key, value", [("torch_threads", 2), ("torch", "2.1.0"), ("default_dtype", "torch.float64")]
+)
 def test_environment_that_changes_results_is_never_pooled(key: str, value: object) -> None:
     other = fake_run("b", seeds=(1,))
     other.environment[key] = value
@@ -80,7 +100,9 @@ def test_bitflip_environment_names_every_library_its_numbers_depend_on() -> None
 
 
 def test_incomplete_runs_are_drawn_apart_and_named() -> None:
-    killed = fake_run("killed", seeds=(1,), records=[{"step": 0, "seed": 1, "event": "interval", "loss": 1.0}])
+    killed = fake_run(
+        "killed", seeds=(1,), records=[{"step": 0, "seed": 1, "event": "interval", "loss": 1.0}]
+    )
     killed = dataclasses.replace(killed, state="running")
     groups = group_runs([fake_run("a"), killed])
     assert sorted(groups) == ["mlp, norm=default", "mlp, norm=default [incomplete: killed]"]
@@ -120,10 +142,12 @@ def test_windowed_averages_each_window_at_its_right_end() -> None:
 
 
 def test_series_skips_non_numbers_and_nan() -> None:
-    records = [{"step": 0, "seed": 0, "event": "interval", "loss": 1.0},
-               {"step": 10, "seed": 0, "event": "interval", "loss": math.nan},
-               {"step": 20, "seed": 0, "event": "interval", "loss": True},
-               {"step": 20, "seed": 0, "event": "task_end", "loss": 5.0}]
+    records = [
+        {"step": 0, "seed": 0, "event": "interval", "loss": 1.0},
+        {"step": 10, "seed": 0, "event": "interval", "loss": math.nan},
+        {"step": 20, "seed": 0, "event": "interval", "loss": True},
+        {"step": 20, "seed": 0, "event": "task_end", "loss": 5.0},
+    ]
     run = fake_run("a", records=records)
     s = series([run], "loss", lambda r: r["event"] == "interval")
     assert s.steps.tolist() == [0] and s.mean.tolist() == [1.0]

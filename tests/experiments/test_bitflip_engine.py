@@ -152,7 +152,9 @@ def test_torch_engine_matches_numpy_engine_on_cpu(utility: str, flip: str) -> No
 def test_torch_engine_matches_numpy_engine_for_tanh() -> None:
     kwargs = {"activation": "tanh", "cbp": FAST_CBP, "switch_step": 100, "dtype": "float64"}
     reference = BitFlipEngine(TASK, 4, [2], **kwargs).advance(500)
-    np.testing.assert_allclose(TorchBitFlipEngine(TASK, 4, [2], **kwargs).advance(500), reference, atol=TORCH_TOL)
+    np.testing.assert_allclose(
+        TorchBitFlipEngine(TASK, 4, [2], **kwargs).advance(500), reference, atol=TORCH_TOL
+    )
 
 
 def test_make_engine_picks_fused_on_cpu_and_torch_for_other_devices() -> None:
@@ -196,10 +198,25 @@ def test_study_logs_the_same_numbers_with_every_engine(tmp_path) -> None:
     """End to end, float64: the fused, torch and numpy engines log the same metrics (1e-9)."""
     logged = {}
     for engine in ("numpy", "fused", "torch"):
-        args = ["--out", str(tmp_path / engine), "seeds=2", "samples=1200", "switch_step=600", "bin_size=300",
-                "width=4", "summary_window=600", "probe_size=32", "flip_period=200", "flip=redraw",
-                "precision=float64", f"engine={engine}", "maturity=10", "replacement_rate=0.01",
-                "progress=false", "figures=false"]
+        args = [
+            "--out",
+            str(tmp_path / engine),
+            "seeds=2",
+            "samples=1200",
+            "switch_step=600",
+            "bin_size=300",
+            "width=4",
+            "summary_window=600",
+            "probe_size=32",
+            "flip_period=200",
+            "flip=redraw",
+            "precision=float64",
+            f"engine={engine}",
+            "maturity=10",
+            "replacement_rate=0.01",
+            "progress=false",
+            "figures=false",
+        ]
         assert study_main(args) == 0
         (run_dir,) = (tmp_path / engine / "bitflip").iterdir()
         logged[engine] = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -210,7 +227,10 @@ def test_study_logs_the_same_numbers_with_every_engine(tmp_path) -> None:
         assert len(logged[engine]) == len(logged["numpy"])
         for a, b in zip(logged["numpy"], logged[engine]):
             assert (a["step"], a["seed"], a["phase"], a["replacements"]) == (
-                b["step"], b["seed"], b["phase"], b["replacements"]
+                b["step"],
+                b["seed"],
+                b["phase"],
+                b["replacements"],
             )
             for key in ("loss", "effective_rank", "duplicate_fraction", "dead_fraction"):
                 assert b[key] == pytest.approx(a[key], rel=1e-9, abs=1e-9), (engine, key)

@@ -27,12 +27,25 @@ FLOAT32_TOL = 1e-4  # float32, first few hundred steps (rounding differs, trajec
 TASK = BitFlipTask(flip_period=400)
 FAST_CBP = CBPSettings(replacement_rate=1e-2, maturity_threshold=20, decay_rate=0.99)
 ACTIVATIONS = [
-    "relu", "leaky_relu:0.1", "tanh", "sigmoid", "silu", "elu:0.5", "softplus:2", "gelu", "sin", "erf",
-    "abs", "square", "linear",
+    "relu",
+    "leaky_relu:0.1",
+    "tanh",
+    "sigmoid",
+    "silu",
+    "elu:0.5",
+    "softplus:2",
+    "gelu",
+    "sin",
+    "erf",
+    "abs",
+    "square",
+    "linear",
 ]
 
 
-def _pair(task: BitFlipTask, width: int, seeds: list[int], **kwargs) -> tuple[BitFlipEngine, FusedBitFlipEngine]:
+def _pair(
+    task: BitFlipTask, width: int, seeds: list[int], **kwargs
+) -> tuple[BitFlipEngine, FusedBitFlipEngine]:
     return BitFlipEngine(task, width, seeds, **kwargs), FusedBitFlipEngine(task, width, seeds, **kwargs)
 
 
@@ -174,7 +187,9 @@ def test_fused_hidden_features_equal_the_numpy_engines() -> None:
 def test_fused_matches_numpy_when_a_utility_is_nan() -> None:
     """A unit with all-zero weights has adaptable utility 0/0 = NaN: no exception in compiled code (numpy's
     error model), and such a unit sorts last for replacement in both engines (a stable sort puts NaN last)."""
-    cbp = CBPSettings(replacement_rate=0.05, maturity_threshold=5, decay_rate=0.9, utility="adaptable_contribution")
+    cbp = CBPSettings(
+        replacement_rate=0.05, maturity_threshold=5, decay_rate=0.9, utility="adaptable_contribution"
+    )
     reference, fused = _pair(TASK, 5, [2, 3], cbp=cbp, switch_step=0, dtype="float64")
     for engine in (reference, fused):
         engine.hidden[0, 1, :] = 0.0  # relu'(0) = 0: the weights stay 0, the utility stays NaN

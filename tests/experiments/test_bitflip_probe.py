@@ -114,9 +114,20 @@ def test_batched_metrics_equal_the_single_matrix_metrics_on_engine_features() ->
 
 
 def _study_records(tmp_path: Path, name: str, first: int, count: int) -> dict[int, list[dict]]:
-    args = ["--out", str(tmp_path / name), f"seeds={first}..{first + count - 1}", "samples=3000", "switch_step=1500",
-            "bin_size=500", "width=6", "summary_window=1000", "probe_size=64", "flip_period=300",
-            "progress=false", "figures=false"]
+    args = [
+        "--out",
+        str(tmp_path / name),
+        f"seeds={first}..{first + count - 1}",
+        "samples=3000",
+        "switch_step=1500",
+        "bin_size=500",
+        "width=6",
+        "summary_window=1000",
+        "probe_size=64",
+        "flip_period=300",
+        "progress=false",
+        "figures=false",
+    ]
     assert study_main(args) == 0
     (run_dir,) = (tmp_path / name / "bitflip").iterdir()
     records: dict[int, list[dict]] = {}

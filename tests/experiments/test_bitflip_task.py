@@ -133,8 +133,9 @@ def test_printed_rule_equals_matching_rule_for_the_defaults_and_original_differs
     np.testing.assert_array_equal(fires["original"], agreeing >= needed[None, :])
 
 
-def _dohare_targets(weights: np.ndarray, output_weights: np.ndarray, output_bias: float, beta: float,
-                    inputs: np.ndarray) -> np.ndarray:
+def _dohare_targets(
+    weights: np.ndarray, output_weights: np.ndarray, output_bias: float, beta: float, inputs: np.ndarray
+) -> np.ndarray:
     """y as Dohare et al.'s FixLTUNet computes it, in float32 torch: S = (m − Σ_j w_j + b)/2,
     τ = β(m+1) − S, a unit fires on (W x + b) > τ (lop/nets/fix_ltu_net.py, lop/utils/ltu.py)."""
     m = weights.shape[1] - 1
@@ -156,7 +157,9 @@ def test_bug_original_rule_fires_strictly_as_dohares_ltu(beta: float) -> None:
     streams = BitFlipStreams(task, [3, 8])
     inputs, targets = streams.next_chunk(600)
     for r, target in enumerate(streams.targets):
-        expected = _dohare_targets(target.weights, target.output_weights, target.output_bias, beta, inputs[:, r])
+        expected = _dohare_targets(
+            target.weights, target.output_weights, target.output_bias, beta, inputs[:, r]
+        )
         np.testing.assert_array_equal(target(inputs[:, r]), expected)
         np.testing.assert_array_equal(targets[:, r], expected)
 
@@ -174,7 +177,10 @@ def test_strict_and_non_strict_comparisons_differ_at_ties() -> None:
 
 @pytest.mark.parametrize(
     "rule, num_bits, beta",
-    [("matching", 24, 0.28), ("paper", 25, 0.14)],  # 0.28·25 = 7.000000000000001, 0.14·25 = 3.5000000000000004
+    [
+        ("matching", 24, 0.28),
+        ("paper", 25, 0.14),
+    ],  # 0.28·25 = 7.000000000000001, 0.14·25 = 3.5000000000000004
 )
 def test_ties_are_decided_by_the_decimal_beta(rule: str, num_bits: int, beta: float) -> None:
     """For the matching and printed rules β is the decimal written: the binary product β·m would put the
@@ -225,7 +231,9 @@ def test_segments_and_chunks_give_the_same_data() -> None:
         patterns = b.next_segment(length)
         np.testing.assert_array_equal(b.segment_targets(patterns).T, targets[done : done + length])
         bits = (patterns.T[:, :, None] >> np.arange(task.num_random, dtype=np.uint64)) & np.uint64(1)
-        np.testing.assert_array_equal(bits, inputs[done : done + length, :, task.num_flipping : task.num_bits])
+        np.testing.assert_array_equal(
+            bits, inputs[done : done + length, :, task.num_flipping : task.num_bits]
+        )
         done += length
     with pytest.raises(ValueError, match="segment length"):
         b.next_segment(b.steps_to_flip() + 1)

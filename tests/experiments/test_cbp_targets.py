@@ -192,7 +192,9 @@ def test_kaiming_init_uses_the_activation_gain() -> None:
     layer = unit_layers(mlp, init="kaiming")[0]
     assert layer.gain == pytest.approx(nn.init.calculate_gain("tanh"), rel=1e-15)
     # torch's default init: Kaiming-uniform with a = √5
-    assert unit_layers(mlp)[0].gain == pytest.approx(nn.init.calculate_gain("leaky_relu", math.sqrt(5.0)), rel=1e-15)
+    assert unit_layers(mlp)[0].gain == pytest.approx(
+        nn.init.calculate_gain("leaky_relu", math.sqrt(5.0)), rel=1e-15
+    )
 
 
 def test_batchnorm_dead_unit_is_revived_only_with_the_norm_reset() -> None:

@@ -34,7 +34,13 @@ CONFIG = {"lr": 0.1, "seeds": [0, 1]}
 
 
 def body(value: float) -> dict:
-    return {"study": "toy", "config": CONFIG, "step": 1, "metric_lines": 0, "state": {"x": torch.tensor([value])}}
+    return {
+        "study": "toy",
+        "config": CONFIG,
+        "step": 1,
+        "metric_lines": 0,
+        "state": {"x": torch.tensor([value])},
+    }
 
 
 def test_save_then_load_round_trips_and_checks_study_and_config(tmp_path: Path) -> None:
@@ -48,7 +54,9 @@ def test_save_then_load_round_trips_and_checks_study_and_config(tmp_path: Path) 
         load_checkpoint(tmp_path, "cloning", CONFIG)
 
 
-def test_a_crash_during_save_leaves_the_previous_checkpoint_loadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_during_save_leaves_the_previous_checkpoint_loadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     save_checkpoint(tmp_path, body(1.0))
     real_save = torch.save
 
@@ -67,7 +75,9 @@ def test_a_crash_during_save_leaves_the_previous_checkpoint_loadable(tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_FILE]  # no temporary file left
 
 
-def test_a_save_killed_before_the_rename_leaves_a_stale_file_that_is_ignored_then_removed(tmp_path: Path) -> None:
+def test_a_save_killed_before_the_rename_leaves_a_stale_file_that_is_ignored_then_removed(
+    tmp_path: Path,
+) -> None:
     save_checkpoint(tmp_path, body(1.0))
     stale = tmp_path / f".{CHECKPOINT_FILE}.killed"
     stale.write_bytes(b"half a checkpoint")  # what a SIGKILL in the middle of a save leaves
@@ -84,7 +94,9 @@ def test_a_damaged_checkpoint_is_an_error_naming_the_file(tmp_path: Path) -> Non
 
 
 def test_checkpoints_never_unpickle_code(tmp_path: Path) -> None:
-    torch.save({"format": 1, "study": "toy", "config": CONFIG, "state": Path("x")}, tmp_path / CHECKPOINT_FILE)
+    torch.save(
+        {"format": 1, "study": "toy", "config": CONFIG, "state": Path("x")}, tmp_path / CHECKPOINT_FILE
+    )
     with pytest.raises(RunFileError, match="cannot be read"):
         load_checkpoint(tmp_path, "toy", CONFIG)
 
@@ -147,11 +159,18 @@ def test_cbp_state_round_trips_and_continues_identically() -> None:
     def make() -> tuple[torch.nn.Module, torch.optim.Optimizer, ModelContinualBackprop]:
         model = moved_model("mlp", "batch", torch.float64)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        cbp = ModelContinualBackprop(model, optimizer, replacement_rate=0.2, maturity_threshold=1,
-                                     generator=torch.Generator().manual_seed(5))
+        cbp = ModelContinualBackprop(
+            model,
+            optimizer,
+            replacement_rate=0.2,
+            maturity_threshold=1,
+            generator=torch.Generator().manual_seed(5),
+        )
         return model, optimizer, cbp
 
-    def steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, cbp: ModelContinualBackprop, n: int) -> int:
+    def steps(
+        model: torch.nn.Module, optimizer: torch.optim.Optimizer, cbp: ModelContinualBackprop, n: int
+    ) -> int:
         replaced = 0
         for i in range(n):
             x, y = batch(torch.float64, seed=10 + i)
@@ -163,7 +182,11 @@ def test_cbp_state_round_trips_and_continues_identically() -> None:
 
     model, optimizer, cbp = make()
     steps(model, optimizer, cbp, 3)
-    saved = (cbp.state_dict(), {k: v.clone() for k, v in model.state_dict().items()}, optimizer_to_cpu_state(optimizer))
+    saved = (
+        cbp.state_dict(),
+        {k: v.clone() for k, v in model.state_dict().items()},
+        optimizer_to_cpu_state(optimizer),
+    )
     assert steps(model, optimizer, cbp, 4) > 0  # units are replaced after the checkpoint
     expected = [p.detach().clone() for p in model.parameters()]
     model2, optimizer2, cbp2 = make()
@@ -188,9 +211,16 @@ def test_task_batches_restore_at_the_same_batch_across_passes() -> None:
 
 
 ENGINE_CASES = [
-    pytest.param(engine, stop, table, id=f"{engine}-{'cbp' if stop > 2000 else 'sgd'}-{table}",
-                 marks=[pytest.mark.slow] if engine == "torch" and (stop, table) != (3_000, "table") else [])
-    for engine in ("numpy", "fused", "torch") for stop in (1_000, 3_000) for table in ("table", "network")
+    pytest.param(
+        engine,
+        stop,
+        table,
+        id=f"{engine}-{'cbp' if stop > 2000 else 'sgd'}-{table}",
+        marks=[pytest.mark.slow] if engine == "torch" and (stop, table) != (3_000, "table") else [],
+    )
+    for engine in ("numpy", "fused", "torch")
+    for stop in (1_000, 3_000)
+    for table in ("table", "network")
 ]
 """Every engine, stopped in the SGD phase and in the CBP phase (maturing units scheduled, draws pooled),
 on the table path (the fused engine draws the random bits in compiled code) and the network path; the
@@ -199,9 +229,19 @@ torch engine (slow on a CPU) by default in its CBP phase on the table path only.
 
 @pytest.mark.parametrize(("engine", "stop", "table"), ENGINE_CASES)
 def test_bitflip_engine_capture_restore_continues_bit_for_bit(engine: str, stop: int, table: str) -> None:
-    overrides = ["width=7", "seeds=0,1", "samples=5000", "switch_step=2000", "bin_size=500", "maturity=20",
-                 "replacement_rate=0.01", "chunk_size=300", "flip_period=450", f"engine={engine}",
-                 *(["num_bits=30", "flipping_bits=5"] if table == "network" else [])]
+    overrides = [
+        "width=7",
+        "seeds=0,1",
+        "samples=5000",
+        "switch_step=2000",
+        "bin_size=500",
+        "maturity=20",
+        "replacement_rate=0.01",
+        "chunk_size=300",
+        "flip_period=450",
+        f"engine={engine}",
+        *(["num_bits=30", "flipping_bits=5"] if table == "network" else []),
+    ]
     cfg = resolve_config(bitflip.BitFlipConfig, "default", overrides)
     assert cfg.task().uses_table == (table == "table")
     reference = bitflip.make_engines(cfg)[7]
@@ -220,8 +260,12 @@ def test_a_checkpoint_of_one_bitflip_engine_is_refused_by_another() -> None:
     overrides = ["width=7", "seeds=0,1", "samples=2000", "bin_size=1000"]
     numpy_cfg = resolve_config(bitflip.BitFlipConfig, "default", [*overrides, "engine=numpy"])
     saved = capture_engine(bitflip.make_engines(numpy_cfg)[7])
-    fused = bitflip.make_engines(resolve_config(bitflip.BitFlipConfig, "default", [*overrides, "engine=fused"]))[7]
-    with pytest.raises(EngineMismatch, match="state of the numpy engine, but this run builds the fused engine"):
+    fused = bitflip.make_engines(
+        resolve_config(bitflip.BitFlipConfig, "default", [*overrides, "engine=fused"])
+    )[7]
+    with pytest.raises(
+        EngineMismatch, match="state of the numpy engine, but this run builds the fused engine"
+    ):
         restore_engine(fused, saved)
 
 

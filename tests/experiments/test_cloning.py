@@ -170,7 +170,13 @@ def test_expand_needs_a_built_model():
         expand(torch.nn.Linear(2, 2), 2)
 
 
-@given(n=st.integers(1, 6), k1=st.integers(1, 4), k2=st.integers(1, 4), inner=st.integers(1, 3), seed=st.integers(0, 99))
+@given(
+    n=st.integers(1, 6),
+    k1=st.integers(1, 4),
+    k2=st.integers(1, 4),
+    inner=st.integers(1, 3),
+    seed=st.integers(0, 99),
+)
 def test_profile_and_tensor_map_properties(n, k1, k2, inner, seed):
     p1 = Profile.interleaved(n * inner, k1, inner)
     p2 = Profile.interleaved(n * inner * k1, k2, inner)
@@ -180,4 +186,6 @@ def test_profile_and_tensor_map_properties(n, k1, k2, inner, seed):
     w = torch.randn(n, n * inner, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     wide = tmap.apply(w)
     assert torch.allclose(tmap.collapse(wide), w, rtol=0, atol=1e-14)  # quotient of an expansion is the base
-    assert torch.allclose(tmap.block_sums(wide), k1 * w, rtol=0, atol=1e-13)  # column sums = base weight, per row
+    assert torch.allclose(
+        tmap.block_sums(wide), k1 * w, rtol=0, atol=1e-13
+    )  # column sums = base weight, per row

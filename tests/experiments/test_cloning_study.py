@@ -13,9 +13,20 @@ from experiments.precision import autocast, resolve_amp
 from experiments.runs import load_config, load_metrics
 from experiments.studies.cloning import CloningConfig, run
 
-TINY = ["dataset=synthetic", "synthetic_shape=3,8,8", "train_samples=128", "test_samples=64", "width=0.0625",
-        "base_epochs=1", "clone_epochs=2", "metric_every=1", "metric_batch=40", "batch_size=32", "progress=false",
-        "threads=1"]
+TINY = [
+    "dataset=synthetic",
+    "synthetic_shape=3,8,8",
+    "train_samples=128",
+    "test_samples=64",
+    "width=0.0625",
+    "base_epochs=1",
+    "clone_epochs=2",
+    "metric_every=1",
+    "metric_batch=40",
+    "batch_size=32",
+    "progress=false",
+    "threads=1",
+]
 
 
 def test_tiny_run_writes_config_metrics_and_figure(tmp_path):
@@ -34,10 +45,14 @@ def test_tiny_run_writes_config_metrics_and_figure(tmp_path):
 
 
 def test_dropout_breaks_cloning_and_bf16_autocast_runs_on_cpu(tmp_path):
-    cfg = resolve_config(CloningConfig, "smoke", TINY + [f"out={tmp_path}", "dropout=0.3", "amp=bf16", "lr=0.1"])
+    cfg = resolve_config(
+        CloningConfig, "smoke", TINY + [f"out={tmp_path}", "dropout=0.3", "amp=bf16", "lr=0.1"]
+    )
     recs = [r for r in load_metrics(run(cfg)) if "cloning_r2" in r]
     assert recs[-1]["cloning_r2"] < 1.0 - 1e-6
-    assert json.loads((next(tmp_path.rglob("config.json"))).read_text())["resolved"]["amp"] == "torch.bfloat16"
+    assert (
+        json.loads((next(tmp_path.rglob("config.json"))).read_text())["resolved"]["amp"] == "torch.bfloat16"
+    )
 
 
 def test_amp_and_autocast_resolution():
@@ -67,7 +82,13 @@ def test_cli_and_plot(tmp_path, capsys):
 def test_paper_preset_has_the_papers_settings():
     cfg = resolve_config(CloningConfig, "paper", [])
     assert (cfg.dataset, cfg.base_epochs, cfg.clone_epochs, cfg.lr, cfg.sigma0, cfg.decay) == (
-        "cifar10", 20, 500, 0.01, 0.01, 0.999)
+        "cifar10",
+        20,
+        500,
+        0.01,
+        0.01,
+        0.999,
+    )
     assert cfg.amp == "auto" and cfg.pin_memory == "auto" and cfg.augment
 
 
@@ -95,7 +116,9 @@ def test_bug_cloning_leaves_the_torch_thread_count_changed(tmp_path, monkeypatch
     import experiments.studies.cloning as study
 
     seen = []
-    monkeypatch.setattr(study, "train_and_log", lambda setup, test, run_dir: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr(
+        study, "train_and_log", lambda setup, test, run_dir: seen.append(torch.get_num_threads())
+    )
     monkeypatch.setattr(study, "draw_run", lambda run_dir: None)
     before = torch.get_num_threads()
     run_dir = run(resolve_config(CloningConfig, "smoke", [*TINY[:-1], "threads=2", f"out={tmp_path}"]))
@@ -109,9 +132,14 @@ def test_subset_sizes_beyond_the_dataset_are_errors(tmp_path, monkeypatch):
     import experiments.studies.cloning as study
     from experiments.data import make_synthetic
 
-    monkeypatch.setattr(study, "load_dataset", lambda name, data_dir, train, download: make_synthetic(100 if train else 40))
+    monkeypatch.setattr(
+        study, "load_dataset", lambda name, data_dir, train, download: make_synthetic(100 if train else 40)
+    )
     cfg = resolve_config(CloningConfig, "paper", ["train_samples=101", f"out={tmp_path}"])
-    with pytest.raises(ConfigError, match=r"train_samples=101 exceeds the 100 images of cifar10; give at most 100 \(0 = all\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"train_samples=101 exceeds the 100 images of cifar10; give at most 100 \(0 = all\)",
+    ):
         study.prepare(cfg)
     cfg = resolve_config(CloningConfig, "paper", ["test_samples=41", f"out={tmp_path}"])
     with pytest.raises(ConfigError, match="test_samples=41 exceeds the 40 images"):

@@ -37,8 +37,17 @@ class ToyConfig(BaseConfig):
 
 
 def test_preset_and_overrides_are_typed():
-    cfg = resolve_config(ToyConfig, "smoke", ["lr=0.5", "optimizer=adam", "widths=1,2,3", "flag=yes", "seed=3"])
-    assert (cfg.epochs, cfg.lr, cfg.optimizer, cfg.widths, cfg.flag, cfg.seed) == (2, 0.5, "adam", (1, 2, 3), True, 3)
+    cfg = resolve_config(
+        ToyConfig, "smoke", ["lr=0.5", "optimizer=adam", "widths=1,2,3", "flag=yes", "seed=3"]
+    )
+    assert (cfg.epochs, cfg.lr, cfg.optimizer, cfg.widths, cfg.flag, cfg.seed) == (
+        2,
+        0.5,
+        "adam",
+        (1, 2, 3),
+        True,
+        3,
+    )
     d = cfg.to_dict()
     assert d["widths"] == [1, 2, 3] and d["device"] in ("cpu", "cuda")
     json.dumps(d)
@@ -118,7 +127,11 @@ class SeededConfig(BaseConfig):
     momentum: float = param(0.0, "sgd momentum", low=0.0)
 
     def inert_keys(self) -> dict:
-        return inert(("momentum",), "optimizer=sgd", f"optimizer={self.optimizer}") if self.optimizer != "sgd" else {}
+        return (
+            inert(("momentum",), "optimizer=sgd", f"optimizer={self.optimizer}")
+            if self.optimizer != "sgd"
+            else {}
+        )
 
 
 def test_bug_duplicate_key_last_one_wins():
@@ -166,8 +179,12 @@ def test_bug_seeds_means_two_things():
 
 
 def test_bug_ineffective_keys_are_accepted():
-    with pytest.raises(ConfigError, match=r"momentum only act with optimizer=sgd \(here optimizer=adam\); drop it"):
-        resolve_config(SeededConfig, "default", ["optimizer=adam", "momentum=0.0"])  # even at its default value
+    with pytest.raises(
+        ConfigError, match=r"momentum only act with optimizer=sgd \(here optimizer=adam\); drop it"
+    ):
+        resolve_config(
+            SeededConfig, "default", ["optimizer=adam", "momentum=0.0"]
+        )  # even at its default value
     assert resolve_config(SeededConfig, "inert", ["optimizer=adam"]).momentum == 0.5  # a preset may set it
     assert resolve_config(SeededConfig, "default", ["momentum=0.9"]).momentum == 0.9
 

@@ -41,8 +41,10 @@ from experiments.data import (
 from experiments.data.download import unpack
 
 REPO = Path(__file__).resolve().parents[2]
-CIFAR_FILES = {"cifar10": [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"],
-               "cifar100": ["train", "test"]}
+CIFAR_FILES = {
+    "cifar10": [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"],
+    "cifar100": ["train", "test"],
+}
 CIFAR_FOLDER = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 CIFAR_KEY = {"cifar10": b"labels", "cifar100": b"fine_labels"}
 CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
@@ -54,8 +56,10 @@ CIFAR_PER_FILE = 4
 
 def _cifar_batch(name: str, n: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    return {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            CIFAR_KEY[name]: rng.integers(0, CIFAR_CLASSES[name], n).tolist()}
+    return {
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        CIFAR_KEY[name]: rng.integers(0, CIFAR_CLASSES[name], n).tolist(),
+    }
 
 
 def _write_cifar(root: Path, name: str, n: int = CIFAR_PER_FILE) -> dict[str, dict]:
@@ -70,14 +74,29 @@ def _write_cifar(root: Path, name: str, n: int = CIFAR_PER_FILE) -> dict[str, di
 
 def _py2_pickle(data: np.ndarray, labels: list[int]) -> bytes:
     """A CIFAR-10 batch as Python 2's cPickle (protocol 2) writes it: str as BINSTRING, numpy.core paths."""
+
     def s(b: bytes) -> bytes:
         return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
 
     n, m = data.shape
-    array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + s(b"b") + b"\x87R"
-             + b"(K\x01J" + struct.pack("<i", n) + b"J" + struct.pack("<i", m) + b"\x86"
-             + b"cnumpy\ndtype\n" + s(b"u1") + b"K\x00K\x01\x87R(K\x03" + s(b"|")
-             + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb" + b"\x89" + s(data.tobytes()) + b"tb")
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85"
+        + s(b"b")
+        + b"\x87R"
+        + b"(K\x01J"
+        + struct.pack("<i", n)
+        + b"J"
+        + struct.pack("<i", m)
+        + b"\x86"
+        + b"cnumpy\ndtype\n"
+        + s(b"u1")
+        + b"K\x00K\x01\x87R(K\x03"
+        + s(b"|")
+        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+        + b"\x89"
+        + s(data.tobytes())
+        + b"tb"
+    )
     label_list = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
     return b"\x80\x02}(" + s(b"data") + array + s(b"labels") + label_list + b"u."
 
@@ -117,7 +136,8 @@ def _write_tiny(base: Path) -> Path:
     Image.new("RGB", (64, 64), TINY_COLOURS["n02"]).save(root / "val" / "images" / "val_0.JPEG", quality=95)
     Image.new("RGB", (64, 64), TINY_COLOURS["n01"]).save(root / "val" / "images" / "val_1.JPEG", quality=95)
     (root / "val" / "val_annotations.txt").write_text(
-        "val_0.JPEG\tn02\t0\t0\t63\t63\nval_1.JPEG\tn01\t0\t0\t63\t63\n")
+        "val_0.JPEG\tn02\t0\t0\t63\t63\nval_1.JPEG\tn01\t0\t0\t63\t63\n"
+    )
     return root
 
 
@@ -307,11 +327,19 @@ WRITERS: dict[str, Callable[[Path], object]] = {
 }
 
 
-def bad(id: str, dataset: str, problem: str, *, train: bool = True,
-        error: type[DataFileError] = DataFileError, write: str | None = None) -> Callable:
+def bad(
+    id: str,
+    dataset: str,
+    problem: str,
+    *,
+    train: bool = True,
+    error: type[DataFileError] = DataFileError,
+    write: str | None = None,
+) -> Callable:
     def register(damage: Callable[[Path], tuple[Path, Path]]) -> Callable:
         BAD_FILES.append(BadFile(id, dataset, WRITERS[write or dataset], damage, problem, train, error))
         return damage
+
     return register
 
 
@@ -333,8 +361,11 @@ def _batch(**entries: object) -> dict:
 # CIFAR pickles: unreadable ------------------------------------------------------------------------------
 
 
-@bad("cifar-truncated", "cifar10",
-     r"is not a readable CIFAR pickle \(truncated or corrupt\?\): (EOFError|Unpickling)")
+@bad(
+    "cifar-truncated",
+    "cifar10",
+    r"is not a readable CIFAR pickle \(truncated or corrupt\?\): (EOFError|Unpickling)",
+)
 def _(tmp):
     f = _c10(tmp)
     f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
@@ -378,8 +409,11 @@ def _(tmp):
     return _pickle_to(_c10(tmp), np.zeros((4, 3072), np.uint8))
 
 
-@bad("cifar-pickle-of-another-class", "cifar10",
-     r"is refused: its pickle refers to collections\.OrderedDict, which no CIFAR batch holds")
+@bad(
+    "cifar-pickle-of-another-class",
+    "cifar10",
+    r"is refused: its pickle refers to collections\.OrderedDict, which no CIFAR batch holds",
+)
 def _(tmp):
     import collections
 
@@ -399,14 +433,20 @@ def _(tmp):
     return _pickle_to(_c10(tmp), _batch(labels=None, targets=[0, 1, 2, 3]))
 
 
-@bad("cifar100-batch-in-cifar10-folder", "cifar10",
-     r"no 'labels' entry .*: it is a cifar100 batch, use dataset=cifar100")
+@bad(
+    "cifar100-batch-in-cifar10-folder",
+    "cifar10",
+    r"no 'labels' entry .*: it is a cifar100 batch, use dataset=cifar100",
+)
 def _(tmp):
     return _pickle_to(_c10(tmp), _batch(labels=None, fine_labels=[0, 1, 2, 3], coarse_labels=[0, 1, 2, 3]))
 
 
-@bad("cifar10-batch-in-cifar100-folder", "cifar100",
-     r"no 'fine_labels' entry .*: it is a cifar10 batch, use dataset=cifar10")
+@bad(
+    "cifar10-batch-in-cifar100-folder",
+    "cifar100",
+    r"no 'fine_labels' entry .*: it is a cifar10 batch, use dataset=cifar10",
+)
 def _(tmp):
     return _pickle_to(tmp / "cifar-100-python" / "train", _batch())
 
@@ -449,8 +489,11 @@ def _(tmp):
     return _pickle_to(_c10(tmp), _batch(data=np.full((4, 3072), 200.0, np.float32)))
 
 
-@bad("cifar-data-int-out-of-range", "cifar10",
-     r"'data' \(int16\) has values in \[-1, 300\], expected pixels in 0\.\.255")
+@bad(
+    "cifar-data-int-out-of-range",
+    "cifar10",
+    r"'data' \(int16\) has values in \[-1, 300\], expected pixels in 0\.\.255",
+)
 def _(tmp):
     data = np.zeros((4, 3072), np.int16)
     data[0, 0], data[1, 1] = -1, 300
@@ -467,9 +510,12 @@ def _(tmp):
     return _pickle_to(_c10(tmp), _batch(labels=[0, 1, 2]))
 
 
-@bad("cifar-label-too-large", "cifar10",
-     r"'labels' has labels in \[0, 10\], outside 0\.\.9 \(cifar10 has 10 classes\)",
-     train=False)
+@bad(
+    "cifar-label-too-large",
+    "cifar10",
+    r"'labels' has labels in \[0, 10\], outside 0\.\.9 \(cifar10 has 10 classes\)",
+    train=False,
+)
 def _(tmp):
     return _pickle_to(_c10(tmp, "test_batch"), _batch(labels=[0, 10, 3, 3]))
 
@@ -479,11 +525,15 @@ def _(tmp):
     return _pickle_to(_c10(tmp, "test_batch"), _batch(labels=[0, -1, 3, 3]))
 
 
-@bad("cifar100-label-too-large", "cifar100",
-     r"'fine_labels' has labels in \[0, 100\], outside 0\.\.99 \(cifar100")
+@bad(
+    "cifar100-label-too-large",
+    "cifar100",
+    r"'fine_labels' has labels in \[0, 100\], outside 0\.\.99 \(cifar100",
+)
 def _(tmp):
-    return _pickle_to(tmp / "cifar-100-python" / "train", {b"data": np.zeros((2, 3072), np.uint8),
-                                                           b"fine_labels": [0, 100]})
+    return _pickle_to(
+        tmp / "cifar-100-python" / "train", {b"data": np.zeros((2, 3072), np.uint8), b"fine_labels": [0, 100]}
+    )
 
 
 @bad("cifar-label-float", "cifar10", r"'labels' has dtype float64, expected integer class indices")
@@ -517,8 +567,11 @@ def _(tmp):
     return tmp, f
 
 
-@bad("cifar-folder-is-a-file", "cifar10",
-     r"is a file, but it should be a folder \(the cifar10 batches folder\)")
+@bad(
+    "cifar-folder-is-a-file",
+    "cifar10",
+    r"is a file, but it should be a folder \(the cifar10 batches folder\)",
+)
 def _(tmp):
     folder = tmp / "cifar-10-batches-py"
     for f in folder.iterdir():
@@ -534,29 +587,47 @@ def _(tmp):
     return tmp / "data.tar", tmp / "data.tar"
 
 
-@bad("cifar-batch-missing", "cifar10", r"cifar10 file missing: .*data_batch_3\. Put the python version",
-     error=DatasetNotFound)
+@bad(
+    "cifar-batch-missing",
+    "cifar10",
+    r"cifar10 file missing: .*data_batch_3\. Put the python version",
+    error=DatasetNotFound,
+)
 def _(tmp):
     _c10(tmp, "data_batch_3").unlink()
     return tmp, _c10(tmp, "data_batch_3")
 
 
-@bad("cifar100-folder-given-for-cifar10", "cifar10",
-     r"holds cifar-100-python \(cifar100\): use dataset=cifar100",
-     error=DatasetNotFound, write="cifar100")
+@bad(
+    "cifar100-folder-given-for-cifar10",
+    "cifar10",
+    r"holds cifar-100-python \(cifar100\): use dataset=cifar100",
+    error=DatasetNotFound,
+    write="cifar100",
+)
 def _(tmp):
     return tmp, _c10(tmp)
 
 
-@bad("cifar-data-dir-is-the-batches-folder", "cifar10", r"data_dir must be the folder that contains "
-     r"cifar-10-batches-py, i\.e\. data_dir=", error=DatasetNotFound)
+@bad(
+    "cifar-data-dir-is-the-batches-folder",
+    "cifar10",
+    r"data_dir must be the folder that contains "
+    r"cifar-10-batches-py, i\.e\. data_dir=",
+    error=DatasetNotFound,
+)
 def _(tmp):
     inner = tmp / "cifar-10-batches-py"
     return inner, inner / "cifar-10-batches-py" / "data_batch_1"
 
 
-@bad("cifar-archive-not-unpacked", "cifar10", r"cifar-10-python\.tar\.gz is there but not unpacked",
-     error=DatasetNotFound, write="mnist")
+@bad(
+    "cifar-archive-not-unpacked",
+    "cifar10",
+    r"cifar-10-python\.tar\.gz is there but not unpacked",
+    error=DatasetNotFound,
+    write="mnist",
+)
 def _(tmp):
     (tmp / "cifar-10-python.tar.gz").write_bytes(b"\x1f\x8b")
     return tmp, _c10(tmp)
@@ -605,9 +676,12 @@ def _(tmp):
     return _mnist_file(tmp, _idx(0x803, (0, 28, 28), b""))
 
 
-@bad("mnist-truncated-payload", "mnist",
-     r"is truncated: its header declares \[2, 28, 28\] \(1568 bytes of data\) "
-     r"but it holds 1468")
+@bad(
+    "mnist-truncated-payload",
+    "mnist",
+    r"is truncated: its header declares \[2, 28, 28\] \(1568 bytes of data\) "
+    r"but it holds 1468",
+)
 def _(tmp):
     return _mnist_file(tmp, IMAGES_BLOB[:-100])
 
@@ -642,22 +716,33 @@ def _(tmp):
     return _mnist_file(tmp, _idx(0x801, (3,), bytes([1, 2, 3])), "train-labels-idx1-ubyte")
 
 
-@bad("mnist-label-out-of-range", "mnist", r"has labels in \[3, 10\], outside 0\.\.9 \(MNIST has 10 classes\)",
-     train=False)
+@bad(
+    "mnist-label-out-of-range",
+    "mnist",
+    r"has labels in \[3, 10\], outside 0\.\.9 \(MNIST has 10 classes\)",
+    train=False,
+)
 def _(tmp):
     return _mnist_file(tmp, _idx(0x801, (2,), bytes([3, 10])), "t10k-labels-idx1-ubyte")
 
 
-@bad("mnist-fake-gz-plain-idx", "mnist",
-     r"is named \.gz but is not gzip-compressed \(it is a plain IDX file: drop "
-     r"the \.gz suffix\)", write="mnist_gz")
+@bad(
+    "mnist-fake-gz-plain-idx",
+    "mnist",
+    r"is named \.gz but is not gzip-compressed \(it is a plain IDX file: drop "
+    r"the \.gz suffix\)",
+    write="mnist_gz",
+)
 def _(tmp):
     return _mnist_gz(tmp, IMAGES_BLOB)
 
 
-@bad("mnist-fake-gz-other-bytes", "mnist",
-     r"is named \.gz but is not gzip-compressed \(starts with 3c68746d\)",
-     write="mnist_gz")
+@bad(
+    "mnist-fake-gz-other-bytes",
+    "mnist",
+    r"is named \.gz but is not gzip-compressed \(starts with 3c68746d\)",
+    write="mnist_gz",
+)
 def _(tmp):  # an HTML error page saved under the archive's name
     return _mnist_gz(tmp, b"<html><body>404 Not Found</body></html>")
 
@@ -667,16 +752,24 @@ def _(tmp):
     return _mnist_gz(tmp, gzip.compress(IMAGES_BLOB)[:-30])
 
 
-@bad("mnist-gz-bad-crc", "mnist", r"is a corrupt or truncated gzip file \(BadGzipFile: CRC check failed",
-     write="mnist_gz")
+@bad(
+    "mnist-gz-bad-crc",
+    "mnist",
+    r"is a corrupt or truncated gzip file \(BadGzipFile: CRC check failed",
+    write="mnist_gz",
+)
 def _(tmp):
     blob = bytearray(gzip.compress(IMAGES_BLOB))
     blob[-8] ^= 0xFF
     return _mnist_gz(tmp, bytes(blob))
 
 
-@bad("mnist-gz-garbled-stream", "mnist",
-     r"is a corrupt or truncated gzip file \(error: .*invalid", write="mnist_gz")
+@bad(
+    "mnist-gz-garbled-stream",
+    "mnist",
+    r"is a corrupt or truncated gzip file \(error: .*invalid",
+    write="mnist_gz",
+)
 def _(tmp):
     blob = bytearray(gzip.compress(IMAGES_BLOB))
     blob[10:14] = b"\xff\xff\xff\xff"  # first bytes of the deflate stream: an invalid block type
@@ -705,9 +798,12 @@ def _(tmp):
     return tmp / "t10k-images-idx3-ubyte", tmp / "t10k-images-idx3-ubyte"
 
 
-@bad("mnist-files-under-other-names", "mnist",
-     r"MNIST file missing: .*Found instead: train-images\.idx3-ubyte",
-     error=DatasetNotFound)
+@bad(
+    "mnist-files-under-other-names",
+    "mnist",
+    r"MNIST file missing: .*Found instead: train-images\.idx3-ubyte",
+    error=DatasetNotFound,
+)
 def _(tmp):
     (tmp / "train-images-idx3-ubyte").rename(tmp / "train-images.idx3-ubyte")
     return tmp, tmp / "train-images-idx3-ubyte"
@@ -725,8 +821,9 @@ def _replace_image(tmp: Path, path: Path, image: Image.Image) -> tuple[Path, Pat
     return tmp, path
 
 
-@bad("tiny-class-without-images", "tiny_imagenet",
-     r"holds no images, but class n02 is listed in \S+wnids\.txt")
+@bad(
+    "tiny-class-without-images", "tiny_imagenet", r"holds no images, but class n02 is listed in \S+wnids\.txt"
+)
 def _(tmp):
     folder = _tiny(tmp) / "train" / "n02" / "images"
     for f in folder.iterdir():
@@ -734,8 +831,11 @@ def _(tmp):
     return tmp, folder
 
 
-@bad("tiny-class-without-folder", "tiny_imagenet",
-     r"is missing: class n02 is listed in \S+wnids\.txt but has no")
+@bad(
+    "tiny-class-without-folder",
+    "tiny_imagenet",
+    r"is missing: class n02 is listed in \S+wnids\.txt but has no",
+)
 def _(tmp):
     import shutil
 
@@ -743,8 +843,11 @@ def _(tmp):
     return tmp, _tiny(tmp) / "train" / "n02" / "images"
 
 
-@bad("tiny-images-folder-is-a-file", "tiny_imagenet",
-     r"is a file, but it should be a folder \(the training images of class n01\)")
+@bad(
+    "tiny-images-folder-is-a-file",
+    "tiny_imagenet",
+    r"is a file, but it should be a folder \(the training images of class n01\)",
+)
 def _(tmp):
     import shutil
 
@@ -754,8 +857,11 @@ def _(tmp):
     return tmp, folder
 
 
-@bad("tiny-unlisted-class-folder", "tiny_imagenet",
-     r"holds class folders not listed in \S+wnids\.txt: n03 \(1 in all\)")
+@bad(
+    "tiny-unlisted-class-folder",
+    "tiny_imagenet",
+    r"holds class folders not listed in \S+wnids\.txt: n03 \(1 in all\)",
+)
 def _(tmp):
     (_tiny(tmp) / "train" / "n03" / "images").mkdir(parents=True)
     return tmp, _tiny(tmp) / "train"
@@ -775,8 +881,11 @@ def _(tmp):
     return tmp, _tiny(tmp) / "wnids.txt"
 
 
-@bad("tiny-wnids-is-a-folder", "tiny_imagenet",
-     r"is a folder, but it should be a file \(the Tiny ImageNet class list\)")
+@bad(
+    "tiny-wnids-is-a-folder",
+    "tiny_imagenet",
+    r"is a folder, but it should be a file \(the Tiny ImageNet class list\)",
+)
 def _(tmp):
     (_tiny(tmp) / "wnids.txt").unlink()
     (_tiny(tmp) / "wnids.txt").mkdir()
@@ -807,16 +916,24 @@ def _(tmp):
     return tmp, _tiny(tmp) / "wnids.txt"
 
 
-@bad("tiny-folder-is-a-file", "tiny_imagenet",
-     r"is a file, but it should be a folder \(the Tiny ImageNet folder\)",
-     write="mnist")
+@bad(
+    "tiny-folder-is-a-file",
+    "tiny_imagenet",
+    r"is a file, but it should be a folder \(the Tiny ImageNet folder\)",
+    write="mnist",
+)
 def _(tmp):
     _tiny(tmp).write_bytes(b"PK\x03\x04")
     return tmp, _tiny(tmp)
 
 
-@bad("tiny-data-dir-is-the-dataset-folder", "tiny_imagenet", r"data_dir must be the folder that contains "
-     r"tiny-imagenet-200", error=DatasetNotFound)
+@bad(
+    "tiny-data-dir-is-the-dataset-folder",
+    "tiny_imagenet",
+    r"data_dir must be the folder that contains "
+    r"tiny-imagenet-200",
+    error=DatasetNotFound,
+)
 def _(tmp):
     return _tiny(tmp), _tiny(tmp) / "tiny-imagenet-200" / "wnids.txt"
 
@@ -828,8 +945,11 @@ def _(tmp):
     return tmp, f
 
 
-@bad("tiny-truncated-image", "tiny_imagenet",
-     r"cannot be decoded as an image \(OSError: image file is truncated")
+@bad(
+    "tiny-truncated-image",
+    "tiny_imagenet",
+    r"cannot be decoded as an image \(OSError: image file is truncated",
+)
 def _(tmp):
     f = _tiny(tmp) / "train" / "n02" / "images" / "n02_0.JPEG"
     Image.effect_noise((64, 64), 60).convert("RGB").save(f, quality=95)  # noise: a long entropy-coded stream
@@ -846,24 +966,30 @@ def _(tmp):
 
 @bad("tiny-image-wrong-size", "tiny_imagenet", r"is 32×32, expected 64×64 \(Tiny ImageNet\)")
 def _(tmp):
-    return _replace_image(tmp, _tiny(tmp) / "train" / "n01" / "images" / "n01_0.JPEG",
-                          Image.new("RGB", (32, 32)))
+    return _replace_image(
+        tmp, _tiny(tmp) / "train" / "n01" / "images" / "n01_0.JPEG", Image.new("RGB", (32, 32))
+    )
 
 
 @bad("tiny-image-rgba", "tiny_imagenet", r"has image mode RGBA; accepted: RGB, or L")
 def _(tmp):
-    return _replace_image(tmp, _tiny(tmp) / "train" / "n01" / "images" / "n01_1.png",
-                          Image.new("RGBA", (64, 64)))
+    return _replace_image(
+        tmp, _tiny(tmp) / "train" / "n01" / "images" / "n01_1.png", Image.new("RGBA", (64, 64))
+    )
 
 
 @bad("tiny-image-cmyk", "tiny_imagenet", r"has image mode CMYK; accepted: RGB, or L")
 def _(tmp):
-    return _replace_image(tmp, _tiny(tmp) / "train" / "n02" / "images" / "n02_0.JPEG",
-                          Image.new("CMYK", (64, 64)))
+    return _replace_image(
+        tmp, _tiny(tmp) / "train" / "n02" / "images" / "n02_0.JPEG", Image.new("CMYK", (64, 64))
+    )
 
 
-@bad("tiny-non-image-file", "tiny_imagenet",
-     r"is not an image file \(\.jpeg, \.jpg, \.png\); only images belong in")
+@bad(
+    "tiny-non-image-file",
+    "tiny_imagenet",
+    r"is not an image file \(\.jpeg, \.jpg, \.png\); only images belong in",
+)
 def _(tmp):
     f = _tiny(tmp) / "train" / "n01" / "images" / "notes.txt"
     f.write_text("todo")
@@ -883,24 +1009,34 @@ def _annotations(tmp: Path, text: str) -> tuple[Path, Path]:
     return tmp, ann
 
 
-@bad("tiny-val-annotations-missing", "tiny_imagenet", r"validation annotations missing", train=False,
-     error=DatasetNotFound)
+@bad(
+    "tiny-val-annotations-missing",
+    "tiny_imagenet",
+    r"validation annotations missing",
+    train=False,
+    error=DatasetNotFound,
+)
 def _(tmp):
     (_tiny(tmp) / "val" / "val_annotations.txt").unlink()
     return tmp, _tiny(tmp) / "val" / "val_annotations.txt"
 
 
-@bad("tiny-val-annotations-is-a-folder", "tiny_imagenet",
-     r"is a folder, but it should be a file", train=False)
+@bad(
+    "tiny-val-annotations-is-a-folder", "tiny_imagenet", r"is a folder, but it should be a file", train=False
+)
 def _(tmp):
     (_tiny(tmp) / "val" / "val_annotations.txt").unlink()
     (_tiny(tmp) / "val" / "val_annotations.txt").mkdir()
     return tmp, _tiny(tmp) / "val" / "val_annotations.txt"
 
 
-@bad("tiny-val-images-is-a-file", "tiny_imagenet",
-     r"is a file, but it should be a folder \(the Tiny ImageNet "
-     r"validation images\)", train=False)
+@bad(
+    "tiny-val-images-is-a-file",
+    "tiny_imagenet",
+    r"is a file, but it should be a folder \(the Tiny ImageNet "
+    r"validation images\)",
+    train=False,
+)
 def _(tmp):
     import shutil
 
@@ -909,8 +1045,12 @@ def _(tmp):
     return tmp, _tiny(tmp) / "val" / "images"
 
 
-@bad("tiny-annotation-unknown-class", "tiny_imagenet", r"line 2: class 'n99' is not listed in \S+wnids\.txt",
-     train=False)
+@bad(
+    "tiny-annotation-unknown-class",
+    "tiny_imagenet",
+    r"line 2: class 'n99' is not listed in \S+wnids\.txt",
+    train=False,
+)
 def _(tmp):
     return _annotations(tmp, "val_0.JPEG\tn02\t0\t0\t63\t63\nval_1.JPEG\tn99\t0\t0\t63\t63\n")
 
@@ -920,22 +1060,32 @@ def _(tmp):
     return _annotations(tmp, "val_9.JPEG\tn02\t0\t0\t63\t63\nval_1.JPEG\tn01\t0\t0\t63\t63\n")
 
 
-@bad("tiny-annotation-malformed-line", "tiny_imagenet",
-     r"line 1: 'val_0\.JPEG n02' is not 'file<TAB>wnid<TAB>box'",
-     train=False)
+@bad(
+    "tiny-annotation-malformed-line",
+    "tiny_imagenet",
+    r"line 1: 'val_0\.JPEG n02' is not 'file<TAB>wnid<TAB>box'",
+    train=False,
+)
 def _(tmp):
     return _annotations(tmp, "val_0.JPEG n02\nval_1.JPEG\tn01\t0\t0\t63\t63\n")
 
 
-@bad("tiny-annotation-duplicate", "tiny_imagenet",
-     r"line 2: val_0\.JPEG is annotated twice \(first on line 1\)",
-     train=False)
+@bad(
+    "tiny-annotation-duplicate",
+    "tiny_imagenet",
+    r"line 2: val_0\.JPEG is annotated twice \(first on line 1\)",
+    train=False,
+)
 def _(tmp):
     return _annotations(tmp, "val_0.JPEG\tn02\t0\t0\t63\t63\nval_0.JPEG\tn01\t0\t0\t63\t63\n")
 
 
-@bad("tiny-annotation-path-outside", "tiny_imagenet", r"line 1: '\.\./\.\./wnids\.txt' is not a file name in",
-     train=False)
+@bad(
+    "tiny-annotation-path-outside",
+    "tiny_imagenet",
+    r"line 1: '\.\./\.\./wnids\.txt' is not a file name in",
+    train=False,
+)
 def _(tmp):
     return _annotations(tmp, "../../wnids.txt\tn01\t0\t0\t63\t63\n")
 
@@ -945,9 +1095,13 @@ def _(tmp):
     return _annotations(tmp, "")
 
 
-@bad("tiny-val-image-not-annotated", "tiny_imagenet",
-     r"holds 1 images not annotated in \S+val_annotations\.txt: "
-     r"val_1\.JPEG", train=False)
+@bad(
+    "tiny-val-image-not-annotated",
+    "tiny_imagenet",
+    r"holds 1 images not annotated in \S+val_annotations\.txt: "
+    r"val_1\.JPEG",
+    train=False,
+)
 def _(tmp):
     _annotations(tmp, "val_0.JPEG\tn02\t0\t0\t63\t63\n")
     return tmp, _tiny(tmp) / "val" / "images"
@@ -1045,9 +1199,23 @@ def test_bug_cli_corrupt_cifar_prints_one_line(tmp_path: Path) -> None:
     bad_file = _truncate_cifar(tmp_path / "data")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments", "cloning", "--preset", "paper", "dataset=cifar10",
-         f"data_dir={tmp_path / 'data'}", f"out={tmp_path / 'runs'}"],
-        check=False, capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "experiments",
+            "cloning",
+            "--preset",
+            "paper",
+            "dataset=cifar10",
+            f"data_dir={tmp_path / 'data'}",
+            f"out={tmp_path / 'runs'}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -1057,14 +1225,26 @@ def test_bug_cli_corrupt_cifar_prints_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("study", ["cloning", "continual"])
-def test_bug_cli_corrupt_data_one_line_for_every_image_study(tmp_path: Path, study: str,
-                                                              capsys: pytest.CaptureFixture) -> None:
+def test_bug_cli_corrupt_data_one_line_for_every_image_study(
+    tmp_path: Path, study: str, capsys: pytest.CaptureFixture
+) -> None:
     _write_tiny(tmp_path)
     folder = _tiny(tmp_path) / "train" / "n02" / "images"
     for f in folder.iterdir():
         f.unlink()
-    assert cli_main([study, "--preset", "paper", "dataset=tiny_imagenet", f"data_dir={tmp_path}",
-                     f"out={tmp_path / 'runs'}"]) == 2
+    assert (
+        cli_main(
+            [
+                study,
+                "--preset",
+                "paper",
+                "dataset=tiny_imagenet",
+                f"data_dir={tmp_path}",
+                f"out={tmp_path / 'runs'}",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     wnids = _tiny(tmp_path) / "wnids.txt"
     assert err == f"error: {folder}: holds no images, but class n02 is listed in {wnids}\n"

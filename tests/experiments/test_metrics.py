@@ -41,7 +41,9 @@ def test_dead_units_by_hand():
 
 def test_duplicates_by_hand():
     # units 0 and 1 are parallel (cos = 1), unit 2 orthogonal, unit 3 at cos 0.9 to unit 2, unit 4 zero
-    H = torch.tensor([[1.0, 2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.9, 0.0], [0.0, 0.0, 0.0, math.sqrt(1 - 0.81), 0.0]])
+    H = torch.tensor(
+        [[1.0, 2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.9, 0.0], [0.0, 0.0, 0.0, math.sqrt(1 - 0.81), 0.0]]
+    )
     assert duplicate_fraction(H) == pytest.approx(2 / 5)
     assert duplicate_fraction(H, tau=0.85) == pytest.approx(4 / 5)
 
@@ -73,7 +75,9 @@ def test_stable_and_renyi2_rank_by_hand():
     H = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -1.0]]) / math.sqrt(2)
     assert gram_renyi2_rank(H) == pytest.approx(25 / 17)
     assert renyi2_feature_rank(H) == pytest.approx(2.0)  # uncorrelated units: C = I
-    assert renyi2_feature_rank(torch.tensor([[1.0, 2.0], [2.0, 4.0], [3.0, 6.1]])) == pytest.approx(1.0, abs=1e-3)
+    assert renyi2_feature_rank(torch.tensor([[1.0, 2.0], [2.0, 4.0], [3.0, 6.1]])) == pytest.approx(
+        1.0, abs=1e-3
+    )
 
 
 def test_cloning_r2_by_hand():
@@ -104,7 +108,9 @@ def test_hooks_are_removed_and_clone_r2_is_one_then_lower_after_breaking():
     out, feats, grads = layer_features(clone, x, y, layers, max_rows=100, seed=0)
     assert all(not m._forward_hooks for m in clone.modules())
     assert all(p.grad is None for p in clone.parameters())
-    assert set(feats) == set(layers) and all(f.shape[0] == min(100, 32 * (8 // 2**i) ** 2) for i, f in enumerate(feats.values()))
+    assert set(feats) == set(layers) and all(
+        f.shape[0] == min(100, 32 * (8 // 2**i) ** 2) for i, f in enumerate(feats.values())
+    )
     profiles = {n: plan.outputs[n].profile for n in layers}
     assert all(cloning_r2(feats[n], profiles[n]) == pytest.approx(1.0, abs=1e-12) for n in layers)
     assert all(cloning_r2(grads[n], profiles[n]) == pytest.approx(1.0, abs=1e-12) for n in layers)

@@ -13,7 +13,9 @@ NOISE_SAMPLES = 20_000
 STD_RTOL = 0.05
 
 
-def _noise_of_one_step(norm: str, sigma0: float, decay: float, steps_before: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _noise_of_one_step(
+    norm: str, sigma0: float, decay: float, steps_before: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     a = torch.nn.Parameter(torch.zeros(NOISE_SAMPLES))
     b = torch.nn.Parameter(torch.zeros(NOISE_SAMPLES))
     opt = NoisySGD([a, b], lr=1.0, sigma0=sigma0, decay=decay, norm=norm, seed=3)

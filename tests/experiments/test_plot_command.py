@@ -16,13 +16,31 @@ from experiments.studies import bitflip, continual
 def saved_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
     bf_cfg = resolve_config(
-        bitflip.BitFlipConfig, "smoke",
-        ["seeds=0,1", "samples=4000", "width=5", "switch_step=2000", "bin_size=1000", "summary_window=1000",
-         "probe_size=64", "progress=false", "figures=false"],
+        bitflip.BitFlipConfig,
+        "smoke",
+        [
+            "seeds=0,1",
+            "samples=4000",
+            "width=5",
+            "switch_step=2000",
+            "bin_size=1000",
+            "summary_window=1000",
+            "probe_size=64",
+            "progress=false",
+            "figures=false",
+        ],
     )
     cl_cfg = continual.resolve_continual_config(
-        "smoke", ["tasks=2", "steps_per_task=10", "log_interval=5", "seeds=0", f"out={root}", "progress=false",
-                  "figures=false"],
+        "smoke",
+        [
+            "tasks=2",
+            "steps_per_task=10",
+            "log_interval=5",
+            "seeds=0",
+            f"out={root}",
+            "progress=false",
+            "figures=false",
+        ],
     )
     return {"bitflip": bitflip.run_study(bf_cfg, root), "continual": continual.run(cl_cfg)}
 
@@ -38,7 +56,9 @@ def test_saved_configuration_round_trips(saved_runs: dict[str, Path]) -> None:
 @pytest.mark.parametrize(
     "study, expected", [("bitflip", ["figure_b1.png", "figure_b2.png"]), ("continual", ["curves.png"])]
 )
-def test_plot_redraws_each_study(saved_runs: dict[str, Path], study: str, expected: list[str], capsys) -> None:
+def test_plot_redraws_each_study(
+    saved_runs: dict[str, Path], study: str, expected: list[str], capsys
+) -> None:
     assert experiments_main(["plot", str(saved_runs[study])]) == 0
     printed = capsys.readouterr().out
     for name in expected:

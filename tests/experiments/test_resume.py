@@ -35,8 +35,14 @@ def study_env() -> dict[str, str]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments", *args], check=False, capture_output=True, text=True,
-                          env=study_env(), timeout=KILL_TIMEOUT_S)
+    return subprocess.run(
+        [sys.executable, "-m", "experiments", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=study_env(),
+        timeout=KILL_TIMEOUT_S,
+    )
 
 
 def run_dirs(out: Path, study: str) -> list[Path]:
@@ -50,8 +56,12 @@ def line_count(run_dir: Path) -> int:
 
 def run_and_kill(study: str, args: list[str], out: Path, min_lines: int) -> Path:
     """Start the study, SIGKILL it once it has a checkpoint and at least ``min_lines`` records."""
-    proc = subprocess.Popen([sys.executable, "-m", "experiments", study, *args, f"out={out}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=study_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments", study, *args, f"out={out}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=study_env(),
+    )
     deadline = time.monotonic() + KILL_TIMEOUT_S
     try:
         while proc.poll() is None and time.monotonic() < deadline:
@@ -64,7 +74,9 @@ def run_and_kill(study: str, args: list[str], out: Path, min_lines: int) -> Path
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before it could be killed: {proc.stderr.read()!r}"
+    assert proc.returncode == -signal.SIGKILL, (
+        f"the run ended before it could be killed: {proc.stderr.read()!r}"
+    )
     (run_dir,) = run_dirs(out, study)
     assert read_status(run_dir)["state"] == RUNNING  # a killed run stays marked running
     return run_dir
@@ -76,27 +88,95 @@ def without_wall_clock(records: list[dict]) -> list[dict]:
 
 CASES = {
     "cloning-clone-phase-noisy-dropout-augment": (
-        "cloning", ["--preset", "smoke", "optimizer=noisy_sgd", "dropout=0.1", "augment=true", "train_samples=512",
-                    "test_samples=128", "base_epochs=2", "clone_epochs=16", "metric_every=3", "metric_batch=64",
-                    "checkpoint_every=4"], 6),
+        "cloning",
+        [
+            "--preset",
+            "smoke",
+            "optimizer=noisy_sgd",
+            "dropout=0.1",
+            "augment=true",
+            "train_samples=512",
+            "test_samples=128",
+            "base_epochs=2",
+            "clone_epochs=16",
+            "metric_every=3",
+            "metric_batch=64",
+            "checkpoint_every=4",
+        ],
+        6,
+    ),
     "bitflip-cbp-phase-second-width": (
-        "bitflip", ["width=5,9", "seeds=0,1", "samples=60000", "switch_step=20000", "bin_size=2500",
-                    "maturity=20", "replacement_rate=0.002", "probe_size=100", "summary_window=10000",
-                    "checkpoint_every=7500", "figures=false"], 72),
-        # 48 records per width: killed at 30,000 samples of width 9, in its CBP phase
+        "bitflip",
+        [
+            "width=5,9",
+            "seeds=0,1",
+            "samples=60000",
+            "switch_step=20000",
+            "bin_size=2500",
+            "maturity=20",
+            "replacement_rate=0.002",
+            "probe_size=100",
+            "summary_window=10000",
+            "checkpoint_every=7500",
+            "figures=false",
+        ],
+        72,
+    ),
+    # 48 records per width: killed at 30,000 samples of width 9, in its CBP phase
 }
 SLOW_CASES = {  # with --runslow (each ~30 s on the loaded 2-core machine: three processes)
     "continual-cbp-augment-second-seed": (
-        "continual", ["--preset", "smoke", "tasks=2", "steps_per_task=60", "log_interval=10", "seeds=0,1",
-                      "method=cbp", "replacement_rate=0.05", "maturity_threshold=5", "augment=true",
-                      "checkpoint_every=25", "figures=false"], 17),
+        "continual",
+        [
+            "--preset",
+            "smoke",
+            "tasks=2",
+            "steps_per_task=60",
+            "log_interval=10",
+            "seeds=0,1",
+            "method=cbp",
+            "replacement_rate=0.05",
+            "maturity_threshold=5",
+            "augment=true",
+            "checkpoint_every=25",
+            "figures=false",
+        ],
+        17,
+    ),
     "cloning-base-phase-adam-cnn": (
-        "cloning", ["--preset", "smoke", "arch=cnn", "optimizer=adam", "lr=0.001", "train_samples=128",
-                    "test_samples=64", "base_epochs=3", "clone_epochs=12", "metric_every=4", "metric_batch=64",
-                    "checkpoint_every=1"], 1),
+        "cloning",
+        [
+            "--preset",
+            "smoke",
+            "arch=cnn",
+            "optimizer=adam",
+            "lr=0.001",
+            "train_samples=128",
+            "test_samples=64",
+            "base_epochs=3",
+            "clone_epochs=12",
+            "metric_every=4",
+            "metric_batch=64",
+            "checkpoint_every=1",
+        ],
+        1,
+    ),
     "continual-shrink-perturb-first-seed": (
-        "continual", ["--preset", "smoke", "arch=cnn", "tasks=3", "steps_per_task=40", "log_interval=10",
-                      "seeds=3", "method=shrink_perturb", "checkpoint_every=30", "figures=false"], 4),
+        "continual",
+        [
+            "--preset",
+            "smoke",
+            "arch=cnn",
+            "tasks=3",
+            "steps_per_task=40",
+            "log_interval=10",
+            "seeds=3",
+            "method=shrink_perturb",
+            "checkpoint_every=30",
+            "figures=false",
+        ],
+        4,
+    ),
 }
 ALL_CASES = {**CASES, **SLOW_CASES}
 
@@ -104,7 +184,9 @@ ALL_CASES = {**CASES, **SLOW_CASES}
 @pytest.mark.parametrize(
     "case", [*CASES, *(pytest.param(case, marks=pytest.mark.slow) for case in SLOW_CASES)]
 )
-def test_a_run_killed_mid_way_resumes_to_the_metrics_of_an_uninterrupted_run(case: str, tmp_path: Path) -> None:
+def test_a_run_killed_mid_way_resumes_to_the_metrics_of_an_uninterrupted_run(
+    case: str, tmp_path: Path
+) -> None:
     study, args, min_lines = ALL_CASES[case]
     assert cli_main([study, *args, f"out={tmp_path / 'whole'}"]) == 0
     (reference,) = run_dirs(tmp_path / "whole", study)
@@ -119,7 +201,11 @@ def test_a_run_killed_mid_way_resumes_to_the_metrics_of_an_uninterrupted_run(cas
     assert len(got) == len(expected)
     assert without_wall_clock(got) == without_wall_clock(expected)
     again = cli(study, "--resume", str(killed))
-    assert again.returncode == 2 and again.stderr.startswith("error: --resume") and "complete already" in again.stderr
+    assert (
+        again.returncode == 2
+        and again.stderr.startswith("error: --resume")
+        and "complete already" in again.stderr
+    )
 
 
 @pytest.mark.parametrize("study", ["cloning", "continual", "bitflip"])

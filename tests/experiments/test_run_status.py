@@ -44,7 +44,11 @@ def test_a_run_is_running_then_complete(tmp_path: Path) -> None:
 
 
 def test_a_diverged_run_says_where_and_keeps_its_metrics(tmp_path: Path) -> None:
-    with pytest.raises(Diverged) as info, open_run(tmp_path, "toy", {"a": 1}) as run_dir, MetricsLog(run_dir) as log:
+    with (
+        pytest.raises(Diverged) as info,
+        open_run(tmp_path, "toy", {"a": 1}) as run_dir,
+        MetricsLog(run_dir) as log,
+    ):
         log.log(step=0, loss=1.0)
         require_finite(math.nan, "the loss", seed=3, step=7)
     assert info.value.run_dir == run_dir and info.value.message == "the loss is nan at seed 3, step 7"
@@ -72,7 +76,10 @@ def test_status_rejects_unknown_states(tmp_path: Path) -> None:
 def test_torn_last_line_is_dropped_and_other_damage_named(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"step": 0}\n{"step": 1}\n')
-    assert read_metrics(tmp_path).records == [{"step": 0}, {"step": 1}] and not read_metrics(tmp_path).torn_last_line
+    assert (
+        read_metrics(tmp_path).records == [{"step": 0}, {"step": 1}]
+        and not read_metrics(tmp_path).torn_last_line
+    )
     path.write_text('{"step": 0}\n{"step": 1}')  # complete last record, newline not yet written
     assert len(read_metrics(tmp_path).records) == 2 and not read_metrics(tmp_path).torn_last_line
     path.write_text('{"step": 0}\n{"step": 1, "lo')

@@ -43,12 +43,33 @@ from experiments.sweeps.state import (
 
 REPO = Path(__file__).resolve().parents[2]
 BITFLIP = get_study("bitflip")
-TINY = ["width=5", "seeds=0,1", "samples=8000", "switch_step=4000", "bin_size=2000", "summary_window=2000",
-        "probe_size=40", "maturity=20", "replacement_rate=0.002", "figures=false"]
+TINY = [
+    "width=5",
+    "seeds=0,1",
+    "samples=8000",
+    "switch_step=4000",
+    "bin_size=2000",
+    "summary_window=2000",
+    "probe_size=40",
+    "maturity=20",
+    "replacement_rate=0.002",
+    "figures=false",
+]
 """A bit-flipping point that runs in a fraction of a second (in process)."""
-KILLABLE = ["width=5", "seeds=0,1", "samples=30000", "switch_step=16000", "bin_size=2000", "summary_window=4000",
-            "probe_size=40", "maturity=20", "replacement_rate=0.002", "checkpoint_every=6000", "engine=numpy",
-            "figures=false"]
+KILLABLE = [
+    "width=5",
+    "seeds=0,1",
+    "samples=30000",
+    "switch_step=16000",
+    "bin_size=2000",
+    "summary_window=4000",
+    "probe_size=40",
+    "maturity=20",
+    "replacement_rate=0.002",
+    "checkpoint_every=6000",
+    "engine=numpy",
+    "figures=false",
+]
 """A point of a few seconds (numpy engine), checkpointed every 3 bins of 2 records."""
 KILL_AFTER_LINES = 8  # 4 bins: past the checkpoint at 6,000 samples, so resuming cuts records back
 TIMEOUT_S = 240
@@ -66,7 +87,9 @@ def records(run_dir: Path) -> list[dict]:
 
 def reference_records(tmp_path: Path, lr: str) -> list[dict]:
     """The metrics of the point ``lr=…`` of the killable sweep, run whole in this process."""
-    assert cli_main(["bitflip", *KILLABLE, f"lr={lr}", "progress=false", f"out={tmp_path / 'whole' / lr}"]) == 0
+    assert (
+        cli_main(["bitflip", *KILLABLE, f"lr={lr}", "progress=false", f"out={tmp_path / 'whole' / lr}"]) == 0
+    )
     (run_dir,) = (tmp_path / "whole" / lr / "bitflip").iterdir()
     return records(run_dir)
 
@@ -83,17 +106,25 @@ def wait_for_checkpoint(out: Path, index: int, proc: subprocess.Popen) -> SweepD
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.communicate()}"
         runs = list((out / "sweeps").glob(f"*/{POINTS_DIR}/{index:03d}/bitflip/*"))
-        if runs and (runs[0] / CHECKPOINT_FILE).is_file() and (runs[0] / METRICS_FILE).is_file() \
-                and (runs[0] / METRICS_FILE).read_bytes().count(b"\n") >= KILL_AFTER_LINES:
+        if (
+            runs
+            and (runs[0] / CHECKPOINT_FILE).is_file()
+            and (runs[0] / METRICS_FILE).is_file()
+            and (runs[0] / METRICS_FILE).read_bytes().count(b"\n") >= KILL_AFTER_LINES
+        ):
             return only_sweep(out)
         time.sleep(POLL_S)
     raise AssertionError("the point never reached its checkpoint")
 
 
 def start_sweep(out: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "experiments", "sweep", "bitflip", *args, *KILLABLE,
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments", "sweep", "bitflip", *args, *KILLABLE, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def error_line(capsys: pytest.CaptureFixture) -> str:
@@ -105,18 +136,27 @@ def error_line(capsys: pytest.CaptureFixture) -> str:
 # ----------------------------------------------------------------------------------------------- grids
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--grid", "lrr=0.1,0.2"], "unknown key 'lrr' for the bitflip study; valid keys: seed, device"),
-    (["--grid", "lr="], "--grid lr= lists no values"),
-    ([], "give at least one --grid"),
-    (["--grid", "lr=0.1,0.2", "lr=0.3"], "lr is both in the grid (axis lr) and fixed (lr=0.3)"),
-    (["--grid", "lr=0.1,-1"], "grid point (lr=-1): lr=-1 is out of range"),
-    (["--grid", "width=5;5,6", "switch_step=7"], "grid point (width=5): bin_size=10000 must divide switch_step=7"),
-    (["--grid", "lr=0.1,0.1"], "--grid lr lists 0.1 more than once"),
-    (["--grid", "out=a,b"], "out is set by the sweep"),
-    (["--grid", "lr=0.1", "out=x"], "out= is set by the sweep"),
-    (["--grid", "lr=0.1", "--jobs", "2", "--executor", "debug"], "--jobs only acts with --executor local"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grid", "lrr=0.1,0.2"], "unknown key 'lrr' for the bitflip study; valid keys: seed, device"),
+        (["--grid", "lr="], "--grid lr= lists no values"),
+        ([], "give at least one --grid"),
+        (["--grid", "lr=0.1,0.2", "lr=0.3"], "lr is both in the grid (axis lr) and fixed (lr=0.3)"),
+        (["--grid", "lr=0.1,-1"], "grid point (lr=-1): lr=-1 is out of range"),
+        (
+            ["--grid", "width=5;5,6", "switch_step=7"],
+            "grid point (width=5): bin_size=10000 must divide switch_step=7",
+        ),
+        (["--grid", "lr=0.1,0.1"], "--grid lr lists 0.1 more than once"),
+        (["--grid", "out=a,b"], "out is set by the sweep"),
+        (["--grid", "lr=0.1", "out=x"], "out= is set by the sweep"),
+        (
+            ["--grid", "lr=0.1", "--jobs", "2", "--executor", "debug"],
+            "--jobs only acts with --executor local",
+        ),
+    ],
+)
 def test_bad_grids_are_one_error_naming_the_key_before_anything_is_created(
     args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -136,16 +176,35 @@ def test_bug_class_constants_were_listed_as_grid_keys(capsys: pytest.CaptureFixt
 def test_grid_blocks_share_a_point_once_and_identical_points_are_refused() -> None:
     block = Block((Axis.of("lr", ["0.01", "0.02"]),))
     assert len(expand(BITFLIP, "default", Grid((block, Block((Axis.of("lr", ["0.01"]),)))), TINY)) == 2
-    with pytest.raises(SweepError, match=r"grid points \(lr=0.01\) and \(lr=1e-2\) have the same configuration"):
+    with pytest.raises(
+        SweepError, match=r"grid points \(lr=0.01\) and \(lr=1e-2\) have the same configuration"
+    ):
         expand(BITFLIP, "default", Grid((Block((Axis.of("lr", ["0.01", "1e-2"]),)),)), TINY)
     with pytest.raises(SweepError, match="the grid axis lr lists no values"):
         expand(BITFLIP, "default", Grid((Block((Axis("lr", ()),)),)), TINY)
 
 
-def test_dry_run_prints_the_runs_and_steps_and_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_dry_run_prints_the_runs_and_steps_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     fixed = [item for item in TINY if not item.startswith("width=")]
-    assert cli_main(["sweep", "bitflip", "--grid", "lr=0.01,0.02", "--grid", "width=5,7", *fixed, "--dry-run",
-                     "--out", str(tmp_path)]) == 0
+    assert (
+        cli_main(
+            [
+                "sweep",
+                "bitflip",
+                "--grid",
+                "lr=0.01,0.02",
+                "--grid",
+                "width=5,7",
+                *fixed,
+                "--dry-run",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("4 runs, 64,000 online updates (samples × widths × seeds) in total")
     assert "003  lr=0.02, width=7  (16,000 steps)" in out
@@ -199,9 +258,25 @@ def test_an_interrupted_point_goes_back_to_pending_and_the_interruption_goes_on(
 # ----------------------------------------------------------------------------------------------- executors
 
 
-def test_debug_executor_runs_every_point_like_the_study_itself(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert cli_main(["sweep", "bitflip", "--grid", "lr=0.01,0.03", *TINY, "--executor", "debug",
-                     "--out", str(tmp_path / "out")]) == 0
+def test_debug_executor_runs_every_point_like_the_study_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert (
+        cli_main(
+            [
+                "sweep",
+                "bitflip",
+                "--grid",
+                "lr=0.01,0.03",
+                *TINY,
+                "--executor",
+                "debug",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     sweep = only_sweep(tmp_path / "out")
     assert [p["state"] for p in sweep.points] == [DONE, DONE]
     assert sweep.body["executor"] == {"kind": "debug"} and sweep.body["grid"]["blocks"][0][0]["axis"] == "lr"
@@ -273,27 +348,55 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_metrics_of_uninterrupted_run
     assert sweep.read_point(0)["attempts"] == 2
 
 
-def test_slurm_missing_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_slurm_missing_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setattr(executors.shutil, "which", lambda name: None)
-    assert cli_main(["sweep", "bitflip", "--grid", "lr=0.01,0.02", "--executor", "slurm", "--out", str(tmp_path)]) == 2
+    assert (
+        cli_main(
+            ["sweep", "bitflip", "--grid", "lr=0.01,0.02", "--executor", "slurm", "--out", str(tmp_path)]
+        )
+        == 2
+    )
     assert "--executor slurm needs Slurm, but sbatch and srun are not on PATH" in error_line(capsys)
     assert not any(tmp_path.iterdir())
 
 
 def test_slurm_options_are_submitit_parameters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    options = ExecutorOptions("slurm", slurm_partition="gpu", slurm_account="lab", gpus_per_run=2, cpus_per_run=8,
-                              timeout_min=90, array_parallelism=16)
+    options = ExecutorOptions(
+        "slurm",
+        slurm_partition="gpu",
+        slurm_account="lab",
+        gpus_per_run=2,
+        cpus_per_run=8,
+        timeout_min=90,
+        array_parallelism=16,
+    )
     params = slurm_parameters(options, "cloning", options.threads())
-    assert params == {"name": "lop-cloning", "timeout_min": 90, "cpus_per_task": 8, "gpus_per_node": 2,
-                      "tasks_per_node": 1, "nodes": 1, "slurm_partition": "gpu", "slurm_account": "lab",
-                      "slurm_array_parallelism": 16}
+    assert params == {
+        "name": "lop-cloning",
+        "timeout_min": 90,
+        "cpus_per_task": 8,
+        "gpus_per_node": 2,
+        "tasks_per_node": 1,
+        "nodes": 1,
+        "slurm_partition": "gpu",
+        "slurm_account": "lab",
+        "slurm_array_parallelism": 16,
+    }
     monkeypatch.setattr(SlurmExecutor, "affinity", classmethod(lambda cls: 1))  # as if srun were here
     slurm = submitit.AutoExecutor(folder=tmp_path, cluster="slurm")
     slurm.update_parameters(**params)  # submitit refuses a name it does not know
     assert slurm._executor.parameters == {
-        "job_name": "lop-cloning", "time": 90, "cpus_per_task": 8, "gpus_per_node": 2, "ntasks_per_node": 1,
-        "nodes": 1, "partition": "gpu", "account": "lab", "array_parallelism": 16,
+        "job_name": "lop-cloning",
+        "time": 90,
+        "cpus_per_task": 8,
+        "gpus_per_node": 2,
+        "ntasks_per_node": 1,
+        "nodes": 1,
+        "partition": "gpu",
+        "account": "lab",
+        "array_parallelism": 16,
     }
     assert slurm_parameters(ExecutorOptions("slurm"), "bitflip", 2)["gpus_per_node"] == 0
 
@@ -304,8 +407,9 @@ echo "Submitted batch job 4242"
 """
 
 
-def test_a_slurm_sweep_is_one_job_array_through_submitit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture) -> None:
+def test_a_slurm_sweep_is_one_job_array_through_submitit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     """Against a stand-in ``sbatch`` (what submitit runs): one array of two jobs, their ids recorded."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -313,10 +417,30 @@ def test_a_slurm_sweep_is_one_job_array_through_submitit(tmp_path: Path, monkeyp
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    assert cli_main(["sweep", "bitflip", "--grid", "lr=0.01,0.02", *TINY, "--executor", "slurm",
-                     "--slurm-partition", "cpu", "--timeout-min", "30", "--out", str(tmp_path / "out")]) == 0
+    assert (
+        cli_main(
+            [
+                "sweep",
+                "bitflip",
+                "--grid",
+                "lr=0.01,0.02",
+                *TINY,
+                "--executor",
+                "slurm",
+                "--slurm-partition",
+                "cpu",
+                "--timeout-min",
+                "30",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    assert "point 001 (lr=0.02) submitted" in out and "follow with: python -m experiments sweep --status" in out
+    assert (
+        "point 001 (lr=0.02) submitted" in out and "follow with: python -m experiments sweep --status" in out
+    )
     sweep = only_sweep(tmp_path / "out")
     assert [p["job_id"] for p in sweep.points] == ["4242_0", "4242_1"]
     assert [p["state"] for p in sweep.points] == [PENDING, PENDING]
@@ -335,8 +459,26 @@ def test_list_names_every_figure_of_the_issue_as_text_and_json(capsys: pytest.Ca
     assert {row["name"] for row in rows} == {s.name for s in FIGURE_SWEEPS}
     assert all({"name", "figure", "study", "points"} <= row.keys() and row["points"] > 0 for row in rows)
     figures = {f for row in rows for f in row["figures"]}
-    assert figures == {"2.1", "B.7", "B.8", "B.9", "B.10", "B.11", "B.12", "B.13", "B.14", "3.1", "3.2", "4.1",
-                       "B.3", "B.4", "B.5", "B.6", "B.1", "B.2"}
+    assert figures == {
+        "2.1",
+        "B.7",
+        "B.8",
+        "B.9",
+        "B.10",
+        "B.11",
+        "B.12",
+        "B.13",
+        "B.14",
+        "3.1",
+        "3.2",
+        "4.1",
+        "B.3",
+        "B.4",
+        "B.5",
+        "B.6",
+        "B.1",
+        "B.2",
+    }
     by_name = {row["name"]: row for row in rows}
     assert by_name["bitflip"]["points"] == 4  # one point per width, the seeds vectorized
     assert by_name["continual"]["points"] == 4 * 3 * 2 * 5
@@ -345,9 +487,14 @@ def test_list_names_every_figure_of_the_issue_as_text_and_json(capsys: pytest.Ca
 
 
 @pytest.mark.parametrize("figure", ["2.1", "B.8", "B.12", "B.13", "B.14", "3.1", "B.2"])
-def test_figure_sweeps_resolve_at_both_presets(figure: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_figure_sweeps_resolve_at_both_presets(
+    figure: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     for preset in ("smoke", "paper"):
-        assert cli_main(["sweep", "--figure", figure, "--preset", preset, "--dry-run", "--out", str(tmp_path)]) == 0
+        assert (
+            cli_main(["sweep", "--figure", figure, "--preset", preset, "--dry-run", "--out", str(tmp_path)])
+            == 0
+        )
         assert " runs, " in capsys.readouterr().out.splitlines()[0]
     assert cli_main(["sweep", "--figure", figure, "--preset", "huge", "--out", str(tmp_path)]) == 2
     assert "choices smoke, paper" in error_line(capsys)
@@ -363,8 +510,22 @@ def test_plot_draws_into_the_sweep_dir_and_names_missing_and_incomplete_points(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     with_figures = [item for item in TINY if not item.startswith("figures=")]
-    assert cli_main(["sweep", "bitflip", "--grid", "lr=0.01,0.02,1000", *with_figures, "--executor", "debug",
-                     "--out", str(tmp_path)]) == 1  # lr=1000 diverges
+    assert (
+        cli_main(
+            [
+                "sweep",
+                "bitflip",
+                "--grid",
+                "lr=0.01,0.02,1000",
+                *with_figures,
+                "--executor",
+                "debug",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )  # lr=1000 diverges
     sweep = only_sweep(tmp_path)
     assert [p["state"] for p in sweep.points] == [DONE, DONE, FAILED]
     assert sweep.points[2]["error"].startswith(worker.DIVERGED_PREFIX)
@@ -393,19 +554,48 @@ def test_plot_draws_into_the_sweep_dir_and_names_missing_and_incomplete_points(
 # ----------------------------------------------------------------------------------------------- gpu-check
 
 
-def test_gpu_check_cpu_form_measures_and_estimates_every_figure_sweep(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_gpu_check_cpu_form_measures_and_estimates_every_figure_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     report = tmp_path / "check.json"
-    assert cli_main(["gpu-check", "--device", "cpu", "--steps", "2", "--warmup", "1", "--batch-size", "2",
-                     "--only", "cloning:mlp", "continual:mlp", "bitflip:5", "--json", str(report)]) == 0
+    assert (
+        cli_main(
+            [
+                "gpu-check",
+                "--device",
+                "cpu",
+                "--steps",
+                "2",
+                "--warmup",
+                "1",
+                "--batch-size",
+                "2",
+                "--only",
+                "cloning:mlp",
+                "continual:mlp",
+                "bitflip:5",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "batch 2: NOT paper-scale" in out and "estimated cost of each figure sweep" in out
     body = json.loads(report.read_text())
-    assert [(m["study"], m["case"]) for m in body["measurements"]] == [("cloning", "mlp"), ("continual", "mlp"),
-                                                                       ("bitflip", "5")]
+    assert [(m["study"], m["case"]) for m in body["measurements"]] == [
+        ("cloning", "mlp"),
+        ("continual", "mlp"),
+        ("bitflip", "5"),
+    ]
     assert all(m["steps_per_s"] > 0 and m["peak_memory_mib"] is None for m in body["measurements"])
     rows = {row["name"]: row for row in body["sweeps"]}
     assert set(rows) == {s.name for s in FIGURE_SWEEPS}
     assert rows["adam-mlp"]["device_hours"] > 0 and rows["adam-mlp"]["unmeasured"] == []
-    assert rows["cloning-escape"]["device_hours"] is None and rows["cloning-escape"]["unmeasured"] == ["cnn", "resnet", "vit"]
+    assert rows["cloning-escape"]["device_hours"] is None and rows["cloning-escape"]["unmeasured"] == [
+        "cnn",
+        "resnet",
+        "vit",
+    ]
     assert cli_main(["gpu-check", "--device", "cpu", "--only", "bitflip:5", "--json", str(report)]) == 2
     assert "already exists" in error_line(capsys)

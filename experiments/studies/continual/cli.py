@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace | list[str] | None = None) -> int:
     """Run the study (or redraw figures with ``--plot``) and print the run directory / figure files."""
     if not isinstance(args, argparse.Namespace):
-        parser = argparse.ArgumentParser(prog="python -m experiments continual", description=USAGE.splitlines()[0])
+        parser = argparse.ArgumentParser(
+            prog="python -m experiments continual", description=USAGE.splitlines()[0]
+        )
         add_arguments(parser)
         args = parser.parse_args(args)
     if args.resume:
@@ -58,7 +60,9 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     stray = [p for p in args.plot or [] if "=" in p and not Path(p).exists()]
     if args.plot and (args.overrides or args.out or stray):
         given = " ".join(stray + list(args.overrides)) or f"--out {args.out}"
-        raise ConfigError(f"--plot redraws saved runs: it takes no key=value overrides and no --out (got {given})")
+        raise ConfigError(
+            f"--plot redraws saved runs: it takes no key=value overrides and no --out (got {given})"
+        )
     if args.output and not args.plot:
         raise ConfigError("--output only acts with --plot (runs go to --out)")
     if args.plot:

@@ -108,8 +108,10 @@ class ContinualConfig(BaseConfig):
     metric_batch_size: int = param(512, "size of the fixed metric batch (stratified over all classes)", low=2)
     eval_batch_size: int = param(512, "batch size of held-out evaluation", low=1)
     seeds: tuple[int, ...] = param(
-        (), "the seeds to run, one after another in one run dir (3 = seed 3 alone; 0..4 = five; empty = seed)",
-        low=0, high=MAX_SEED,
+        (),
+        "the seeds to run, one after another in one run dir (3 = seed 3 alone; 0..4 = five; empty = seed)",
+        low=0,
+        high=MAX_SEED,
     )
     amp: Literal["auto", "off", "bf16", "fp16"] = param(
         "auto", "mixed precision (auto: bf16 on CUDA, off on CPU)"

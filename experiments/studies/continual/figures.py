@@ -65,7 +65,13 @@ def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
             s = series(members, key, is_interval, _window(members))
             if not len(s):
                 continue
-            ax.plot(s.steps, s.mean, linestyle=_style(members), color=f"C{gi % 10}", label=f"{label} ({s.n_label})")
+            ax.plot(
+                s.steps,
+                s.mean,
+                linestyle=_style(members),
+                color=f"C{gi % 10}",
+                label=f"{label} ({s.n_label})",
+            )
             ax.fill_between(s.steps, s.mean - s.std, s.mean + s.std, color=f"C{gi % 10}", alpha=0.2)
         _task_boundaries(ax, first)
         ax.set_title(title)
@@ -78,7 +84,12 @@ def draw(groups: Groups, targets: dict[str, Path]) -> list[Path]:
         s = series(groups[label], "task_accuracy", is_task_end)
         if len(s):
             ax.errorbar(
-                np.arange(1, len(s) + 1), s.mean, yerr=s.std, fmt="o-", color=f"C{gi % 10}", capsize=2,
+                np.arange(1, len(s) + 1),
+                s.mean,
+                yerr=s.std,
+                fmt="o-",
+                color=f"C{gi % 10}",
+                capsize=2,
                 label=f"{label} ({s.n_label})",
             )
     ax.set_xlabel("task")

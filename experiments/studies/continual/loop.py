@@ -178,7 +178,9 @@ def make_seed_setup(cfg: ContinualConfig, seed: int, train: ImageDataset, test: 
     device = cfg.device
     stats_idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:STATS_SAMPLES]
     mean, std = channel_stats(
-        ImageDataset(train.images[stats_idx], train.labels[stats_idx], train.num_classes, train.name).as_float()
+        ImageDataset(
+            train.images[stats_idx], train.labels[stats_idx], train.num_classes, train.name
+        ).as_float()
     )
     order = task_classes(train.num_classes, cfg.tasks, cfg.classes_per_task, seed)
     metric_idx = stratified_indices(train.labels, cfg.metric_batch_size, seed)
@@ -277,7 +279,9 @@ def capture_seed_state(state: SeedState, elapsed_s: float) -> dict[str, Any]:
         "noise_generator": state.noise_gen.get_state(),
         "aug_generator": state.aug_gen.get_state(),
         "scaler": None if state.scaler is None else state.scaler.state_dict(),
-        "task": state.task, "step": state.step, "task_step": state.task_step,
+        "task": state.task,
+        "step": state.step,
+        "task_step": state.task_step,
         "batches": state.batches.state(),
         "interval": running_accuracy_state(state.interval),
         "whole_task": running_accuracy_state(state.whole_task),
@@ -287,7 +291,9 @@ def capture_seed_state(state: SeedState, elapsed_s: float) -> dict[str, Any]:
     }
 
 
-def restore_seed_state(cfg: ContinualConfig, setup: SeedSetup, state: SeedState, saved: dict[str, Any]) -> None:
+def restore_seed_state(
+    cfg: ContinualConfig, setup: SeedSetup, state: SeedState, saved: dict[str, Any]
+) -> None:
     """Bring a fresh ``state`` (from :func:`make_seed_state`) to the checkpoint ``saved``."""
     state.model.load_state_dict(saved["model"])
     load_optimizer_state(state.optimizer, saved["optimizer"])
@@ -331,11 +337,17 @@ def train_one_step(cfg: ContinualConfig, setup: SeedSetup, state: SeedState) -> 
     state.whole_task.update(correct, len(y), loss)
 
 
-def interval_record(cfg: ContinualConfig, setup: SeedSetup, state: SeedState, elapsed_s: float) -> dict[str, Any]:
+def interval_record(
+    cfg: ContinualConfig, setup: SeedSetup, state: SeedState, elapsed_s: float
+) -> dict[str, Any]:
     """The interval record (online accuracy and loss since the last one, the metric suite); resets the
     interval's counters."""
     result = state.interval.result()
-    record: dict[str, Any] = {"online_accuracy": result["accuracy"], "loss": result["loss"], "elapsed_s": elapsed_s}
+    record: dict[str, Any] = {
+        "online_accuracy": result["accuracy"],
+        "loss": result["loss"],
+        "elapsed_s": elapsed_s,
+    }
     if state.cbp is not None:
         record["cbp_replaced"] = state.replaced
         state.replaced = 0
@@ -350,7 +362,9 @@ def end_task(cfg: ContinualConfig, setup: SeedSetup, state: SeedState) -> dict[s
 
     def accuracy(task: int, ids: torch.Tensor | None = None) -> float:
         classes = (setup.task_ids(task) if ids is None else ids) if cfg.mask_loss else None
-        return held_out_accuracy(state.model, *setup.test_sets[task], classes, setup.prep, cfg.eval_batch_size)
+        return held_out_accuracy(
+            state.model, *setup.test_sets[task], classes, setup.prep, cfg.eval_batch_size
+        )
 
     task = state.task
     current = accuracy(task, state.task_ids)
@@ -410,13 +424,17 @@ def run_seed(
             in_task = False
             while state.task_step < cfg.steps_per_task:
                 train_one_step(cfg, setup, state)
-                bar.update(1, seed=seed, task=state.task, acc=state.interval.correct / max(1, state.interval.seen))
+                bar.update(
+                    1, seed=seed, task=state.task, acc=state.interval.correct / max(1, state.interval.seen)
+                )
                 if state.step % cfg.log_interval == 0:
                     record = interval_record(cfg, setup, state, time.monotonic() - start)
                     log.log(step=state.step, seed=seed, task=state.task, event=INTERVAL, **record)
                 if checkpoints is not None and checkpoints.saver.due(state.step):
                     log.sync()
-                    checkpoints.save(state.step, log.lines, capture_seed_state(state, time.monotonic() - start))
+                    checkpoints.save(
+                        state.step, log.lines, capture_seed_state(state, time.monotonic() - start)
+                    )
             task, step = state.task, state.step
             log.log(step=step, seed=seed, task=task, event=TASK_END, **end_task(cfg, setup, state))
     finally:

@@ -45,7 +45,9 @@ def check_against_data(cfg: ContinualConfig, train: ImageDataset) -> None:
         )
     per_class = torch.bincount(train.labels, minlength=train.num_classes)
     for seed in cfg.run_seeds():
-        for task, classes in enumerate(task_classes(train.num_classes, cfg.tasks, cfg.classes_per_task, seed)):
+        for task, classes in enumerate(
+            task_classes(train.num_classes, cfg.tasks, cfg.classes_per_task, seed)
+        ):
             images = int(per_class[classes].sum())
             if cfg.batch_size > images:
                 raise ConfigError(
@@ -89,15 +91,22 @@ def resume(run_dir: str | Path) -> Path:
     train, test = load_data(cfg)
     at = "the start (no checkpoint)"
     if checkpoint is not None:
-        at = f"seed {cfg.run_seeds()[checkpoint['state']['seed_index']]}" if checkpoint["state"]["seed_state"] is None \
+        at = (
+            f"seed {cfg.run_seeds()[checkpoint['state']['seed_index']]}"
+            if checkpoint["state"]["seed_state"] is None
             else f"step {checkpoint['step']} of seed {cfg.run_seeds()[checkpoint['state']['seed_index']]}"
+        )
     with torch_threads(int(body["environment"]["torch_threads"])), tracked_run(run_dir, f"resumed from {at}"):
         train_seeds(cfg, train, test, run_dir, checkpoint)
     return run_dir
 
 
 def train_seeds(
-    cfg: ContinualConfig, train: ImageDataset, test: ImageDataset, run_dir: Path, checkpoint: dict[str, Any] | None
+    cfg: ContinualConfig,
+    train: ImageDataset,
+    test: ImageDataset,
+    run_dir: Path,
+    checkpoint: dict[str, Any] | None,
 ) -> None:
     """Every seed of ``cfg`` into ``run_dir`` (from ``checkpoint`` on when given), then summary and figures.
 
@@ -105,10 +114,16 @@ def train_seeds(
     ``seed_state`` is None: taken after a seed ended), ``wall_s`` (the finished seeds' wall times) and
     ``seed_state`` (:func:`experiments.studies.continual.loop.capture_seed_state`)."""
     seeds = cfg.run_seeds()
-    saver = Checkpointer(run_dir, STUDY, json.loads(json.dumps(cfg.to_dict(), allow_nan=False)), cfg.checkpoint_every)
+    saver = Checkpointer(
+        run_dir, STUDY, json.loads(json.dumps(cfg.to_dict(), allow_nan=False)), cfg.checkpoint_every
+    )
     first, wall_s, lines = 0, {}, 0
     if checkpoint is not None:
-        first, wall_s, lines = checkpoint["state"]["seed_index"], dict(checkpoint["state"]["wall_s"]), checkpoint["metric_lines"]
+        first, wall_s, lines = (
+            checkpoint["state"]["seed_index"],
+            dict(checkpoint["state"]["wall_s"]),
+            checkpoint["metric_lines"],
+        )
     with (
         MetricsLog(run_dir, keep_lines=lines) as log,
         ProgressBar(cfg.total_steps(), desc=STUDY, enabled=cfg.progress) as bar,
@@ -118,13 +133,25 @@ def train_seeds(
             seed = seeds[index]
 
             def save(step: int, metric_lines: int, seed_state: dict[str, Any], index: int = index) -> None:
-                saver.save(step, metric_lines, {"seed_index": index, "wall_s": wall_s, "seed_state": seed_state})
+                saver.save(
+                    step, metric_lines, {"seed_index": index, "wall_s": wall_s, "seed_state": seed_state}
+                )
 
-            resume_here = checkpoint if checkpoint is not None and index == first and checkpoint["state"]["seed_state"] else None
-            wall_s[str(seed)] = run_seed(cfg, seed, train, test, log, bar, SeedCheckpoints(saver, save), resume_here)
+            resume_here = (
+                checkpoint
+                if checkpoint is not None and index == first and checkpoint["state"]["seed_state"]
+                else None
+            )
+            wall_s[str(seed)] = run_seed(
+                cfg, seed, train, test, log, bar, SeedCheckpoints(saver, save), resume_here
+            )
             if saver.every and index + 1 < len(seeds):  # a seed is long: never redo a finished one
                 log.sync()
-                saver.save(cfg.tasks * cfg.steps_per_task, log.lines, {"seed_index": index + 1, "wall_s": wall_s, "seed_state": None})
+                saver.save(
+                    cfg.tasks * cfg.steps_per_task,
+                    log.lines,
+                    {"seed_index": index + 1, "wall_s": wall_s, "seed_state": None},
+                )
     summary = summarize(run_dir)
     summary["wall_s_per_seed"] = wall_s
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
@@ -134,5 +161,8 @@ def train_seeds(
         if not drawn:
             plot_run([run_dir], figures)
         elif len(drawn) < len(FIGURE_NAMES):  # killed while drawing them: never overwrite, say so
-            print(f"note: {figures} holds only {', '.join(drawn)} (the run was killed while drawing); "
-                  f"redraw with python -m experiments plot {run_dir}", file=sys.stderr)
+            print(
+                f"note: {figures} holds only {', '.join(drawn)} (the run was killed while drawing); "
+                f"redraw with python -m experiments plot {run_dir}",
+                file=sys.stderr,
+            )

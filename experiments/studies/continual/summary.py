@@ -29,7 +29,9 @@ def missing_records(cfg: ContinualConfig, records: list[dict[str, Any]]) -> str 
         if not mine:
             problems.append(f"seed {seed} has no records")
         else:
-            problems.append(f"seed {seed} stops at step {max(int(r.get('step', 0)) for r in mine)} of {total}")
+            problems.append(
+                f"seed {seed} stops at step {max(int(r.get('step', 0)) for r in mine)} of {total}"
+            )
     return "; ".join(problems) or None
 
 
