@@ -242,12 +242,14 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"  probe metrics (the same for every engine): {probes / 60:4.1f} min of the totals below")
     print(
-        f"  numpy engine (one core): {wall['numpy'] / 60:5.1f} min wall here, {cpu['numpy'] / 60:5.1f} min of CPU"
+        f"  numpy engine (one core): {wall['numpy'] / 60:5.1f} min wall here, "
+        f"{cpu['numpy'] / 60:5.1f} min of CPU"
     )
     if "fused" in wall:
         idle = cpu["fused"] / cores / 60
         print(
-            f"  fused engine: {cpu['fused'] / 60:5.1f} min on one core -> {idle:4.1f} min on {cores} idle cores "
+            f"  fused engine: {cpu['fused'] / 60:5.1f} min on one core -> {idle:4.1f} min on "
+            f"{cores} idle cores "
             f"(estimate); {cpu['numpy'] / cpu['fused']:.1f}x the numpy engine per core; "
             f"goal {GOAL_GRID_MINUTES:.0f} min: {'ok' if idle <= GOAL_GRID_MINUTES else 'BELOW'}"
         )

@@ -60,7 +60,8 @@ def main() -> None:
     dev = max(float((w - params[n].detach()).abs().max()) for n, w in naive.items())
     print(
         f"mlp width {width} ×{args.factor}: expand {t_fast:.3f} s (all parameters, plan, shape probe), "
-        f"per-entry loop {t_naive:.3f} s (Linear weights only), ratio {t_naive / t_fast:.1f}×, max |Δw| {dev:.1e}"
+        f"per-entry loop {t_naive:.3f} s (Linear weights only), ratio {t_naive / t_fast:.1f}×, "
+        f"max |Δw| {dev:.1e}"
     )
     emit(
         [

@@ -128,7 +128,8 @@ def main() -> None:
     net, x, y = cloned_mlp(cfg["width"])
     P = net.num_parameters
     print(
-        f"cloned MLP: {P:,} parameters, {net.num_nodes} nodes, batch {BATCH}, float64, {torch.get_num_threads()} threads; "
+        f"cloned MLP: {P:,} parameters, {net.num_nodes} nodes, batch {BATCH}, float64, "
+        f"{torch.get_num_threads()} threads; "
         f"plan {net.propagation_plan().summary()}"
     )
     fr, db, dbk, grad, twin_hvp, twin_grad, twin = hvps(net, x, y)
@@ -149,9 +150,8 @@ def main() -> None:
         f"agreement: fwd-over-rev vs double backward {rel(a, b):.1e}, vs the nn.Linear twin {rel(a, c):.1e}, "
         f"vs the reference engine {rel(a, r):.1e}"
     )
-    flops = (
-        10.0 * 2 * net.num_edges * BATCH
-    )  # ≈ 10 weight-matrix passes per HVP (2 forward, 4 backward, 4 tangent)
+    # ≈ 10 weight-matrix passes per HVP (2 forward, 4 backward, 4 tangent)
+    flops = 10.0 * 2 * net.num_edges * BATCH
     limit = gflops_limit("float64") * 1e9
     emit(
         [

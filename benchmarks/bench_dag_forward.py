@@ -72,7 +72,8 @@ def main() -> None:
     net = random_dag(cfg["nodes"], cfg["edges"], seed=0, dtype=torch.float32)
     E = net.num_edges
     print(
-        f"graph: {net.num_nodes} nodes, {E} edges, {net.depth} generations; plan {net.propagation_plan().summary()}; "
+        f"graph: {net.num_nodes} nodes, {E} edges, {net.depth} generations; "
+        f"plan {net.propagation_plan().summary()}; "
         f"{torch.get_num_threads()} threads, float32"
     )
     x = torch.randn(BATCH, len(net.inputs), generator=torch.Generator().manual_seed(0))
@@ -88,7 +89,8 @@ def main() -> None:
     flops = 6.0 * E * BATCH  # forward, adjoint sweep, weight gradient: 2·E·B each
     limit = gflops_limit("float32") * 1e9
     print(
-        f"agreement with the reference engine: output {float((out_f - out_r).abs().max() / out_r.abs().max()):.1e}, "
+        "agreement with the reference engine: output "
+        f"{float((out_f - out_r).abs().max() / out_r.abs().max()):.1e}, "
         f"gradient {float((g_f - g_r).abs().max() / g_r.abs().max()):.1e} (relative, float32)"
     )
     emit(

@@ -38,8 +38,8 @@ def layered_net(width: int, depth: int, seed: int = 0) -> DagNet:
     rng = np.random.default_rng(seed)
     n = width * (depth + 1)
     layer = np.arange(width)
-    src = np.concatenate([np.repeat(layer + l * width, width) for l in range(depth)])
-    dst = np.concatenate([np.tile(layer + (l + 1) * width, width) for l in range(depth)])
+    src = np.concatenate([np.repeat(layer + k * width, width) for k in range(depth)])
+    dst = np.concatenate([np.tile(layer + (k + 1) * width, width) for k in range(depth)])
     w = rng.normal(size=len(src)) * kaiming_gain("tanh") / np.sqrt(width)
     tanh, linear = get_activation("tanh"), get_activation("linear")
     acts = {v: tanh if v < n - width else linear for v in range(width, n)}
@@ -136,7 +136,8 @@ def main() -> None:
 
     d0, d1 = cfg["depths"][0], cfg["depths"][-1]
     print(
-        f"{width}×{width} blocks ×{depth}: {E:,} edges; DagNet vs its nn.Linear twin: outputs agree to {agree:.1e}"
+        f"{width}×{width} blocks ×{depth}: {E:,} edges; DagNet vs its nn.Linear twin: outputs agree to "
+        f"{agree:.1e}"
     )
     emit(
         [

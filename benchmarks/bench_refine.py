@@ -1,4 +1,5 @@
-"""Coarsest equitable partition (dag_nets/refine.py) of cloned random DAGs, against plain numpy colour refinement.
+"""Coarsest equitable partition (dag_nets/refine.py) of cloned random DAGs, against plain numpy colour
+refinement.
 
 Figures: the refinement on a ≈95,000-edge cloned random DAG against a plain numpy colour refinement
 written the way a user would (per round: sort/unique the (node, neighbour colour) pairs, sum the

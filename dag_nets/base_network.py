@@ -82,7 +82,8 @@ def clone_network(
     generator: torch.Generator | None = None,
     scale: float = 1.0,
 ) -> tuple[DagNet, Partition]:
-    """Clone ``base`` with ``sizes[v]`` copies of each hidden node v (default 1); inputs and outputs stay single.
+    """Clone ``base`` with ``sizes[v]`` copies of each hidden node v (default 1); inputs and outputs stay
+    single.
 
     Returns the cloned network and its clone partition. Clones of v are labelled ``(v, k)``.
     ``mode="equitable"`` adds doubly-centred noise of standard deviation ``scale`` to every block with

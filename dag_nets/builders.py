@@ -48,10 +48,10 @@ def mlp(
     G = nx.DiGraph()
     layers = [[f"x{i}" for i in range(n_in)]]
     G.add_nodes_from(layers[0])
-    for l, width in enumerate(widths):
-        layer = [f"h{l}_{i}" for i in range(width)]
+    for k, width in enumerate(widths):
+        layer = [f"h{k}_{i}" for i in range(width)]
         for i, v in enumerate(layer):
-            G.add_node(v, activation=acts[(l + i) % len(acts)], bias=float(bias_scale * rng.normal()))
+            G.add_node(v, activation=acts[(k + i) % len(acts)], bias=float(bias_scale * rng.normal()))
         layers.append(layer)
     outs = [f"y{i}" for i in range(n_out)]
     for v in outs:

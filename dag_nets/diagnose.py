@@ -199,10 +199,14 @@ class Diagnosis:
         md = self.module_dag
         lines = [
             (
-                f"model: {md.net.num_parameters} DagNet parameters ({md.parameter_map.num_fixed} fixed), batch "
+                f"model: {md.net.num_parameters} DagNet parameters "
+                f"({md.parameter_map.num_fixed} fixed), batch "
                 f"{self.batch_size}, loss {self.loss}"
             ),
-            f"{'layer':<28} {'act':<10} {'units':>6} {'frozen':>7} {'f′=0 (mean)':>12} {'cloned':>7} {'blocks':>7}",
+            (
+                f"{'layer':<28} {'act':<10} {'units':>6} {'frozen':>7} {'f′=0 (mean)':>12} "
+                f"{'cloned':>7} {'blocks':>7}"
+            ),
         ]
         for layer in self.layers:
             lines.append(
@@ -221,7 +225,8 @@ class Diagnosis:
             inv = self.invariance
             lines.append(
                 f"frozen set under {inv.optimizer}: {'invariant' if inv.invariant else 'NOT invariant'} "
-                f"({'; '.join(inv.causes)}; {inv.moved_units} unit(s) moved, max |Δθ| {inv.max_displacement:.3g})"
+                f"({'; '.join(inv.causes)}; {inv.moved_units} unit(s) moved, "
+                f"max |Δθ| {inv.max_displacement:.3g})"
             )
         m = self.manifold
         if m is None:
@@ -239,12 +244,14 @@ class Diagnosis:
                 f"cloning manifold (dim N = {m.normal_dimension}): gradient normal fraction "
                 f"{m.normal_gradient_fraction:.3g}; normal Hessian {m.classification} "
                 f"(inertia +{m.inertia[0]} −{m.inertia[1]} 0×{m.inertia[2]}, {m.method}"
-                f"{', complete' if m.complete else ''}{', certified' if m.certified else ', NOT certified'}); "
+                f"{', complete' if m.complete else ''}"
+                f"{', certified' if m.certified else ', NOT certified'}); "
                 f"extremes {np.array2string(shown, precision=4)}"
             )
             if m.escape_eigenvalue is not None:
                 lines.append(
-                    f"escape direction: eigenvalue {m.escape_eigenvalue:.4g} (residual {m.escape_residual:.2g})"
+                    f"escape direction: eigenvalue {m.escape_eigenvalue:.4g} "
+                    f"(residual {m.escape_residual:.2g})"
                 )
         return "\n".join(lines)
 

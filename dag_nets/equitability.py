@@ -71,7 +71,8 @@ def validate_blocks(blocks: Blocks, size: int, what: str) -> list[np.ndarray]:
     missing = sorted(set(range(size)) - set(seen))
     if missing:
         raise ValueError(
-            f"{what} does not cover indices {missing[:10]}{'…' if len(missing) > 10 else ''} of range(0, {size})"
+            f"{what} does not cover indices {missing[:10]}{'…' if len(missing) > 10 else ''} "
+            f"of range(0, {size})"
         )
     return out
 

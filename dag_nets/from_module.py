@@ -6,8 +6,8 @@ parameters and the DagNet's θ = [edge weights; biases] (:class:`ParameterMap`).
 
 What can be expressed (:data:`SUPPORTED`): ``nn.Linear`` (and ``F.linear`` on the module's own parameters)
 on a [batch, features] tensor; the elementwise activations of the ``theory`` registry as modules
-(``nn.ReLU``, ``nn.LeakyReLU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.GELU`` (exact), ``nn.SiLU``, ``nn.ELU``, and any
-parameter-free module whose ``fn`` attribute is a :class:`theory.activations.Activation`, such as the
+(``nn.ReLU``, ``nn.LeakyReLU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.GELU`` (exact), ``nn.SiLU``, ``nn.ELU``, and
+any parameter-free module whose ``fn`` attribute is a :class:`theory.activations.Activation`, such as the
 experiments' ``Elementwise``), as ``torch`` / ``torch.nn.functional`` calls and as Tensor methods;
 residual additions and subtractions of equally shaped tensors, multiplication by and addition of a
 Python number; ``torch.cat`` along a feature axis; ``nn.Flatten`` / ``torch.flatten`` / ``view`` and
@@ -174,8 +174,8 @@ class _Form:
     """Features (flattened in C order, ``shape`` excluding the batch axis) as affine forms of node values.
 
     Terms: feature ``feat`` gets ``coef`` · h(``node``), times module parameter entry ``param`` when
-    ``param ≥ 0``; bias terms: feature ``bfeat`` gets ``bcoef`` (× entry ``bparam`` when ≥ 0). ``nodes`` is set
-    when the form is materialized (feature i = h(nodes[i]) exactly)."""
+    ``param ≥ 0``; bias terms: feature ``bfeat`` gets ``bcoef`` (× entry ``bparam`` when ≥ 0). ``nodes`` is
+    set when the form is materialized (feature i = h(nodes[i]) exactly)."""
 
     shape: tuple[int, ...]
     feat: np.ndarray
@@ -380,8 +380,8 @@ class ParameterMap:
         }
 
     def parameters_from(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The module parameters (float64) that give ``theta``; ValueError when a fixed coordinate of θ differs
-        from its constant (no module parameter could produce it)."""
+        """The module parameters (float64) that give ``theta``; ValueError when a fixed coordinate of θ
+        differs from its constant (no module parameter could produce it)."""
         theta = self._check(theta)
         fixed = ~self.trainable
         if fixed.any():
@@ -454,7 +454,8 @@ class ModuleDag:
             feats, _ = part_io(self.model, self.part, x)
         if tuple(feats.shape[1:]) != self.input_shape:
             raise ValueError(
-                f"the traced module takes inputs of shape [batch, {', '.join(map(str, self.input_shape))}], got "
+                "the traced module takes inputs of shape "
+                f"[batch, {', '.join(map(str, self.input_shape))}], got "
                 f"{tuple(feats.shape)}"
             )
         return feats.detach().reshape(feats.shape[0], -1).to(self.net.edge_weight.dtype)
@@ -497,14 +498,15 @@ def _trace(module: nn.Module) -> fx.Graph:
         return _Tracer().trace(module)
     except Exception as err:  # noqa: BLE001 -- fx raises many types (TraceError, TypeError, NotImplementedError)
         raise UnsupportedModuleError(
-            f"torch.fx cannot trace {type(module).__name__} ({type(err).__name__}: {err}); from_module needs a "
+            f"torch.fx cannot trace {type(module).__name__} ({type(err).__name__}: {err}); "
+            "from_module needs a "
             "module whose forward has no data-dependent control flow"
         ) from None
 
 
 def part_io(model: nn.Module, part: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(input, output) of the submodule ``part`` when ``model`` runs on ``x`` (no gradients); ValueError unless it
-    is called exactly once with one tensor."""
+    """(input, output) of the submodule ``part`` when ``model`` runs on ``x`` (no gradients); ValueError
+    unless it is called exactly once with one tensor."""
     sub = _submodule(model, part)
     seen: list[tuple[Any, Any]] = []
     handle = sub.register_forward_hook(lambda _m, args, out: seen.append((args, out)))
@@ -561,11 +563,8 @@ class _Builder:
         self.layers: list[Layer] = []
         # per materialization: (src, dst, param, scale, offset) of its edges
         self.edge_chunks: list[tuple[np.ndarray, ...]] = []
-        self.bias: dict[str, list[np.ndarray]] = {
-            "param": [],
-            "scale": [],
-            "offset": [],
-        }  # per non-input node
+        # per non-input node
+        self.bias: dict[str, list[np.ndarray]] = {"param": [], "scale": [], "offset": []}
         self.params: dict[str, tuple[int, torch.Tensor]] = {}  # name → (start, tensor)
         self.param_owner: dict[int, str] = {}  # id(parameter) → name, for sharing errors
         self.num_entries = 0
@@ -636,7 +635,8 @@ class _Builder:
         name = f"{self.prefix}{qualified}"
         if id(tensor) in self.param_owner:
             raise UnsupportedModuleError(
-                f"{where}: parameter {name!r} is used a second time (first as {self.param_owner[id(tensor)]!r}); "
+                f"{where}: parameter {name!r} is used a second time "
+                f"(first as {self.param_owner[id(tensor)]!r}); "
                 "a DagNet has one weight per edge, so shared parameters are not supported"
             )
         if not bool(torch.isfinite(tensor.detach()).all()):
@@ -660,7 +660,8 @@ class _Builder:
     ) -> _Form:
         if len(form.shape) != 1:
             raise UnsupportedModuleError(
-                f"layer {name!r} (Linear) is applied to a tensor of shape [batch, {', '.join(map(str, form.shape))}]; "
+                f"layer {name!r} (Linear) is applied to a tensor of shape "
+                f"[batch, {', '.join(map(str, form.shape))}]; "
                 "on more than one axis each weight would sit on many edges (weight sharing), which a DagNet "
                 "cannot express. Supported: " + SUPPORTED
             )
@@ -696,7 +697,8 @@ class _Builder:
     def add(self, a: _Form, b: _Form, name: str) -> _Form:
         if a.shape != b.shape:
             raise UnsupportedModuleError(
-                f"{name!r} adds tensors of shapes [batch, {a.shape}] and [batch, {b.shape}]; only equal shapes "
+                f"{name!r} adds tensors of shapes [batch, {a.shape}] and [batch, {b.shape}]; "
+                "only equal shapes "
                 "(no broadcasting) are supported"
             )
         if self._collide(a, b):
@@ -838,7 +840,8 @@ class _Interpreter:
             return self.flatten(x, m.start_dim, m.end_dim, name)
         if isinstance(m, nn.Softplus):
             raise self.unsupported(
-                f"Softplus: torch's returns x above threshold={m.threshold:g}, the registry's softplus is exact; "
+                f"Softplus: torch's returns x above threshold={m.threshold:g}, "
+                "the registry's softplus is exact; "
                 "use a module holding get_activation('softplus') as `fn`",
                 name,
             )
@@ -1287,7 +1290,8 @@ def _check_reproduction(md: ModuleDag, module: nn.Module, feats: torch.Tensor) -
     gap = float((expected - got.double()).abs().max())
     if not gap <= REPRODUCTION_RTOL * scale:
         raise UnsupportedModuleError(
-            f"the DagNet does not reproduce the module (max difference {gap:.3g} on the example input, relative "
-            f"{gap / scale:.3g} > {REPRODUCTION_RTOL:g}): it uses an operation from_module reads differently. "
+            f"the DagNet does not reproduce the module (max difference {gap:.3g} on the example input, "
+            f"relative {gap / scale:.3g} > {REPRODUCTION_RTOL:g}): it uses an operation from_module reads "
+            "differently. "
             f"Supported: {SUPPORTED}"
         )

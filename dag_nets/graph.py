@@ -416,7 +416,8 @@ class DagNet(torch.nn.Module):
         return src, dst
 
     def node_activation_ids(self) -> np.ndarray:
-        """Activation id (index into :attr:`activations`) of every non-input node, in :attr:`bias_nodes` order."""
+        """Activation id (index into :attr:`activations`) of every non-input node, in :attr:`bias_nodes`
+        order."""
         return np.asarray(self._node_act, dtype=np.int64)
 
     def flat_parameters(self) -> torch.Tensor:
@@ -482,7 +483,8 @@ class DagNet(torch.nn.Module):
             )
         if x.ndim != 2 or x.shape[1] != len(self.inputs):
             raise ValueError(
-                f"x must have shape [batch, {len(self.inputs)}] (inputs {self.inputs!r}), got {tuple(x.shape)}"
+                f"x must have shape [batch, {len(self.inputs)}] (inputs {self.inputs!r}), "
+                f"got {tuple(x.shape)}"
             )
         return x
 
@@ -509,7 +511,8 @@ class DagNet(torch.nn.Module):
         if not isinstance(t, torch.Tensor) or t.shape != (batch, self.num_nodes):
             shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
             raise ValueError(
-                f"{what} must be a tensor of shape [batch, num_nodes] = [{batch}, {self.num_nodes}], got {shape}"
+                f"{what} must be a tensor of shape [batch, num_nodes] = [{batch}, {self.num_nodes}], "
+                f"got {shape}"
             )
         return t
 
@@ -597,8 +600,8 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "cross_entropy": lambda out, y: -(y * torch.log_softmax(out, dim=1)).sum(dim=1).mean(),
 }
 """Losses by name. ``mse`` is the squared error averaged over batch and outputs; ``cross_entropy`` the softmax
-cross-entropy −Σ_k y_k log softmax(out)_k averaged over the batch, with y a row of class probabilities (one-hot
-labels) per example."""
+cross-entropy −Σ_k y_k log softmax(out)_k averaged over the batch, with y a row of class probabilities
+(one-hot labels) per example."""
 
 
 def get_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

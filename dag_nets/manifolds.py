@@ -132,8 +132,8 @@ class _Index:
 def _build_index(
     part: Partition, edges: np.ndarray | None, device: torch.device, dtype: torch.dtype
 ) -> _Index:
-    """The index tensors of the edges ``edges`` (θ positions, sorted, a union of whole block pairs; None: every
-    edge), renumbered so that pairs, row keys and column keys count from 0 within them."""
+    """The index tensors of the edges ``edges`` (θ positions, sorted, a union of whole block pairs; None:
+    every edge), renumbered so that pairs, row keys and column keys count from 0 within them."""
 
     def t(a, dt=None) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a), device=device, dtype=dt)

@@ -133,7 +133,8 @@ def subspace_spectrum(op, seed: int = 0) -> Spectrum:
 
 @dataclass
 class Escape:
-    """The unit escape direction v ∈ N (θ-space), its Rayleigh quotient λ = vᵀ A v and residual ‖A v − λ v‖."""
+    """The unit escape direction v ∈ N (θ-space), its Rayleigh quotient λ = vᵀ A v and residual
+    ‖A v − λ v‖."""
 
     eigenvalue: float
     residual: float

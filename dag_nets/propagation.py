@@ -750,8 +750,9 @@ def _reject_legacy_vmap() -> None:
     torch._C._vmapmode_decrement_nesting()
     if level > 1:
         raise RuntimeError(
-            "the fast DagNet engine does not support torch's legacy vmap (torch.autograd.grad(is_grads_batched="
-            "True), torch.autograd.functional with vectorize=True); use torch.func (vmap, jacrev, jacfwd, "
+            "the fast DagNet engine does not support torch's legacy vmap "
+            "(torch.autograd.grad(is_grads_batched=True), torch.autograd.functional with vectorize=True); "
+            "use torch.func (vmap, jacrev, jacfwd, "
             "hessian), or engine='reference'"
         )
 
@@ -1092,9 +1093,8 @@ class _Propagate(torch.autograd.Function):
             return (None,) * 5
         d = _Propagate._slopes(ctx, Z, mask)
         if gZ is not None:
-            gZ = torch.cat(
-                [gZ.new_zeros(n_in, gZ.shape[1]), gZ[n_in:]]
-            )  # Z is 0 on inputs: no gradient there
+            # Z is 0 on inputs: no gradient there
+            gZ = torch.cat([gZ.new_zeros(n_in, gZ.shape[1]), gZ[n_in:]])
             g = _add(gH, spmm(plan, w, gZ, True))
         else:
             g = gH
@@ -1169,7 +1169,8 @@ def propagate(
     noise: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(H, Z), node-major [num_nodes, batch], for edge weights ``w``, biases ``b`` and inputs ``x`` [num_inputs, batch]."""
+    """(H, Z), node-major [num_nodes, batch], for edge weights ``w``, biases ``b`` and inputs ``x``
+    [num_inputs, batch]."""
     return propagate_theta(plan, torch.cat([w, b]), x, noise, mask)
 
 

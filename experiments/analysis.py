@@ -146,7 +146,8 @@ def load_run(path: str | Path, kind: StudyKind) -> Run:
     body = read_config_file(path)
     if body.get("config_class") != kind.config_class.__name__:
         raise AnalysisError(
-            f"{path} holds a {body.get('config_class') or 'unnamed'} run, not a {kind.config_class.__name__} run"
+            f"{path} holds a {body.get('config_class') or 'unnamed'} run, "
+            f"not a {kind.config_class.__name__} run"
         )
     try:
         config = config_from_dict(kind.config_class, body["config"])
@@ -250,7 +251,8 @@ def _check_seeds_once(runs: list[Run]) -> None:
         for seed in {record_seed(run, record) for record in run.records} or {run.saved.get("seed")}:
             if owner.setdefault(seed, run.path) != run.path:
                 raise AnalysisError(
-                    f"seed {seed} appears in two runs of one setting ({owner[seed]}, {run.path}); it would be "
+                    f"seed {seed} appears in two runs of one setting ({owner[seed]}, {run.path}); "
+                    "it would be "
                     f"counted twice: plot them separately"
                 )
 

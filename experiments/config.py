@@ -240,7 +240,8 @@ def resolve_config(cls: type[C], preset: str = "default", overrides: list[str] |
         if "seeds" in explicit:
             raise ConfigError(
                 f"give either seed={explicit['seed']} or seeds={explicit['seeds']}, not both "
-                f"(seeds is the list of seeds to run: seeds={explicit['seed']} runs seed {explicit['seed']} alone)"
+                f"(seeds is the list of seeds to run: seeds={explicit['seed']} "
+                f"runs seed {explicit['seed']} alone)"
             )
         values["seeds"] = (values["seed"],)
     cfg = cls(**values)
@@ -314,9 +315,8 @@ def parse_value(key: str, tp: Any, text: str) -> Any:
             raise ConfigError(f"{key}={text!r} is not a number") from None
     if tp is str:
         return text
-    raise ConfigError(
-        f"{key}: cannot parse values of type {_type_name(tp)}"
-    )  # a field type we do not support
+    # a field type we do not support
+    raise ConfigError(f"{key}: cannot parse values of type {_type_name(tp)}")
 
 
 def _int_range(key: str, text: str) -> list[int]:

@@ -175,7 +175,8 @@ def stratified_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Ten
 
 def feature_layers(model: nn.Module) -> list[str]:
     """Names of the representation layers, in forward order: every activation module's output (the hidden
-    units); for a ViT also every transformer block's output (the residual stream) and, last, the final norm."""
+    units); for a ViT also every transformer block's output (the residual stream) and, last, the final
+    norm."""
     names = []
     for name, m in model.named_modules():
         if isinstance(m, (Elementwise, TransformerBlock)):

@@ -252,7 +252,8 @@ def open_run(root: str | Path, study: str, cfg: Any, extra: dict[str, Any] | Non
 @contextlib.contextmanager
 def tracked_run(run_dir: Path, message: str = "") -> Iterator[Path]:
     """Mark ``run_dir`` ``running`` (with ``message``), yield it, then mark it ``complete``, ``diverged``
-    or ``failed`` as :func:`open_run` does. A resumed run goes through it again (``running`` until it ends)."""
+    or ``failed`` as :func:`open_run` does. A resumed run goes through it again (``running`` until it
+    ends)."""
     write_status(run_dir, RUNNING, message)
     try:
         yield run_dir
@@ -477,7 +478,10 @@ class ProgressBar:
         )
         eta_text = "?" if math.isnan(eta) else str(_dt.timedelta(seconds=int(eta)))
         head = f"{self.desc} " if self.desc else ""
-        return f"{head}[{'#' * filled}{'-' * (PROGRESS_WIDTH - filled)}] {self.count}/{self.total} {extras} ETA {eta_text}"
+        return (
+            f"{head}[{'#' * filled}{'-' * (PROGRESS_WIDTH - filled)}] {self.count}/{self.total} "
+            f"{extras} ETA {eta_text}"
+        )
 
     def close(self) -> None:
         if self.enabled:

@@ -184,9 +184,8 @@ def test_figure_json_has_the_common_keys_and_no_nan() -> None:
     common = _common()
     d = common.Figure("f", 1.0, "s", "peer", 0.0, None, "ratio ≤ 5").as_dict()
     assert tuple(d) == common.FIGURE_KEYS
-    assert (
-        d["ratio"] is None and d["goal_met"] is None
-    )  # ratio to a zero peer is infinite: null, not Infinity
+    # ratio to a zero peer is infinite: null, not Infinity
+    assert d["ratio"] is None and d["goal_met"] is None
     json.dumps(d, allow_nan=False)
 
 

@@ -23,8 +23,8 @@ Gradient relation (outputs un-cloned, Theorem A.1 part 2 with the corrected δ(v
 ∂L/∂θ'[…u'_out…u'_in…] = ∂L/∂θ[…π(u'_out)…π(u'_in)…] / m_out; block sums of the clone gradient are
 m_in · ∂L/∂θ (m_in = 1 for biases and per-unit parameters). An SGD step on the clone therefore equals the
 expansion of a base step whose learning rate is scaled by m_in/m_out per tensor: the clone stays on the
-cloning manifold (it remains the expansion of *some* base network, :func:`experiments.cloning.verify.collapse`)
-but does not follow the base's own trajectory.
+cloning manifold (it remains the expansion of *some* base network,
+:func:`experiments.cloning.verify.collapse`) but does not follow the base's own trajectory.
 
 ``perturb`` gives symmetry-breaking variants that still preserve the function at expansion time:
 ``equitable`` adds noise whose every block row sum and column sum is zero (stays in RE ∩ CE: the clone
@@ -139,8 +139,13 @@ def symmetry_breaking_noise(
         raise ValueError("symmetry-breaking noise needs a tensor with both a source and a target unit axis")
     in_axis, out_axis = tmap.in_axis, tmap.out_axis
     p_in, p_out = tmap.axes[in_axis], tmap.axes[out_axis]
-    mean_in = lambda t: p_in.gather(p_in.block_mean(t, in_axis), in_axis)
-    mean_out = lambda t: p_out.gather(p_out.block_mean(t, out_axis), out_axis)
+
+    def mean_in(t: torch.Tensor) -> torch.Tensor:
+        return p_in.gather(p_in.block_mean(t, in_axis), in_axis)
+
+    def mean_out(t: torch.Tensor) -> torch.Tensor:
+        return p_out.gather(p_out.block_mean(t, out_axis), out_axis)
+
     if kind == "forward":
         return noise - mean_in(noise)
     if kind == "backward":
@@ -320,11 +325,12 @@ def _same(name: str, a: Feature, b: Feature) -> None:
 
 
 def _check_groups(name: str, groups: int, profile: Profile) -> None:
-    """The clone GroupNorm keeps the base's G: it is exact iff every clone group covers one base group uniformly
-    (:mod:`experiments.cloning.groupnorm`, where the condition is proved)."""
+    """The clone GroupNorm keeps the base's G: it is exact iff every clone group covers one base group
+    uniformly (:mod:`experiments.cloning.groupnorm`, where the condition is proved)."""
     if profile.n_clone % groups or profile.n_base % groups:
         raise ValueError(
-            f"{name}: {groups} groups must divide base ({profile.n_base}) and clone ({profile.n_clone}) widths"
+            f"{name}: {groups} groups must divide base ({profile.n_base}) "
+            f"and clone ({profile.n_clone}) widths"
         )
     cover = group_cover(profile, groups, groups)
     if not cover.exact:

@@ -12,12 +12,12 @@ Theorem. For (γ, β) with every γ_c ≠ 0, the clone reproduces the base, y'_{
 if and only if every clone group is a *uniform cover of one base group*: there is a base group g with
 n_{g'}(c) = s'/s for every c ∈ g and n_{g'}(c) = 0 for c ∉ g.
 
-Proof. (⇐) μ'_{g'} = (1/(s'P)) Σ_{c'∈g'} Σ_p x_{π(c'),p} = (1/(s'P)) (s'/s) Σ_{c∈g} Σ_p x_{c,p} = μ_g, and the mean
-of squares likewise, so σ'²_{g'} = σ_g² and y'_{c'} = y_{π(c')}. (⇒) Let c' ∈ g', c = π(c') in base group g, and
-scale the input, x ↦ t·x. Both outputs are β_c + γ_c·t·(x_{c,p} − m)/√(t²v + ε) with (m, v) = (μ'_{g'}, σ'²_{g'})
-or (μ_g, σ_g²); subtract, divide by γ_c·t/√ε and let t → 0: μ'_{g'}(x) = μ_g(x) for every x. Both are linear
-forms in x; comparing the coefficient of x_{d,p} gives n_{g'}(d)/(s'P) = [d ∈ g]/(sP) for every base channel d,
-which is the cover condition. ∎
+Proof. (⇐) μ'_{g'} = (1/(s'P)) Σ_{c'∈g'} Σ_p x_{π(c'),p} = (1/(s'P)) (s'/s) Σ_{c∈g} Σ_p x_{c,p} = μ_g, and the
+mean of squares likewise, so σ'²_{g'} = σ_g² and y'_{c'} = y_{π(c')}. (⇒) Let c' ∈ g', c = π(c') in
+base group g, and scale the input, x ↦ t·x. Both outputs are β_c + γ_c·t·(x_{c,p} − m)/√(t²v + ε) with
+(m, v) = (μ'_{g'}, σ'²_{g'}) or (μ_g, σ_g²); subtract, divide by γ_c·t/√ε and let t → 0: μ'_{g'}(x) = μ_g(x)
+for every x. Both are linear forms in x; comparing the coefficient of x_{d,p} gives
+n_{g'}(d)/(s'P) = [d ∈ g]/(sP) for every base channel d, which is the cover condition. ∎
 
 Consequences. Adjacent copies (c' = i·k + j, uniform factor k) with G' = G: clone group g holds k copies of
 every channel of base group g — exact. Copies placed block after block (c' = j·C + i) with G' = k·G: each
@@ -66,8 +66,8 @@ def _check_groups_divide(groups: int, width: int, what: str) -> None:
 
 
 def group_cover(profile: Profile, base_groups: int, clone_groups: int) -> GroupCover:
-    """Test the exact condition for a clone GroupNorm(``clone_groups``, profile.n_clone) fed through ``profile``
-    to reproduce a base GroupNorm(``base_groups``, profile.n_base) with duplicated (γ, β)."""
+    """Test the exact condition for a clone GroupNorm(``clone_groups``, profile.n_clone) fed through
+    ``profile`` to reproduce a base GroupNorm(``base_groups``, profile.n_base) with duplicated (γ, β)."""
     _check_groups_divide(base_groups, profile.n_base, "base GroupNorm")
     _check_groups_divide(clone_groups, profile.n_clone, "clone GroupNorm")
     s, s_clone = profile.n_base // base_groups, profile.n_clone // clone_groups
@@ -98,7 +98,8 @@ def group_cover(profile: Profile, base_groups: int, clone_groups: int) -> GroupC
 def numpy_group_norm(
     x: np.ndarray, groups: int, weight: np.ndarray, bias: np.ndarray, eps: float
 ) -> np.ndarray:
-    """GroupNorm of x with shape (N, C, *spatial) in float64: contiguous groups, biased variance, then γ, β."""
+    """GroupNorm of x with shape (N, C, *spatial) in float64: contiguous groups, biased variance, then
+    γ, β."""
     x = np.asarray(x, dtype=np.float64)
     n, c = x.shape[:2]
     _check_groups_divide(groups, c, "numpy_group_norm")

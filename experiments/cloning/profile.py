@@ -169,7 +169,8 @@ class TensorMap:
         return _along(self.axes[self.in_axis].multiplicity().to(base_tensor), self.in_axis, base_tensor.dim())
 
     def collapse(self, clone_tensor: torch.Tensor) -> torch.Tensor:
-        """Base tensor of the quotient network: block means, times m_in (i.e. column sums, Appx A.3 corrected)."""
+        """Base tensor of the quotient network: block means, times m_in (i.e. column sums, Appx A.3
+        corrected)."""
         t = clone_tensor
         for axis, p in self.axes.items():
             t = p.block_mean(t, axis)

@@ -100,8 +100,9 @@ def compare_with_base(
     ``train`` puts both in train mode (batch statistics, running-stat updates); dropout must then be 0
     for the comparison to be meaningful (independent masks break cloning, Remark A.3).
     ``gradient_reference="tensor"`` measures each gradient relative to max(its own norm, GRADIENT_FLOOR ×
-    the model's largest gradient norm); ``"model"`` relative to max(own norm, the largest gradient norm) — the float32 criterion, since a tensor whose
-    gradient is 10⁴ times smaller than the rest carries float32 round-off of the rest.
+    the model's largest gradient norm); ``"model"`` relative to max(own norm, the largest gradient norm) — the
+    float32 criterion, since a tensor whose gradient is 10⁴ times smaller than the rest carries float32
+    round-off of the rest.
     """
     if gradient_reference not in ("tensor", "model"):
         raise ValueError(f"gradient_reference must be 'tensor' or 'model', got {gradient_reference!r}")

@@ -75,9 +75,10 @@ def auto_group_count(widths: list[int]) -> int:
 def check_group_count(groups: int, widths: list[int]) -> None:
     bad = [w for w in widths if w % groups]
     if groups < 1 or bad:
+        valid = [g for g in range(1, min(widths) + 1) if all(w % g == 0 for w in widths)]
         raise ValueError(
             f"groups={groups} must be ≥ 1 and divide every normalised width; it does not divide {bad}. "
-            f"Widths: {widths}; valid group counts: {[g for g in range(1, min(widths) + 1) if all(w % g == 0 for w in widths)]}"
+            f"Widths: {widths}; valid group counts: {valid}"
         )
 
 

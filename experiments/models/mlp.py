@@ -1,4 +1,5 @@
-"""Multi-layer perceptron of Appendix B.1.3: flatten → [Linear → norm → activation → dropout] × depth → Linear."""
+"""Multi-layer perceptron of Appendix B.1.3: flatten → [Linear → norm → activation → dropout] × depth →
+Linear."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from experiments.models.spec import ModelSpec
 
 
 class MLP(nn.Sequential):
-    """Image input [B, C, H, W] is flattened; hidden widths ``spec.size('hidden')``; norm before activation."""
+    """Image input [B, C, H, W] is flattened; hidden widths ``spec.size('hidden')``; norm before
+    activation."""
 
     def __init__(self, spec: ModelSpec) -> None:
         layers: list[nn.Module] = [nn.Flatten()]

@@ -105,8 +105,9 @@ def _scale(n: int, width: float, name: str) -> int:
     whole = round(scaled)
     if whole < 1 or abs(scaled - whole) > WIDTH_TOL * max(1.0, scaled):
         raise ValueError(
-            f"width={width:g} gives {scaled:g} units for {name}={n}; the width multiplier must make every size "
-            f"a whole number ≥ 1 (here a multiple of 1/{n}, e.g. {1 / n:g}, {max(1, round(n / 4)) / n:g} or 1)"
+            f"width={width:g} gives {scaled:g} units for {name}={n}; the width multiplier must make "
+            f"every size a whole number ≥ 1 (here a multiple of 1/{n}, e.g. {1 / n:g}, "
+            f"{max(1, round(n / 4)) / n:g} or 1)"
         )
     return whole
 

@@ -268,7 +268,8 @@ class ContinualBackprop:
                 current = getattr(unit_state, name)
                 if saved[name].shape != current.shape:
                     raise ValueError(
-                        f"the saved CBP {name} has shape {tuple(saved[name].shape)}, expected {tuple(current.shape)}"
+                        f"the saved CBP {name} has shape {tuple(saved[name].shape)}, "
+                        f"expected {tuple(current.shape)}"
                     )
                 current.copy_(saved[name].to(current.device))
             unit_state.replacement_budget = float(saved["replacement_budget"])

@@ -116,7 +116,8 @@ def cbp_targets(model: nn.Module, init: InitName = "default") -> list[CBPTarget]
         targets = _vit_targets(model)
     else:
         raise TypeError(
-            f"no CBP unit layers known for {type(model).__name__}; supported models (experiments.models.build): "
+            f"no CBP unit layers known for {type(model).__name__}; "
+            "supported models (experiments.models.build): "
             f"{', '.join(SUPPORTED_MODELS)}"
         )
     gain = reinit_gain(model.spec.activation, init)

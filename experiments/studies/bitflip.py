@@ -1,10 +1,10 @@
 """The bit-flipping study: SGD, then Continual Backpropagation (Section 4, Figures B.1, B.2, Appendix B.1.1).
 
 For each width, the runs of ``seeds`` (the list of seeds to run, as in every study) learn the
-bit-flipping task online in one vectorized engine (:func:`experiments.bitflip.engine.make_engine`, ``engine=``):
-plain SGD until ``switch_step``, SGD + CBP after. Every ``bin_size`` steps each run logs one line to
-``metrics.jsonl``: the mean online loss of the bin, and the effective rank, duplicate fraction and dead
-fraction of its hidden features on a fixed probe batch. Figures: ``figure_b1.png`` (metrics over time,
+bit-flipping task online in one vectorized engine (:func:`experiments.bitflip.engine.make_engine`,
+``engine=``): plain SGD until ``switch_step``, SGD + CBP after. Every ``bin_size`` steps each run logs one
+line to ``metrics.jsonl``: the mean online loss of the bin, and the effective rank, duplicate fraction and
+dead fraction of its hidden features on a fixed probe batch. Figures: ``figure_b1.png`` (metrics over time,
 mean ± std over seeds, per width) and ``figure_b2.png`` (per width, the average over the last
 ``summary_window`` steps of each phase); ``summary.json`` holds the numbers of Figure B.2. A non-finite
 online loss or non-finite hidden features stop the study (status ``diverged``), keeping the bins so far.

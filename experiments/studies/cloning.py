@@ -240,7 +240,8 @@ def load_data(cfg: CloningConfig) -> tuple[ImageDataset, ImageDataset]:
     ):
         if n > len(full):
             raise ConfigError(
-                f"{key}={n} exceeds the {len(full)} images of {cfg.dataset}; give at most {len(full)} (0 = all)"
+                f"{key}={n} exceeds the {len(full)} images of {cfg.dataset}; "
+                f"give at most {len(full)} (0 = all)"
             )
     return full_train.subset(cfg.train_samples or None, cfg.seed), full_test.subset(
         cfg.test_samples or None, cfg.seed
@@ -653,7 +654,7 @@ def json_config(cfg: BaseConfig) -> dict[str, Any]:
     return json.loads(json.dumps(cfg.to_dict(), allow_nan=False))
 
 
-# ----------------------------------------------------------------------------------------------- analysis, figure
+# ------------------------------------------------------------------------------------------ analysis, figure
 
 
 def missing_records(cfg: CloningConfig, records: list[dict[str, Any]]) -> str | None:

@@ -24,6 +24,7 @@ def check_resume_alone(args: argparse.Namespace) -> None:
     given += [f"--plot {' '.join(args.plot)}"] if getattr(args, "plot", None) else []
     if given:
         raise ConfigError(
-            f"--resume continues a saved run with the settings of its config.json; it takes no other settings "
+            "--resume continues a saved run with the settings of its config.json; "
+            "it takes no other settings "
             f"(got {' '.join(given)})"
         )

@@ -2,7 +2,8 @@
 
     python -m experiments sweep STUDY [--preset P] --grid KEY=V1,V2,… [--grid …] [key=value …]
                                 [--executor local|slurm|debug] [--jobs N] [--threads-per-run N] [--out DIR]
-    python -m experiments sweep --figure ID [--preset smoke|paper] [--seeds 0..4] [key=value …] [executor options]
+    python -m experiments sweep --figure ID [--preset smoke|paper] [--seeds 0..4] [key=value …]
+                                [executor options]
     python -m experiments sweep --list [--json]
     python -m experiments sweep --status SWEEP_DIR
     python -m experiments sweep --resume SWEEP_DIR [executor options]
@@ -278,7 +279,8 @@ def _labels(entry: dict[str, Any]) -> str:
 
 
 def resume_sweep(args: argparse.Namespace) -> int:
-    """Finish every point of the sweep that is not done (module docstring of :mod:`experiments.sweeps.state`)."""
+    """Finish every point of the sweep that is not done (module docstring of
+    :mod:`experiments.sweeps.state`)."""
     sweep = require_sweep_dir(args.resume)
     sweep.refresh()
     options = executor_options(args, ExecutorOptions.from_dict(sweep.body["executor"]))
@@ -313,7 +315,8 @@ def resume_sweep(args: argparse.Namespace) -> int:
         print(f"note: {line}", file=sys.stderr)
     total = sum(sweep.points[i]["steps"] for i in todo)
     print(
-        f"{len(todo)} of {len(sweep.points)} points to run, {total:,} {get_study(sweep.study).step_unit} at most "
+        f"{len(todo)} of {len(sweep.points)} points to run, "
+        f"{total:,} {get_study(sweep.study).step_unit} at most "
         f"(those with a checkpoint continue from it; executor {options.kind})",
         flush=True,
     )
@@ -376,7 +379,8 @@ def list_figure_sweeps(as_json: bool) -> int:
         p = row["presets"]
         print(
             f"{row['name']:16} {row['figure']:34} {row['study']:10} "
-            f"{p['smoke']['points']:>8} / {p['paper']['points']:<7}  {p['paper']['steps']:,} {row['step_unit']}"
+            f"{p['smoke']['points']:>8} / {p['paper']['points']:<7}  "
+            f"{p['paper']['steps']:,} {row['step_unit']}"
         )
     print("run one: python -m experiments sweep --figure ID [--preset smoke|paper]")
     return 0

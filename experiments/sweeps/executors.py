@@ -162,7 +162,8 @@ def check_slurm() -> None:
     missing = [name for name in SLURM_COMMANDS if shutil.which(name) is None]
     if missing:
         raise SweepError(
-            f"--executor slurm needs Slurm, but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            f"--executor slurm needs Slurm, but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} "
             f"not on PATH on this machine: run the sweep from a Slurm login node, or use --executor local"
         )
 

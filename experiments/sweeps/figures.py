@@ -50,7 +50,8 @@ CLONING_SMOKE = (
     "metric_every=2",
     "metric_batch=128",
 )
-"""The cloning smoke preset shrunk for sweeps (a ViT point takes ~30 s on one loaded core instead of ~500 s)."""
+"""The cloning smoke preset shrunk for sweeps (a ViT point takes ~30 s on one loaded core instead of
+~500 s)."""
 CONTINUAL_SMOKE = ("tasks=3", "steps_per_task=50", "log_interval=25", "metric_batch_size=128")
 BITFLIP_SMOKE = ("samples=200000", "switch_step=100000", "bin_size=10000", "summary_window=50000")
 PRESETS = ("smoke", "paper")
@@ -408,7 +409,8 @@ def normalize_figure_id(text: str) -> str:
 
 
 def find_figure_sweep(text: str) -> FigureSweep:
-    """The figure sweep named ``text`` or drawing figure ``text`` (``2.1``, ``B.7``, ``Figure B.7``, ``b7``)."""
+    """The figure sweep named ``text`` or drawing figure ``text`` (``2.1``, ``B.7``, ``Figure B.7``,
+    ``b7``)."""
     wanted = normalize_figure_id(text)
     for sweep in FIGURE_SWEEPS:
         ids = {normalize_figure_id(f) for f in sweep.figures} | {f.replace(".", "") for f in sweep.figures}

@@ -184,7 +184,8 @@ def point_case(study: str, config: Any) -> str:
 
 
 def estimate_sweeps(measured: dict[tuple[str, str], Measurement], gpus: int) -> list[dict[str, Any]]:
-    """Per figure sweep at paper scale: points, steps, GPU-hours (one run per GPU) and wall hours on ``gpus``."""
+    """Per figure sweep at paper scale: points, steps, GPU-hours (one run per GPU) and wall hours on
+    ``gpus``."""
     rows = []
     for figure in FIGURE_SWEEPS:
         _, grid = figure.grid("paper")
@@ -296,7 +297,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"{study:10} {case:7} {m.batch:>5} {m.steps_per_s:>10,.1f} {memory:>13}", flush=True)
     rows = estimate_sweeps(measured, args.gpus)
     print(
-        f"\nestimated cost of each figure sweep at paper scale ({args.gpus} GPU(s); bitflip runs on CPU cores):"
+        f"\nestimated cost of each figure sweep at paper scale ({args.gpus} GPU(s); "
+        "bitflip runs on CPU cores):"
     )
     print(f"{'figure sweep':16} {'figures':28} {'points':>6} {'device-hours':>13} {'wall hours':>11}")
     for row in rows:

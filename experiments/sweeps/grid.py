@@ -211,7 +211,8 @@ def expand(
                     )
                 if key in fixed_keys:
                     raise SweepError(
-                        f"{key} is both in the grid (axis {axis.name}) and fixed ({fixed_keys[key]}); give it in one place"
+                        f"{key} is both in the grid (axis {axis.name}) and fixed ({fixed_keys[key]}); "
+                        "give it in one place"
                     )
                 if key in seen:
                     raise SweepError(
@@ -237,7 +238,8 @@ def expand(
                 if block_index > by_config[signature].block:
                     continue  # the same point in two blocks of a figure sweep: run it once
                 raise SweepError(
-                    f"grid points ({by_config[signature].describe()}) and ({where}) have the same configuration; "
+                    f"grid points ({by_config[signature].describe()}) and ({where}) "
+                    "have the same configuration; "
                     f"drop one of the values"
                 )
             device = requested(study, preset, [*fixed, *overrides], "device", DEFAULT_DEVICE)

@@ -1,4 +1,5 @@
-"""``python -m experiments plot SWEEP_DIR``: a sweep's figures from its finished points, mean ± std over seeds.
+"""``python -m experiments plot SWEEP_DIR``: a sweep's figures from its finished points, mean ± std over
+seeds.
 
 The figures go into a new folder ``SWEEP_DIR/plots/<UTC stamp>-NNN/`` (or ``--output``, a new or empty
 folder), never into a run's own directory and never over an earlier figure. A named figure sweep

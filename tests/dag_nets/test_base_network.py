@@ -21,9 +21,8 @@ def test_clone_then_quotient_recovers_base(mode: str) -> None:
     )
     back = base_network(part)
     sizes = {"h0_0": 3, "h0_2": 2, "h1_1": 4}
-    label = {
-        v: (v, 0) if v in sizes else v for v in base.nodes
-    }  # base nodes are named by a block's first node
+    # base nodes are named by a block's first node
+    label = {v: (v, 0) if v in sizes else v for v in base.nodes}
     for (u, v), w in base.edge_weights().items():
         assert back.edge_weights()[(label[u], label[v])] == pytest.approx(w, abs=EXACT)
     assert manifold("C", part).residual(net.flat_parameters()) < EXACT

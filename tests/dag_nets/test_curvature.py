@@ -91,8 +91,7 @@ def test_dense_hessian_runs_on_batching_rules(case: Case) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warnings.filterwarnings(
-            "ignore", "`torch.jit.script` is deprecated", DeprecationWarning
-        )  # torch's own
+        # torch's own
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
         H = HessianOperator(case.net, case.x, case.y).dense()
     assert torch.allclose(H, _reference_hessian(case), atol=EXACT, rtol=0)

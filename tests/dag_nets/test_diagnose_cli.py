@@ -27,7 +27,9 @@ from experiments.models.spec import make_spec
 
 
 def wide():
-    return MLP(make_spec("mlp", (1, 1, 4), 2, hidden=6, depth=2, normalization="none", activation="tanh")).double()
+    return MLP(
+        make_spec("mlp", (1, 1, 4), 2, hidden=6, depth=2, normalization="none", activation="tanh")
+    ).double()
 
 
 def normed():

@@ -131,9 +131,8 @@ def test_bug_float32_net_accepts_weight_1e300() -> None:
         r"lies outside its range ±3.40282e\+38",
     ):
         DagNet.from_networkx(G, inputs=["x"], outputs=["y"], dtype=torch.float32)
-    assert (
-        DagNet.from_networkx(G, inputs=["x"], outputs=["y"]).edge_weight.dtype == torch.float64
-    )  # fine in float64
+    # fine in float64
+    assert DagNet.from_networkx(G, inputs=["x"], outputs=["y"]).edge_weight.dtype == torch.float64
     G.edges["x", "h"]["weight"] = 1.0
     G.nodes["h"]["bias"] = -1e39
     with pytest.raises(ValueError, match=r"bias of node 'h' must be finite in torch.float32: -1e\+39"):

@@ -89,9 +89,8 @@ def test_fast_engines_match_reference(case: str) -> None:
     net = CASES[case]()
     data = _data(net)
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*batching rule.*"
-        )  # the reference's index_copy_ under vmap
+        # the reference's index_copy_ under vmap
+        warnings.filterwarnings("ignore", message=".*batching rule.*")
         ref = _quantities(net, "reference", data)
     for engine in FAST_ENGINES:
         got = _quantities(net, engine, data)
@@ -247,14 +246,12 @@ def test_random_dags_match_reference(case: ClonedCase) -> None:
 
 def test_plan_blocks_follow_the_graph_structure() -> None:
     layered = mlp(3, [24, 24], 2, seed=0).propagation_plan().summary()
-    assert (
-        layered["dense_blocks"] == 1 and layered["dense_view_blocks"] == 1
-    )  # only the 24×24 block is big enough
+    # only the 24×24 block is big enough
+    assert layered["dense_blocks"] == 1 and layered["dense_view_blocks"] == 1
     assert layered["dense_edges"] == 24 * 24 and layered["sparse_edges"] == 3 * 24 + 24 * 2
     skip = mlp(4, [20, 17], 3, skip=True, seed=1).propagation_plan().summary()
-    assert (
-        skip["dense_blocks"] == 1 and skip["dense_view_blocks"] == 0
-    )  # 20×17 interleaves with the skip edges
+    # 20×17 interleaves with the skip edges
+    assert skip["dense_blocks"] == 1 and skip["dense_view_blocks"] == 0
     sparse = random_dag(60, 500, n_in=4, n_out=3, seed=4)
     assert sparse.propagation_plan().summary()["dense_blocks"] == 0
     padded = sparse.propagation_plan(mode="dense").summary()
@@ -280,7 +277,8 @@ def test_engine_choice_is_validated_and_kept() -> None:
 
 
 def test_plan_moves_between_devices_unchanged() -> None:
-    """The device path (what CUDA runs) on CPU: a plan rebuilt through ``to(device)`` gives the same values."""
+    """The device path (what CUDA runs) on CPU: a plan rebuilt through ``to(device)`` gives the same
+    values."""
     net = CASES["mlp_skip"]()
     x, *_ = _data(net)
     plan = net.propagation_plan("cpu").to(torch.device("cpu"))

@@ -108,7 +108,8 @@ def test_incomplete_runs_are_drawn_apart_and_named() -> None:
     assert sorted(groups) == ["mlp, norm=default", "mlp, norm=default [incomplete: killed]"]
     assert groups.notes == [
         (
-            "killed is incomplete (status running: killed or still running; seed 1 stops at step 0 of 20000); "
+            "killed is incomplete (status running: killed or still running; "
+            "seed 1 stops at step 0 of 20000); "
             "drawn on its own, not pooled"
         )
     ]

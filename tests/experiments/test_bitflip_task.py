@@ -152,7 +152,8 @@ def _dohare_targets(
 def test_bug_original_rule_fires_strictly_as_dohares_ltu(beta: float) -> None:
     """Issue 9: the target fired on z ≥ θ where Dohare's LTU fires on z > τ; at ties (β(m+1) mod 1 = ½,
     β = 0.5 here) most outputs differed. Both the per-sample network and the per-flip table now equal a
-    float32 re-expression of their FixLTUNet (β = 0.49999999: β(m+1) is a tie only once rounded to float32)."""
+    float32 re-expression of their FixLTUNet (β = 0.49999999: β(m+1) is a tie only once rounded to
+    float32)."""
     task = BitFlipTask(beta=beta, flip_period=50)
     streams = BitFlipStreams(task, [3, 8])
     inputs, targets = streams.next_chunk(600)
@@ -177,10 +178,8 @@ def test_strict_and_non_strict_comparisons_differ_at_ties() -> None:
 
 @pytest.mark.parametrize(
     "rule, num_bits, beta",
-    [
-        ("matching", 24, 0.28),
-        ("paper", 25, 0.14),
-    ],  # 0.28·25 = 7.000000000000001, 0.14·25 = 3.5000000000000004
+    # 0.28·25 = 7.000000000000001, 0.14·25 = 3.5000000000000004
+    [("matching", 24, 0.28), ("paper", 25, 0.14)],
 )
 def test_ties_are_decided_by_the_decimal_beta(rule: str, num_bits: int, beta: float) -> None:
     """For the matching and printed rules β is the decimal written: the binary product β·m would put the

@@ -170,8 +170,8 @@ def test_layouts_of_each_architecture() -> None:
     assert [(t.unit_layer.num_units, t.unit_layer.spatial_size) for t in cbp_targets(mlp)] == [(8, 1)] * 3
     cnn = build("cnn", TINY_INPUT, TINY_CLASSES, width=0.0625, channels=(64, 128))
     layers = unit_layers(cnn)
-    assert [type(l.activation).__name__ for l in layers] == ["MaxPool2d", "MaxPool2d", "Elementwise"]
-    assert [(l.num_units, l.spatial_size) for l in layers] == [(4, 1), (8, 4), (32, 1)]
+    assert [type(u.activation).__name__ for u in layers] == ["MaxPool2d", "MaxPool2d", "Elementwise"]
+    assert [(u.num_units, u.spatial_size) for u in layers] == [(4, 1), (8, 4), (32, 1)]
     assert layers[-1].outgoing is cnn[-1]
     resnet = build("resnet", TINY_INPUT, TINY_CLASSES, width=0.0625)
     assert [t.name for t in cbp_targets(resnet)] == [f"{i}.conv1" for i in range(3, 11)]

@@ -1,4 +1,5 @@
-"""Checkpoints (experiments.checkpoint): atomic saves, random states, metric lines, the studies' state capture."""
+"""Checkpoints (experiments.checkpoint): atomic saves, random states, metric lines, the studies' state
+capture."""
 
 from __future__ import annotations
 

@@ -186,6 +186,5 @@ def test_profile_and_tensor_map_properties(n, k1, k2, inner, seed):
     w = torch.randn(n, n * inner, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     wide = tmap.apply(w)
     assert torch.allclose(tmap.collapse(wide), w, rtol=0, atol=1e-14)  # quotient of an expansion is the base
-    assert torch.allclose(
-        tmap.block_sums(wide), k1 * w, rtol=0, atol=1e-13
-    )  # column sums = base weight, per row
+    # column sums = base weight, per row
+    assert torch.allclose(tmap.block_sums(wide), k1 * w, rtol=0, atol=1e-13)

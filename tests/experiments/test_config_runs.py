@@ -182,9 +182,8 @@ def test_bug_ineffective_keys_are_accepted():
     with pytest.raises(
         ConfigError, match=r"momentum only act with optimizer=sgd \(here optimizer=adam\); drop it"
     ):
-        resolve_config(
-            SeededConfig, "default", ["optimizer=adam", "momentum=0.0"]
-        )  # even at its default value
+        # even at its default value
+        resolve_config(SeededConfig, "default", ["optimizer=adam", "momentum=0.0"])
     assert resolve_config(SeededConfig, "inert", ["optimizer=adam"]).momentum == 0.5  # a preset may set it
     assert resolve_config(SeededConfig, "default", ["momentum=0.9"]).momentum == 0.9
 

@@ -146,13 +146,13 @@ def test_head_is_reset_at_every_task_start(
     monkeypatch.setattr(continual.loop, "reset_head_", spy)
     tiny_run(tmp_path, f"reset_head={str(reset).lower()}", "arch=mlp")
     assert len(calls) == (TINY_TASKS if reset else 0)
-    for weight, bias, optimizer in calls:
+    for _weight, bias, optimizer in calls:
         assert torch.all(bias == 0) and optimizer is not None
     if reset:
         assert not torch.equal(calls[0][0], calls[1][0])  # redrawn, not restored
 
 
-# ---------------------------------------------------------------------------------------------- online accuracy
+# ------------------------------------------------------------------------------------------- online accuracy
 
 
 def test_running_accuracy_weights_batches_by_size() -> None:

@@ -379,7 +379,8 @@ def copy_run(source: Path, target: Path) -> Path:
 
 
 def kill(run_dir: Path, keep_lines: int, torn: str = "") -> Path:
-    """Make ``run_dir`` look killed: its first ``keep_lines`` records (plus a torn fragment), status running."""
+    """Make ``run_dir`` look killed: its first ``keep_lines`` records (plus a torn fragment), status
+    running."""
     lines = (run_dir / "metrics.jsonl").read_text().splitlines(keepends=True)
     (run_dir / "metrics.jsonl").write_text("".join(lines[:keep_lines]) + torn)
     status = json.loads((run_dir / STATUS_FILE).read_text())
@@ -451,9 +452,8 @@ def test_bug_plot_of_killed_bitflip_run_raises_axiserror(
     saved: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """Before: numpy AxisError (a bin logged for some seeds only). Now: drawn, n=1–2, a note."""
-    killed = kill(
-        copy_run(saved["bitflip"], tmp_path / "killed"), keep_lines=11
-    )  # width 4, step 2000: seed 0 only
+    # width 4, step 2000: seed 0 only
+    killed = kill(copy_run(saved["bitflip"], tmp_path / "killed"), keep_lines=11)
     code, out, err = run_cli(["plot", str(killed)], capsys)
     assert code == 0 and {Path(p).name for p in out.split()} == {"figure_b1.png", "figure_b2.png"}
     assert all(Path(p).parent == killed for p in out.split())  # its own figures did not exist yet
@@ -541,7 +541,8 @@ def test_bug_plot_pools_runs_with_different_thread_counts(saved: dict[str, Path]
     assert sorted(groups) == ["torch_threads=1", "torch_threads=2"]
     assert groups.notes == [
         (
-            "the runs differ in torch_threads (1, 2), which changes results: they are grouped separately by it, "
+            "the runs differ in torch_threads (1, 2), which changes results: "
+            "they are grouped separately by it, "
             "never pooled"
         )
     ]

@@ -1,5 +1,6 @@
-"""The exact condition for GroupNorm with duplicated (γ, β) to preserve cloning (experiments.cloning.groupnorm):
-both directions, on random and constructed layouts, torch's nn.GroupNorm against the numpy reference."""
+"""The exact condition for GroupNorm with duplicated (γ, β) to preserve cloning
+(experiments.cloning.groupnorm): both directions, on random and constructed layouts, torch's nn.GroupNorm
+against the numpy reference."""
 
 from __future__ import annotations
 
@@ -47,9 +48,8 @@ def covering_layouts(draw):
     groups, size = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     copies, clone_groups = draw(st.integers(1, 3)), draw(st.integers(1, 5))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    chosen = list(range(groups)) + [
-        int(g) for g in rng.integers(0, groups, clone_groups)
-    ]  # every base group used
+    # every base group used
+    chosen = list(range(groups)) + [int(g) for g in rng.integers(0, groups, clone_groups)]
     index = []
     for g in chosen:
         members = np.repeat(np.arange(g * size, (g + 1) * size), copies)
@@ -91,20 +91,12 @@ def test_the_condition_decides_exactness_both_ways(layout, seed: int) -> None:
 @pytest.mark.parametrize(
     "index, groups, clone_groups, exact",
     [
-        (
-            list(range(8)) * 2,
-            2,
-            4,
-            True,
-        ),  # block after block with twice the groups: no group holds a whole block
+        # block after block with twice the groups: no group holds a whole block
+        (list(range(8)) * 2, 2, 4, True),
         (list(range(8)) * 2, 2, 2, False),  # ... with the base's groups: each clone group mixes base groups
         ([i // 2 for i in range(16)], 2, 2, True),  # adjacent copies, same G
-        (
-            [i // 2 for i in range(16)],
-            2,
-            4,
-            False,
-        ),  # adjacent copies, twice the groups: half a base group each
+        # adjacent copies, twice the groups: half a base group each
+        ([i // 2 for i in range(16)], 2, 4, False),
         ([0, 1, 0, 1, 0, 1, 2, 3], 2, 4, True),  # unequal clone factors, each group one copy of a base group
         ([0, 0, 1, 2, 3, 3], 1, 1, False),  # LayerNorm-like with unequal factors
     ],

@@ -85,7 +85,8 @@ def test_cloning_r2_by_hand():
     perfect = torch.tensor([[1.0, 1.0, 3.0, 3.0], [2.0, 2.0, 5.0, 5.0]])
     assert cloning_r2(perfect, blocks) == 1.0
     H = torch.tensor([[0.0, 2.0, 3.0, 3.0], [1.0, 1.0, 3.0, 3.0]])
-    # block means per sample: (1,1,3,3) and (1,1,3,3); residual SS = 1+1 = 2; layer mean 2, total SS = 4+0+1+1+1+1+1+1 = 10
+    # block means per sample: (1,1,3,3) and (1,1,3,3); residual SS = 1+1 = 2; layer mean 2,
+    # total SS = 4+0+1+1+1+1+1+1 = 10
     assert cloning_r2(H, blocks) == pytest.approx(1 - 2 / 10)
     with pytest.raises(ValueError, match="profile covers"):
         cloning_r2(H, Profile.interleaved(3, 2))

@@ -27,9 +27,8 @@ def test_paper_defaults():
     assert [m.out_channels for m in cnn if isinstance(m, nn.Conv2d)] == [64, 128, 256]
     assert [m.out_features for m in cnn if isinstance(m, nn.Linear)] == [512, 10]
     resnet = build("resnet", (3, 32, 32), 10)
-    assert (
-        sum(isinstance(m, nn.Conv2d) for m in resnet.modules()) == 1 + 16 + 3
-    )  # stem, 8 blocks × 2, 3 shortcuts
+    # stem, 8 blocks × 2, 3 shortcuts
+    assert sum(isinstance(m, nn.Conv2d) for m in resnet.modules()) == 1 + 16 + 3
     vit = build("vit", (3, 32, 32), 10)
     assert vit.patch_embed.proj.kernel_size == (8, 8) and vit.pos_embed.shape == (1, 17, 384)
     assert (

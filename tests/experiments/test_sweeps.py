@@ -510,6 +510,7 @@ def test_plot_draws_into_the_sweep_dir_and_names_missing_and_incomplete_points(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     with_figures = [item for item in TINY if not item.startswith("figures=")]
+    # lr=1000 diverges
     assert (
         cli_main(
             [
@@ -525,7 +526,7 @@ def test_plot_draws_into_the_sweep_dir_and_names_missing_and_incomplete_points(
             ]
         )
         == 1
-    )  # lr=1000 diverges
+    )
     sweep = only_sweep(tmp_path)
     assert [p["state"] for p in sweep.points] == [DONE, DONE, FAILED]
     assert sweep.points[2]["error"].startswith(worker.DIVERGED_PREFIX)

@@ -41,7 +41,8 @@ def check_against_data(cfg: ContinualConfig, train: ImageDataset) -> None:
         raise ConfigError(str(err)) from None
     if cfg.metric_batch_size > len(train):
         raise ConfigError(
-            f"metric_batch_size={cfg.metric_batch_size} exceeds the {len(train)} training images; give at most {len(train)}"
+            f"metric_batch_size={cfg.metric_batch_size} exceeds the {len(train)} training images; "
+            f"give at most {len(train)}"
         )
     per_class = torch.bincount(train.labels, minlength=train.num_classes)
     for seed in cfg.run_seeds():
@@ -51,7 +52,8 @@ def check_against_data(cfg: ContinualConfig, train: ImageDataset) -> None:
             images = int(per_class[classes].sum())
             if cfg.batch_size > images:
                 raise ConfigError(
-                    f"batch_size={cfg.batch_size} exceeds the {images} training images of task {task} (seed {seed}): "
+                    f"batch_size={cfg.batch_size} exceeds the {images} training images of task {task} "
+                    f"(seed {seed}): "
                     f"every batch would hold them all; give at most {images}"
                 )
 
