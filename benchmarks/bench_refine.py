@@ -65,7 +65,8 @@ def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the summary sentence spans the docstring's first two lines
+    p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     p.add_argument("--quick", action="store_true")
     args = parse_args(p)
     cfg = QUICK if args.quick else FULL
