@@ -128,10 +128,10 @@ def restore_engine(engine: EngineBase, state: dict[str, Any]) -> None:
         _load_into(getattr(engine, name), state["arrays"][name])
     if engine.backend == "numpy":
         saved_cbp = state["cbp"]
-        engine.cbp_state = (
+        engine.cbp_state = (  # type: ignore[attr-defined]
             None
             if saved_cbp is None
-            else _CBPState(  # type: ignore[attr-defined]
+            else _CBPState(
                 **{name: tensor_to_array(saved_cbp[name]) for name in NUMPY_CBP_ARRAYS},
                 maturing={
                     int(step): tensor_to_array(counts) for step, counts in saved_cbp["maturing"].items()

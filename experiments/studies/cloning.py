@@ -226,9 +226,9 @@ def load_data(cfg: CloningConfig) -> tuple[ImageDataset, ImageDataset]:
         train = make_synthetic(n_train, image_shape=shape, noise=cfg.synthetic_noise, seed=cfg.seed)  # type: ignore[arg-type]
         test = make_synthetic(
             n_test,
-            image_shape=shape,
+            image_shape=shape,  # type: ignore[arg-type]
             noise=cfg.synthetic_noise,
-            seed=cfg.seed,  # type: ignore[arg-type]
+            seed=cfg.seed,
             sample_seed=cfg.seed + SYNTHETIC_TEST_SEED_OFFSET,
         )
         return train, test
