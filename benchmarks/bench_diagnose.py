@@ -140,7 +140,7 @@ def measure(width: int, batch: int, repeats: int) -> tuple[list[Figure], dict]:
         Figure(f"diagnose end to end (lanczos k={K}), {tag}", t_diag, "s", "one forward+backward of the module",
                t_step, None, "minutes at 1M parameters (issue 13)"),
         Figure(f"normal-space HVP (DagNet engine), {tag}", t_hvp, "s", "torch.func HVP of the nn.Module",
-               t_peer_hvp, hvp_gflops / FP64_GFLOPS, "ratio ≤ ~2 (the projection is extra)"),
+               t_peer_hvp, hvp_gflops / FP64_GFLOPS, "about 2× expected: the projection is extra"),
         Figure(f"clone blocks (tolerance ladder), {tag}", t_clones, "s", "scipy single linkage of weight rows",
                t_peer_clones, None, "same order as one clustering"),
         Figure(f"frozen-unit fractions, {tag}", t_frozen, "s", "forward hooks on the module", t_peer_frozen,
