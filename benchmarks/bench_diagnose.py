@@ -165,7 +165,7 @@ def measure(width: int, batch: int, repeats: int) -> tuple[list[Figure], dict]:
             "torch.func HVP of the nn.Module",
             t_peer_hvp,
             hvp_gflops / FP64_GFLOPS,
-            "ratio ≤ ~2 (the projection is extra)",
+            "about 2× expected: the projection is extra",
         ),
         Figure(
             f"clone blocks (tolerance ladder), {tag}",
